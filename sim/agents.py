@@ -1,0 +1,161 @@
+"""Mesa agents: the public face of the array engine.
+
+Each agent holds its slot in the state arrays and reads (and writes) its state through
+properties, so Mesa users can inspect, select and collect agents as usual while every step
+updates whole arrays at once. Agents have no ``step`` method: the model advances all of them
+together (see :mod:`sim.model`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+
+from sim.metrics import DISENGAGED_BELOW, ENGAGED_AT
+from sim.state import ACTIVE, LOST
+
+if TYPE_CHECKING:
+    from sim.model import ServiceModel
+
+STATUS_NAMES = {0: "prospect", ACTIVE: "active", LOST: "lost"}
+
+
+def _state(store: str, name: str, doc: str) -> property:
+    """A float property backed by ``model.<store>.<name>[slot]``."""
+
+    def get(self: _SlotAgent) -> float:
+        return float(getattr(getattr(self.model, store), name)[self.slot])
+
+    def set_(self: _SlotAgent, value: float) -> None:
+        getattr(getattr(self.model, store), name)[self.slot] = value
+
+    return property(get, set_, doc=doc)
+
+
+class _SlotAgent(mesa.Agent):
+    model: ServiceModel
+
+    def __init__(self, model: ServiceModel, slot: int) -> None:
+        super().__init__(model)
+        self.slot = int(slot)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(id={self.unique_id}, slot={self.slot})"
+
+
+class Employee(_SlotAgent):
+    """A frontline employee holding position ``slot`` of a business unit."""
+
+    engagement = _state("workforce", "engagement", "Engagement, 0-1.")
+    trust = _state("workforce", "trust", "Trust in the unit manager, 0-1.")
+    skill = _state("workforce", "skill", "Job competence, 0-1.")
+    burnout = _state("workforce", "burnout", "Exhaustion, 0-1.")
+    mood = _state("workforce", "mood", "This week's mood, 0-1 (0.5 neutral).")
+    alignment = _state("workforce", "alignment", "Shares the goals (knows the why), 0-1.")
+    autonomy = _state("workforce", "autonomy", "Latitude to act, 0-1.")
+    fit = _state("workforce", "fit", "Person-job fit, 0-1.")
+    feedback = _state("workforce", "feedback", "Recent satisfaction of customers served, 0-1.")
+
+    @property
+    def unit(self) -> int:
+        """Business unit of the position."""
+        return int(self.model.workforce.unit[self.slot])
+
+    @property
+    def tenure(self) -> int:
+        """Weeks in the job."""
+        return int(self.model.workforce.tenure[self.slot])
+
+    @property
+    def engagement_category(self) -> str:
+        """Gallup-style group: engaged, not engaged or actively disengaged."""
+        e = self.engagement
+        if e >= ENGAGED_AT:
+            return "engaged"
+        return "actively disengaged" if e < DISENGAGED_BELOW else "not engaged"
+
+    @property
+    def manager(self) -> Manager:
+        """The unit's manager."""
+        return self.model.managers[self.unit]
+
+
+class Manager(_SlotAgent):
+    """The manager of business unit ``slot`` (slot = unit index)."""
+
+    engagement = _state("units", "manager_engagement", "The manager's own engagement, 0-1.")
+
+    @property
+    def unit(self) -> int:
+        """Business unit managed."""
+        return self.slot
+
+    def _behaviour(self, trait: str) -> float:
+        return float(getattr(self.model.leadership, trait)[self.slot])
+
+    @property
+    def fairness(self) -> float:
+        """Effective fairness this week (trait x drive from own engagement)."""
+        return self._behaviour("fairness")
+
+    @property
+    def control(self) -> float:
+        """Micromanagement: control over how work is done."""
+        return self._behaviour("control")
+
+    @property
+    def support(self) -> float:
+        """Mentoring support this week, before dilution by team size."""
+        return self._behaviour("support")
+
+    @property
+    def recognition(self) -> float:
+        """Recognition given this week."""
+        return self._behaviour("recognition")
+
+    @property
+    def communication(self) -> float:
+        """Communication of the vision this week."""
+        return self._behaviour("communication")
+
+    @property
+    def team(self) -> list[Employee]:
+        """Employees currently in the unit."""
+        wf = self.model.workforce
+        slots = (wf.unit == self.slot) & wf.filled
+        return [self.model.employee_at[i] for i in slots.nonzero()[0]]
+
+
+class Customer(_SlotAgent):
+    """A person in a unit's local market: prospect, active customer or lost customer."""
+
+    expectation = _state("market", "expectation", "Expected service quality, 0-1.")
+    satisfaction = _state("market", "satisfaction", "Satisfaction with the service, 0-1.")
+    loyalty = _state("market", "loyalty", "Attachment to the business, 0-1.")
+
+    @property
+    def unit(self) -> int:
+        """Home business unit."""
+        return int(self.model.market.unit[self.slot])
+
+    @property
+    def status(self) -> str:
+        """'prospect', 'active' or 'lost'."""
+        return STATUS_NAMES[int(self.model.market.status[self.slot])]
+
+    @property
+    def tenure(self) -> int:
+        """Weeks as a customer."""
+        return int(self.model.market.tenure[self.slot])
+
+    @property
+    def referred(self) -> bool:
+        """Became a customer through a referral."""
+        return bool(self.model.market.referred[self.slot])
+
+    @property
+    def last_served_by(self) -> Employee | None:
+        """Employee who served the last visit, if still employed in that position."""
+        pos = int(self.model.market.last_employee[self.slot])
+        return self.model.employee_at[pos] if pos >= 0 else None

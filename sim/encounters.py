@@ -1,0 +1,121 @@
+"""Service encounters: who visits, who serves them, how good the service is, how it lands.
+
+Quality is driven mostly by competence, effort (engagement), tools and process; the employee's
+displayed mood adds a smaller part, and a display without engagement behind it counts for less
+(Pugh 2001; Hennig-Thurau et al. 2006). Under work pressure staff cut corners: quality follows
+the Oliva & Sterman (2001) lookup (x1.0 at workload 1.0, x0.71 at 1.4, x0.15 at 2.0). Some visits
+bring a problem; fixing it on the spot needs authority, skill and tools (seed 004). Satisfaction
+is performance plus disconfirmation of expectations (Oliver 1980). The satisfaction of the
+customers an employee served flows back to that employee (seed 003: the win-win).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.params import Params
+from sim.rng import Streams
+from sim.state import ACTIVE, Encounters, Market, Units, Workforce
+
+STANDARD_QUALITY = 0.5  # quality the service system delivers whoever serves (the floor)
+QUALITY_FROM = {"skill": 0.30, "engagement": 0.25, "resources": 0.15, "display": 0.10,
+                "process": 0.10, "customer_focus": 0.10}
+WORKLOAD_POINTS = ([1.0, 1.4, 2.0, 3.0], [1.0, 0.71, 0.15, 0.05])
+UNFIXED_PROBLEM_FACTOR = 0.5   # quality kept when a problem is left unsolved
+FIXED_PROBLEM_BONUS = 0.05     # a problem solved well leaves a small glow (service recovery)
+QUALITY_NOISE = 0.3            # width of the uniform noise on an encounter's quality
+FEEDBACK_RATE = 0.5            # weight of this week's served customers in an employee's feedback
+
+
+def time_share(params: Params, inducting: np.ndarray) -> np.ndarray:
+    """Share of paid time on the floor: less training time, internal matters, induction."""
+    internal = params.internal_overhead * (1.0 - params.customer_focus)
+    return (1.0 - params.training) * (1.0 - internal) * np.where(inducting, 0.5, 1.0)
+
+
+def visit_probability(params: Params, market: Market) -> np.ndarray:
+    """Weekly chance each active customer visits: loyal customers come more often."""
+    p = params.visit_rate * (0.6 + 0.8 * market.loyalty)
+    return np.where(market.status == ACTIVE, np.minimum(p, 1.0), 0.0)
+
+
+def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray) -> np.ndarray:
+    """Quality an employee delivers at normal workload with no problem in the visit."""
+    eng = wf.engagement[staff]
+    display = wf.mood[staff] * (0.5 + 0.5 * eng)
+    return STANDARD_QUALITY + (1.0 - STANDARD_QUALITY) * (
+            QUALITY_FROM["skill"] * wf.skill[staff]
+            + QUALITY_FROM["engagement"] * eng
+            + QUALITY_FROM["resources"] * params.resources
+            + QUALITY_FROM["display"] * display
+            + QUALITY_FROM["process"] * units.process_quality[wf.unit[staff]]
+            + QUALITY_FROM["customer_focus"] * params.customer_focus)
+
+
+def fix_probability(params: Params, wf: Workforce, staff: np.ndarray) -> np.ndarray:
+    """Chance the employee solves a customer's problem on the spot."""
+    return ((0.3 + 0.7 * wf.autonomy[staff]) * (0.4 + 0.6 * wf.skill[staff])
+            * (0.6 + 0.4 * params.resources))
+
+
+def serve(params: Params, wf: Workforce, units: Units, market: Market, streams: Streams,
+          step: int, inducting: np.ndarray) -> Encounters:
+    """This week's encounters; also records each unit's workload and CSAT."""
+    n_units = units.n
+    visit = streams.uniform("visits", step, market.n) < visit_probability(params, market)
+    visitors = np.flatnonzero(visit)
+    home = market.unit[visitors]
+
+    staff = np.flatnonzero(wf.filled)  # position slots are ordered by unit
+    staff_unit = wf.unit[staff]
+    capacity_each = (params.capacity_per_employee * time_share(params, inducting[staff])
+                     * (0.8 + 0.4 * wf.skill[staff]))
+    capacity = np.bincount(staff_unit, weights=capacity_each, minlength=n_units)
+    demand = np.bincount(home, minlength=n_units).astype(np.float64)
+    units.workload[:] = np.divide(demand, capacity, out=np.full(n_units, WORKLOAD_POINTS[0][-1]),
+                                  where=capacity > 0)
+
+    headcount = np.bincount(staff_unit, minlength=n_units)
+    first = np.cumsum(headcount) - headcount
+    pick = (streams.uniform("assign", step, market.n)[visitors] * headcount[home]).astype(np.int64)
+    has_staff = headcount[home] > 0
+    employee = np.full(len(visitors), -1, dtype=np.int64)
+    h = home[has_staff]
+    employee[has_staff] = staff[first[h] + np.minimum(pick[has_staff], headcount[h] - 1)]
+
+    served = employee >= 0
+    e = np.where(served, employee, 0)
+    quality = core_quality(params, wf, units, e)
+    problem = streams.uniform("problems", step, market.n)[visitors] < params.problem_rate
+    fixed = streams.uniform("fixes", step, market.n)[visitors] < fix_probability(params, wf, e)
+    quality = np.where(problem, np.where(fixed, quality + FIXED_PROBLEM_BONUS,
+                                         quality * UNFIXED_PROBLEM_FACTOR), quality)
+    quality = quality * np.interp(units.workload[home], *WORKLOAD_POINTS)
+    noise = streams.uniform("quality", step, market.n)[visitors] - 0.5
+    quality = np.where(served, np.clip(quality + QUALITY_NOISE * noise, 0.0, 1.0), 0.0)
+
+    expectation = market.expectation[visitors]
+    satisfaction = np.clip(quality + params.disconfirmation_gain * (quality - expectation), 0.0, 1.0)
+    visits = np.bincount(home, minlength=n_units)
+    total = np.bincount(home, weights=satisfaction, minlength=n_units)
+    np.divide(total, visits, out=units.csat, where=visits > 0)
+    spend = np.where(served, params.spend_per_visit
+                     * (1.0 + params.spend_loyalty_premium * (market.loyalty[visitors] - 0.5)), 0.0)
+    return Encounters(
+        customer=visitors,
+        employee=employee,
+        quality=quality.astype(np.float32),
+        satisfaction=satisfaction.astype(np.float32),
+        spend=spend,
+        very_bad=quality < params.bad_encounter_threshold,
+    )
+
+
+def pass_feedback_to_staff(wf: Workforce, enc: Encounters) -> None:
+    """The satisfaction of the customers each employee served this week lifts (or dents) them."""
+    served = enc.employee >= 0
+    who = enc.employee[served]
+    total = np.bincount(who, weights=enc.satisfaction[served], minlength=wf.n)
+    count = np.bincount(who, minlength=wf.n)
+    got = count > 0
+    wf.feedback[got] += FEEDBACK_RATE * (total[got] / count[got] - wf.feedback[got])

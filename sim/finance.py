@@ -1,0 +1,64 @@
+"""Money per unit and week: revenue from customers' spend, the costs of people and policies.
+
+Investing in people costs money now (training, resources, recognition, rewards, selective hiring,
+surveys acted upon, pay) and pays back, if at all, through skill, engagement, service quality,
+loyal customers and lower turnover. Turnover's cost is mostly hidden in the lost productivity of
+vacancies and new hires (Boushey & Glynn 2012; Tracey & Hinkin 2008); only recruiting is a cash
+cost here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from sim.params import Params
+from sim.state import Encounters, Market, Units, Workforce
+
+
+@dataclass
+class Ledger:
+    """One week's money per unit (arrays of length n_units)."""
+
+    revenue: np.ndarray
+    wages: np.ndarray
+    training: np.ndarray
+    resources: np.ndarray
+    recognition: np.ndarray
+    rewards: np.ndarray
+    surveys: np.ndarray
+    hiring: np.ndarray
+    fixed: np.ndarray
+
+    @property
+    def costs(self) -> np.ndarray:
+        """All costs per unit."""
+        return sum(getattr(self, f.name) for f in fields(self) if f.name != "revenue")
+
+    @property
+    def profit(self) -> np.ndarray:
+        """Revenue minus costs per unit."""
+        return self.revenue - self.costs
+
+
+def book(params: Params, units: Units, wf: Workforce, market: Market, enc: Encounters,
+         inducting: np.ndarray, hires: np.ndarray) -> Ledger:
+    """The week's ledger of every unit."""
+    n = units.n
+    revenue = np.bincount(market.unit[enc.customer], weights=enc.spend, minlength=n)
+    staff = np.bincount(wf.unit, weights=wf.filled, minlength=n)
+    new = np.bincount(wf.unit, weights=wf.filled & inducting, minlength=n)
+    hired = np.bincount(wf.unit[hires], minlength=n)
+    wage = params.wage_weekly * params.pay_level
+    return Ledger(
+        revenue=revenue,
+        wages=staff * wage + params.manager_wage_weekly,
+        training=(staff * params.training + new * 0.5) * wage * params.training_cost_share,
+        resources=staff * params.resources * params.resource_cost,
+        recognition=staff * params.recognition * params.recognition_cost,
+        rewards=staff * params.rewards * params.bonus_max * wage * units.csat,
+        surveys=staff * params.surveys_acted_upon * params.survey_cost,
+        hiring=hired * params.hiring_cost * (1.0 + params.hiring_selectivity),
+        fixed=units.customer_count * params.fixed_cost_per_customer,
+    )

@@ -1,0 +1,150 @@
+"""Key performance indicators, organisation-wide and per business unit, measured each week.
+
+Engagement categories follow Gallup's three groups by thresholds on the 0-1 engagement scale.
+CSAT is the mean post-visit satisfaction (0-1) of the week's encounters; NPS comes from 0-10
+ratings (rating = satisfaction x 10, rounded): promoters 9-10, detractors 0-6 (Reichheld 2003).
+Rates are weekly: churn = customers lost / active customers at the start of the week; turnover =
+quits / employees at the start of the week. Before the first week (step 0) there are no
+encounters: CSAT and NPS then describe the initial customers' satisfaction and service quality
+the staff's core quality.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.customers import CustomerFlows
+from sim.finance import Ledger
+from sim.params import Params
+from sim.state import ACTIVE, PROSPECT, Encounters, Market, Units, Workforce, unit_mean
+from sim.turnover import StaffFlows, budgeted
+
+ENGAGED_AT = 0.65          # engagement at or above: "engaged"
+DISENGAGED_BELOW = 0.35    # engagement below: "actively disengaged"
+PROMOTER_RATING, DETRACTOR_RATING = 9, 6
+
+HEADLINE = ("engagement_mean", "engaged_share", "actively_disengaged_share", "trust_mean",
+            "burnout_mean", "skill_mean", "service_quality", "csat", "nps", "customers_active",
+            "customer_churn_rate", "employee_turnover_rate", "vacancies", "revenue", "costs",
+            "profit")
+EXTRA = ("not_engaged_share", "mood_mean", "alignment_mean", "autonomy_mean", "feedback_mean",
+         "manager_engagement_mean", "process_quality_mean", "workload_mean", "employees",
+         "quits", "hires", "visits", "very_bad_share", "prospects", "new_customers", "referrals",
+         "customers_churned", "churned_after_bad_encounter", "loyalty_mean",
+         "customer_satisfaction_mean", "wages", "training_cost", "resources_cost",
+         "recognition_cost", "rewards_cost", "surveys_cost", "hiring_cost", "fixed_cost",
+         "cum_profit")
+KPI_COLUMNS = HEADLINE + EXTRA
+UNIT_COLUMNS = ("engagement", "trust", "burnout", "service_quality", "csat", "customers", "churn",
+                "turnover", "revenue", "costs", "profit", "staff", "vacancies", "workload",
+                "manager_engagement", "loyalty")
+
+
+def nps(satisfaction: np.ndarray) -> float:
+    """Net promoter score (-100..100) of satisfaction scores mapped to 0-10 ratings."""
+    if len(satisfaction) == 0:
+        return 0.0
+    rating = np.rint(satisfaction * 10.0)
+    return float(100.0 * ((rating >= PROMOTER_RATING).mean() - (rating <= DETRACTOR_RATING).mean()))
+
+
+def _mean(values: np.ndarray, where: np.ndarray) -> float:
+    return float(values[where].mean()) if where.any() else 0.0
+
+
+def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: Encounters,
+            ledger: Ledger | None, staff_flows: StaffFlows | None,
+            customer_flows: CustomerFlows | None, staff_before: int, active_before: int,
+            quality_now: np.ndarray, cum_profit: float) -> tuple[dict[str, float], np.ndarray]:
+    """The week's KPIs (dict) and unit table (n_units x len(UNIT_COLUMNS))."""
+    n = units.n
+    on = wf.filled
+    eng = wf.engagement
+    active = market.status == ACTIVE
+    vacant = budgeted(params, units, wf) & ~on
+    if len(enc.customer):
+        quality, satisfaction, enc_unit = enc.quality, enc.satisfaction, market.unit[enc.customer]
+    else:  # before the first week: the initial state
+        quality, satisfaction = quality_now, market.satisfaction[active]
+        enc_unit = None
+    quits = len(staff_flows.quits) if staff_flows else 0
+    churned = len(customer_flows.churned) if customer_flows else 0
+    money = {"revenue": 0.0, "costs": 0.0, "profit": 0.0}
+    if ledger is not None:
+        money = {"revenue": float(ledger.revenue.sum()), "costs": float(ledger.costs.sum()),
+                 "profit": float(ledger.profit.sum())}
+    kpis = {
+        "engagement_mean": _mean(eng, on),
+        "engaged_share": _mean(eng >= ENGAGED_AT, on),
+        "actively_disengaged_share": _mean(eng < DISENGAGED_BELOW, on),
+        "not_engaged_share": _mean((eng >= DISENGAGED_BELOW) & (eng < ENGAGED_AT), on),
+        "trust_mean": _mean(wf.trust, on),
+        "burnout_mean": _mean(wf.burnout, on),
+        "skill_mean": _mean(wf.skill, on),
+        "mood_mean": _mean(wf.mood, on),
+        "alignment_mean": _mean(wf.alignment, on),
+        "autonomy_mean": _mean(wf.autonomy, on),
+        "feedback_mean": _mean(wf.feedback, on),
+        "manager_engagement_mean": float(units.manager_engagement.mean()),
+        "process_quality_mean": float(units.process_quality.mean()),
+        "workload_mean": float(np.average(units.workload, weights=units.customer_count)),
+        "service_quality": float(quality.mean()) if len(quality) else 0.0,
+        "csat": float(satisfaction.mean()) if len(satisfaction) else 0.0,
+        "nps": nps(satisfaction),
+        "visits": float(len(enc.customer)),
+        "very_bad_share": float(enc.very_bad.mean()) if len(enc.very_bad) else 0.0,
+        "customers_active": float(active.sum()),
+        "prospects": float((market.status == PROSPECT).sum()),
+        "customer_churn_rate": churned / active_before if active_before else 0.0,
+        "customers_churned": float(churned),
+        "churned_after_bad_encounter": float(len(customer_flows.churned_after_bad)) if customer_flows else 0.0,
+        "new_customers": float(len(customer_flows.acquired)) if customer_flows else 0.0,
+        "referrals": float(len(customer_flows.referred)) if customer_flows else 0.0,
+        "loyalty_mean": _mean(market.loyalty, active),
+        "customer_satisfaction_mean": _mean(market.satisfaction, active),
+        "employees": float(on.sum()),
+        "employee_turnover_rate": quits / staff_before if staff_before else 0.0,
+        "quits": float(quits),
+        "hires": float(len(staff_flows.hires)) if staff_flows else 0.0,
+        "vacancies": float(vacant.sum()),
+        **money,
+        "cum_profit": cum_profit,
+    }
+    for name, key in (("wages", "wages"), ("training_cost", "training"),
+                      ("resources_cost", "resources"), ("recognition_cost", "recognition"),
+                      ("rewards_cost", "rewards"), ("surveys_cost", "surveys"),
+                      ("hiring_cost", "hiring"), ("fixed_cost", "fixed")):
+        kpis[name] = float(getattr(ledger, key).sum()) if ledger is not None else 0.0
+
+    def per_unit(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+        return unit_mean(values, wf.unit, n, where)
+
+    staff_u = np.bincount(wf.unit, weights=on, minlength=n)
+    customers_u = np.bincount(market.unit, weights=active, minlength=n)
+    quits_u = np.bincount(wf.unit[staff_flows.quits], minlength=n) if staff_flows else np.zeros(n)
+    churn_u = (np.bincount(market.unit[customer_flows.churned], minlength=n)
+               if customer_flows else np.zeros(n))
+    if enc_unit is not None:
+        quality_u = unit_mean(enc.quality, enc_unit, n, np.ones(len(enc_unit), bool))
+    else:
+        quality_u = np.full(n, kpis["service_quality"])
+    zeros = np.zeros(n)
+    table = np.column_stack([
+        per_unit(eng, on),
+        per_unit(wf.trust, on),
+        per_unit(wf.burnout, on),
+        quality_u,
+        units.csat,
+        customers_u,
+        churn_u / np.maximum(customers_u + churn_u, 1.0),
+        quits_u / np.maximum(staff_u + quits_u, 1.0),
+        ledger.revenue if ledger is not None else zeros,
+        ledger.costs if ledger is not None else zeros,
+        ledger.profit if ledger is not None else zeros,
+        staff_u,
+        np.bincount(wf.unit, weights=vacant, minlength=n),
+        units.workload,
+        units.manager_engagement,
+        unit_mean(market.loyalty, market.unit, n, active),
+    ])
+    return kpis, table

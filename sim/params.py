@@ -1,0 +1,394 @@
+"""Every parameter of the model, in one typed place.
+
+Each field of :class:`Params` carries its default, allowed range, unit, group, a one-line meaning
+and its source (a seed document in ``shared/seeds`` or a published study, see ``docs`` and
+``EVIDENCE``). The page's sliders, the CLI's ``sim params`` table and the sweep's bounds are all
+generated from this one schema, so they cannot drift apart.
+
+Groups:
+    people, leadership, hr, customers, organisation: policy levers a strategist controls; they may
+        change during a run through a scenario's timeline.
+    size: how big the organisation and its market are; fixed when the model is built.
+    behaviour, market, finance: coefficients of the mechanisms (calibrated, not levers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+LEVER_GROUPS = ("people", "leadership", "hr", "customers", "organisation")
+GROUPS = (*LEVER_GROUPS, "size", "behaviour", "market", "finance")
+
+
+class ParameterError(ValueError):
+    """A parameter name, type or value that the model refuses (one line, names the key)."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """Metadata of one parameter: what it means and what values are allowed."""
+
+    name: str
+    default: float | int
+    low: float | int
+    high: float | int
+    unit: str
+    group: str
+    meaning: str
+    source: str
+    kind: type
+    structural: bool
+
+    @property
+    def is_lever(self) -> bool:
+        """Whether strategists set it (and a timeline may change it mid-run)."""
+        return self.group in LEVER_GROUPS
+
+    def check(self, value: Any) -> float | int:
+        """Return ``value`` converted to this parameter's type, or raise ParameterError."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(
+                f"{self.name}: expected a number, got {value!r} "
+                f"(allowed range {self.low}..{self.high} {self.unit})"
+            )
+        if self.kind is int:
+            if float(value) != int(value):
+                raise ParameterError(
+                    f"{self.name}: expected a whole number, got {value!r} "
+                    f"(allowed range {self.low}..{self.high} {self.unit})"
+                )
+            value = int(value)
+        else:
+            value = float(value)
+        if not (self.low <= value <= self.high) or value != value:
+            raise ParameterError(
+                f"{self.name}={value!r} is out of range: allowed {self.low}..{self.high} {self.unit}"
+            )
+        return value
+
+
+def _p(
+    default: float | int,
+    low: float | int,
+    high: float | int,
+    unit: str,
+    group: str,
+    meaning: str,
+    source: str,
+    *,
+    structural: bool = False,
+) -> Any:
+    meta = dict(low=low, high=high, unit=unit, group=group, meaning=meaning, source=source,
+                structural=structural)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Params:
+    """All parameters of one run. Build with keyword overrides; every value is range-checked."""
+
+    # --- people: what the organisation invests in its frontline staff -------------------------
+    training: float = _p(0.05, 0.0, 0.25, "share of paid time", "people",
+                         "Ongoing training time: builds skill, costs money and time on the floor",
+                         "seeds 000, 002, 003, 004")
+    induction_weeks: int = _p(4, 0, 16, "weeks", "people",
+                              "Induction training of new hires: faster learning, half capacity",
+                              "seed 003 (induction); Schlesinger & Heskett 1991")
+    resources: float = _p(0.6, 0.0, 1.0, "index 0-1", "people",
+                          "Adequacy of tools, systems and budget to do the job well",
+                          "seeds 000, 002; JD-R (Crawford et al. 2010)")
+    recognition: float = _p(0.4, 0.0, 1.0, "index 0-1", "people",
+                            "How often good work is noticed and praised by managers",
+                            "seed 002")
+    rewards: float = _p(0.2, 0.0, 1.0, "share of max bonus", "people",
+                        "Bonus tied to the unit's customer satisfaction (max bonus_max of wage)",
+                        "seed 002 (share success with the front line)")
+    pay_level: float = _p(1.0, 0.7, 1.5, "x market wage", "people",
+                          "Pay relative to the local market wage: costs, and lowers quitting",
+                          "turnover research (Boushey & Glynn 2012)")
+    # --- leadership: how unit managers lead --------------------------------------------------
+    manager_fairness: float = _p(0.6, 0.0, 1.0, "index 0-1", "leadership",
+                                 "Managers' impartiality (selection and development of managers)",
+                                 "seed 000 (immediate managers); Gallup 2015")
+    micromanagement: float = _p(0.4, 0.0, 1.0, "index 0-1", "leadership",
+                                "Managers' control over how work is done (less autonomy)",
+                                "seed 004")
+    mentoring: float = _p(0.5, 0.0, 1.0, "index 0-1", "leadership",
+                          "One-to-one mentoring time managers give; diluted by wide spans",
+                          "seed 002")
+    vision_communication: float = _p(0.5, 0.0, 1.0, "index 0-1", "leadership",
+                                     "How well managers explain why the work matters (shared vision)",
+                                     "seeds 000, 001, 002, 004")
+    empowerment: float = _p(0.5, 0.0, 1.0, "index 0-1", "leadership",
+                            "Authority of frontline staff to fix a customer's problem on the spot",
+                            "seed 004")
+    # --- hr: hiring and listening --------------------------------------------------------------
+    hiring_selectivity: float = _p(0.5, 0.0, 1.0, "index 0-1", "hr",
+                                   "Choosiness in hiring: better fit and ability, slower and dearer",
+                                   "seeds 000, 003")
+    surveys_acted_upon: float = _p(0.3, 0.0, 1.0, "share acted upon", "hr",
+                                   "Share of employee-survey feedback that leads to visible action",
+                                   "seed 002")
+    voice_climate: float = _p(0.5, 0.0, 1.0, "index 0-1", "hr",
+                              "Whether staff speak up with ideas without fear (no groupthink)",
+                              "seed 004")
+    # --- customers: where the organisation looks -----------------------------------------------
+    customer_focus: float = _p(0.7, 0.0, 1.0, "0 internal - 1 external", "customers",
+                               "External customer focus versus attention to internal matters",
+                               "seed 001 (internal focus under-performs by >20%)")
+    # --- organisation: structure and staffing --------------------------------------------------
+    staffing_ratio: float = _p(1.0, 0.5, 1.5, "x planned headcount", "organisation",
+                               "Budgeted frontline positions relative to the demand-based plan",
+                               "Oliva & Sterman 2001 (work pressure)")
+    span_of_control: int = _p(11, 3, 40, "staff per manager", "organisation",
+                              "Frontline staff per unit manager (sets the number of units)",
+                              "seed 002 (one-to-one attention)", structural=True)
+    # --- size -----------------------------------------------------------------------------------
+    n_employees: int = _p(220, 1, 1_000_000, "people", "size",
+                          "Planned frontline employees at staffing ratio 1", "design default",
+                          structural=True)
+    n_customers: int = _p(4000, 10, 10_000_000, "people", "size",
+                          "People in the market: customers and prospects", "design default",
+                          structural=True)
+    initial_active_share: float = _p(0.65, 0.05, 1.0, "share", "size",
+                                     "Share of the market that are customers at the start",
+                                     "design default", structural=True)
+    # --- behaviour: employees -------------------------------------------------------------------
+    engagement_weeks: float = _p(12.0, 1.0, 104.0, "weeks", "behaviour",
+                                 "Time constant of engagement (stable over months)",
+                                 "Lesener et al. 2020; Hu et al. 2011")
+    trust_weeks: float = _p(10.0, 1.0, 104.0, "weeks", "behaviour",
+                            "Time constant of trust in the manager", "assumption (months)")
+    burnout_weeks: float = _p(8.0, 1.0, 104.0, "weeks", "behaviour",
+                              "Time constant of burnout (exhaustion builds and heals slowly)",
+                              "Oliva & Sterman 2001 (fatigue)")
+    engagement_intercept: float = _p(-4.4, -10.0, 10.0, "logit", "behaviour",
+                                     "Baseline log-odds of engagement with no job resources",
+                                     "calibrated to Gallup 2024 shares")
+    eng_w_trust: float = _p(1.5, 0.0, 10.0, "logit per unit", "behaviour",
+                            "Weight of trust in the manager on engagement", "seeds 000, 004")
+    eng_w_resources: float = _p(1.0, 0.0, 10.0, "logit per unit", "behaviour",
+                                "Weight of job resources on engagement", "seed 000; JD-R")
+    eng_w_alignment: float = _p(1.2, 0.0, 10.0, "logit per unit", "behaviour",
+                                "Weight of goal alignment (knowing why) on engagement",
+                                "seeds 000, 001, 002, 004")
+    eng_w_recognition: float = _p(0.8, 0.0, 10.0, "logit per unit", "behaviour",
+                                  "Weight of recognition on engagement", "seed 002")
+    eng_w_rewards: float = _p(0.8, 0.0, 10.0, "logit per unit", "behaviour",
+                              "Weight of customer-linked rewards on engagement", "seed 002")
+    eng_w_mentoring: float = _p(0.8, 0.0, 10.0, "logit per unit", "behaviour",
+                                "Weight of one-to-one mentoring on engagement", "seed 002")
+    eng_w_autonomy: float = _p(1.0, 0.0, 10.0, "logit per unit", "behaviour",
+                               "Weight of autonomy on engagement", "seed 004; JD-R")
+    eng_w_voice: float = _p(0.6, 0.0, 10.0, "logit per unit", "behaviour",
+                            "Weight of voice climate on engagement", "seed 004")
+    eng_w_surveys: float = _p(0.6, 0.0, 10.0, "logit per unit", "behaviour",
+                              "Weight of surveys acted upon on engagement", "seed 002")
+    eng_w_customer_feedback: float = _p(1.5, 0.0, 10.0, "logit per unit", "behaviour",
+                                        "Weight of served customers' satisfaction on engagement",
+                                        "seed 003 (win-win); Schneider et al. 1998")
+    eng_w_burnout: float = _p(2.5, 0.0, 10.0, "logit per unit", "behaviour",
+                              "Weight of burnout (negative) on engagement", "JD-R (Hu et al. 2011)")
+    eng_w_fit: float = _p(1.0, 0.0, 10.0, "logit per unit", "behaviour",
+                          "Weight of person-job fit on engagement", "seed 003")
+    eng_w_pay: float = _p(1.0, 0.0, 10.0, "logit per x wage", "behaviour",
+                          "Weight of relative pay on engagement", "turnover research")
+    eng_w_mood: float = _p(1.0, 0.0, 10.0, "logit per unit", "behaviour",
+                           "Weight of this week's mood on engagement", "seed 003")
+    disposition_sd: float = _p(0.8, 0.0, 5.0, "logit", "behaviour",
+                               "Spread of individual dispositions to engage",
+                               "calibrated to Gallup 2024 shares")
+    engagement_contagion: float = _p(0.02, 0.0, 0.5, "per week", "behaviour",
+                                     "Weekly pull of engagement toward peers'",
+                                     "seed 003; Barsade 2002")
+    mood_contagion: float = _p(0.3, 0.0, 0.9, "per week", "behaviour",
+                               "Weekly pull of mood toward peers' mood", "seed 003; Barsade 2002")
+    learn_experience: float = _p(0.006, 0.0, 0.2, "per week", "behaviour",
+                                 "On-the-job learning toward full skill", "learning-curve research")
+    learn_training: float = _p(0.4, 0.0, 5.0, "per week per time share", "behaviour",
+                               "Learning from training time", "seeds 000, 002, 003, 004")
+    learn_mentoring: float = _p(0.015, 0.0, 0.2, "per week", "behaviour",
+                                "Learning from full one-to-one mentoring", "seed 002")
+    learn_induction: float = _p(0.05, 0.0, 0.3, "per week", "behaviour",
+                                "Extra learning during induction", "seed 003")
+    skill_decay: float = _p(0.01, 0.0, 0.2, "per week", "behaviour",
+                            "Skill lost per week without practice or renewal", "assumption")
+    burnout_overload: float = _p(1.0, 0.0, 5.0, "per unit excess load", "behaviour",
+                                 "Burnout from workload above capacity",
+                                 "Oliva & Sterman 2001; JD-R")
+    burnout_hindrance: float = _p(0.3, 0.0, 2.0, "index", "behaviour",
+                                  "Burnout from hindrances (control, missing resources)",
+                                  "Crawford et al. 2010")
+    burnout_customer_strain: float = _p(0.3, 0.0, 2.0, "index", "behaviour",
+                                        "Burnout from dissatisfied customers' strain",
+                                        "Dallimore et al. 2007")
+    quit_base: float = _p(0.008, 0.0, 0.2, "per week", "behaviour",
+                          "Weekly quit probability of an average employee",
+                          "BLS quit rates; T12 (40-60%/year frontline)")
+    quit_w_engagement: float = _p(3.0, 0.0, 10.0, "log-hazard per unit", "behaviour",
+                                  "Rise in quitting as engagement falls", "turnover research")
+    quit_w_burnout: float = _p(2.0, 0.0, 10.0, "log-hazard per unit", "behaviour",
+                               "Rise in quitting with burnout", "turnover research")
+    quit_w_trust: float = _p(1.0, 0.0, 10.0, "log-hazard per unit", "behaviour",
+                             "Rise in quitting under a distrusted manager",
+                             "Gallup 2015 (people leave managers)")
+    quit_w_pay: float = _p(2.0, 0.0, 10.0, "log-hazard per x wage", "behaviour",
+                           "Fall in quitting with relative pay", "Boushey & Glynn 2012")
+    hiring_lag_weeks: float = _p(4.0, 0.0, 26.0, "weeks", "behaviour",
+                                 "Mean time to fill a vacancy (longer when selective)",
+                                 "Schlesinger & Heskett 1991")
+    mentoring_span: float = _p(8.0, 1.0, 40.0, "staff", "behaviour",
+                               "Staff a manager can mentor fully; wider spans dilute it", "seed 002")
+    manager_spread: float = _p(0.15, 0.0, 0.5, "index sd", "behaviour",
+                               "Spread of manager traits around the policy means",
+                               "Gallup 2015 (managers explain 70% of variance)", structural=True)
+    manager_engagement_weeks: float = _p(12.0, 1.0, 104.0, "weeks", "behaviour",
+                                         "Time constant of managers' own engagement", "assumption")
+    improvement_rate: float = _p(0.02, 0.0, 0.2, "per week", "behaviour",
+                                 "Service-process improvement from voiced ideas",
+                                 "seed 004 (ideas wither under distrust)")
+    capacity_per_employee: float = _p(8.0, 1.0, 200.0, "encounters per week", "behaviour",
+                                      "Encounters an employee handles per week at full time",
+                                      "design assumption")
+    internal_overhead: float = _p(0.25, 0.0, 0.6, "share of time", "behaviour",
+                                  "Time lost to internal matters under a fully internal focus",
+                                  "seed 001")
+    # --- market: customers ----------------------------------------------------------------------
+    visit_rate: float = _p(0.5, 0.01, 5.0, "visits per week", "market",
+                           "Visits per week of a customer of average loyalty",
+                           "design assumption")
+    problem_rate: float = _p(0.1, 0.0, 1.0, "share of visits", "market",
+                             "Share of visits with a problem the employee must fix", "seed 004")
+    bad_encounter_threshold: float = _p(0.3, 0.0, 1.0, "quality", "market",
+                                        "Encounter quality below which a visit is a very bad one",
+                                        "seed 003")
+    p_leave_after_bad: float = _p(0.2, 0.0, 1.0, "probability", "market",
+                                  "Chance a customer leaves for good after a very bad encounter",
+                                  "PwC 2018 (17-32% after one bad experience)")
+    disconfirmation_gain: float = _p(1.0, 0.0, 5.0, "per unit quality", "market",
+                                     "Satisfaction gained per unit of quality above expectation",
+                                     "Oliver 1980")
+    expectation_weeks: float = _p(10.0, 1.0, 104.0, "weeks", "market",
+                                  "Time constant of expectations adapting to experience",
+                                  "Oliver 1980")
+    satisfaction_memory: float = _p(0.3, 0.01, 1.0, "weight", "market",
+                                    "Weight of the latest encounter in a customer's satisfaction",
+                                    "service-profit chain")
+    loyalty_weeks: float = _p(20.0, 1.0, 104.0, "weeks", "market",
+                              "Time constant of loyalty following satisfaction",
+                              "Heskett et al. 1994")
+    loyalty_convexity: float = _p(3.0, 1.0, 8.0, "exponent", "market",
+                                  "Convexity of loyalty in satisfaction", "Jones & Sasser 1995")
+    churn_base: float = _p(0.002, 0.0, 0.1, "per week", "market",
+                           "Weekly churn probability of a customer of loyalty 0.5",
+                           "T8 (15-40% of 'satisfied' defect yearly)")
+    churn_w_loyalty: float = _p(3.0, 0.0, 10.0, "log-hazard per unit", "market",
+                                "Fall in churn with loyalty", "Jones & Sasser 1995")
+    wom_promoter_p: float = _p(0.15, 0.0, 1.0, "probability", "market",
+                               "Chance a delighted customer talks about the visit",
+                               "Anderson 1998")
+    wom_detractor_p: float = _p(0.25, 0.0, 1.0, "probability", "market",
+                                "Chance an unhappy customer talks about the visit",
+                                "Anderson 1998; de Matos & Rossi 2008")
+    wom_degree: int = _p(6, 2, 50, "contacts", "market",
+                         "Mean number of word-of-mouth contacts per person", "assumption",
+                         structural=True)
+    wom_nonlocal: float = _p(0.1, 0.0, 1.0, "share", "market",
+                             "Share of contacts outside the local market", "assumption",
+                             structural=True)
+    referral_p: float = _p(0.03, 0.0, 1.0, "per message", "market",
+                           "Chance a positive message turns a prospect into a customer",
+                           "service-profit chain (referrals)")
+    wom_churn: float = _p(0.01, 0.0, 0.5, "per message", "market",
+                          "Extra churn chance per negative message heard", "Anderson 1998")
+    wom_expectation: float = _p(0.02, 0.0, 0.5, "per message", "market",
+                                "Shift of expectation per message heard", "Anderson 1998")
+    acquisition_base: float = _p(0.01, 0.0, 0.1, "per week", "market",
+                                 "Weekly chance a prospect tries the service unprompted",
+                                 "assumption")
+    market_renewal: float = _p(0.02, 0.0, 0.1, "per week", "market",
+                               "Weekly chance a lost customer's place goes to a new household",
+                               "assumption")
+    market_size_spread: float = _p(0.35, 0.0, 1.5, "log sd", "market",
+                                   "Spread of local market sizes across units", "assumption",
+                                   structural=True)
+    spend_per_visit: float = _p(300.0, 1.0, 100_000.0, "$ per visit", "market",
+                                "Spend per visit of a customer of loyalty 0.5", "assumption")
+    spend_loyalty_premium: float = _p(0.4, 0.0, 2.0, "share", "market",
+                                      "Extra spend of fully loyal versus disloyal customers",
+                                      "Gallup CE3 (+23% share of wallet)")
+    # --- finance ------------------------------------------------------------------------------------
+    wage_weekly: float = _p(800.0, 0.0, 100_000.0, "$ per week", "finance",
+                            "Weekly wage cost of a frontline employee at pay level 1",
+                            "assumption")
+    manager_wage_weekly: float = _p(1500.0, 0.0, 100_000.0, "$ per week", "finance",
+                                    "Weekly wage cost of a unit manager", "assumption")
+    resource_cost: float = _p(200.0, 0.0, 100_000.0, "$ per employee-week", "finance",
+                              "Cost of full job resources per employee", "assumption")
+    training_cost_share: float = _p(0.5, 0.0, 5.0, "x wage of time", "finance",
+                                    "Trainers and materials per unit of wage spent in training",
+                                    "assumption")
+    recognition_cost: float = _p(20.0, 0.0, 10_000.0, "$ per employee-week", "finance",
+                                 "Cost of full recognition per employee", "assumption")
+    bonus_max: float = _p(0.15, 0.0, 1.0, "share of wage", "finance",
+                          "Largest customer-linked bonus", "assumption")
+    survey_cost: float = _p(10.0, 0.0, 10_000.0, "$ per employee-week", "finance",
+                            "Cost of acting on all survey feedback per employee", "assumption")
+    hiring_cost: float = _p(2000.0, 0.0, 1_000_000.0, "$ per hire", "finance",
+                            "Recruiting cost of a hire (doubled at full selectivity)",
+                            "T11 (Boushey & Glynn 2012)")
+    fixed_cost_per_customer: float = _p(20.0, 0.0, 100_000.0, "$ per market person-week", "finance",
+                                        "Premises and overheads, scaled by the local market size",
+                                        "assumption")
+
+    def __post_init__(self) -> None:
+        for spec in SPECS.values():
+            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
+
+    def replace(self, **changes: Any) -> Params:
+        """Return a copy with ``changes`` applied (unknown names and bad values refused)."""
+        check_names(changes)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, float | int]:
+        """All parameters as a plain dict (for YAML and tables)."""
+        return dataclasses.asdict(self)
+
+    @property
+    def n_units(self) -> int:
+        """Business units: one per manager, sized by the span of control."""
+        return max(1, round(self.n_employees / self.span_of_control))
+
+
+def _build_specs() -> dict[str, ParamSpec]:
+    specs: dict[str, ParamSpec] = {}
+    for f in dataclasses.fields(Params):
+        kind = {"float": float, "int": int}[str(f.type)]
+        specs[f.name] = ParamSpec(name=f.name, default=f.default, kind=kind, **f.metadata)
+    return specs
+
+
+SPECS: dict[str, ParamSpec] = _build_specs()
+LEVERS: tuple[str, ...] = tuple(n for n, s in SPECS.items() if s.is_lever and not s.structural)
+
+
+def check_names(values: dict[str, Any]) -> None:
+    """Refuse names that are not parameters, listing the nearest valid ones."""
+    import difflib
+
+    for key in values:
+        if key not in SPECS:
+            near = difflib.get_close_matches(key, list(SPECS), n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else "; run `sim params` for the list"
+            raise ParameterError(f"unknown parameter {key!r}{hint}")
+
+
+def check_cross_fields(params: Params) -> None:
+    """Rules that involve more than one parameter."""
+    if params.n_customers < params.n_units:
+        raise ParameterError(
+            f"n_customers={params.n_customers} is too small: need at least one per unit "
+            f"({params.n_units} units)"
+        )

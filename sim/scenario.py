@@ -1,0 +1,205 @@
+"""Scenarios: a preset or YAML file naming parameter overrides and a timeline of interventions.
+
+A scenario file looks like::
+
+    name: invest_in_training
+    description: Double ongoing training and lengthen induction.
+    base: baseline            # optional: start from another preset
+    steps: 104                # weeks to simulate
+    params:
+      training: 0.10
+    timeline:                 # optional: changes of levers during the run
+      - week: 26
+        set: {training: 0.2}
+
+Everything is validated on load; a problem raises :class:`ScenarioError` with one line that names
+the file, the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.params import LEVERS, SPECS, ParameterError, Params, check_cross_fields, check_names
+
+SCENARIO_DIR = Path(os.environ.get("SIM_SCENARIOS", Path(__file__).resolve().parent.parent / "scenarios"))
+TOP_KEYS = ("name", "description", "base", "steps", "seed", "reps", "params", "timeline")
+MAX_STEPS = 5200
+
+
+class ScenarioError(ParameterError):
+    """A scenario that cannot be run as written."""
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """At the start of week ``week``, set each lever in ``changes`` to its value."""
+
+    week: int
+    changes: dict[str, float | int]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything needed to run the model: parameters, horizon, timeline and seeds."""
+
+    name: str = "custom"
+    description: str = ""
+    params: Params = field(default_factory=Params)
+    steps: int = 104
+    timeline: tuple[Intervention, ...] = ()
+    seed: int = 1
+    reps: int = 1
+
+    def __post_init__(self) -> None:
+        check_cross_fields(self.params)
+        for event in self.timeline:
+            if not 1 <= event.week <= self.steps:
+                raise ScenarioError(
+                    f"timeline: week {event.week} is outside the horizon 1..{self.steps}"
+                )
+
+    def with_changes(self, steps: int | None = None, seed: int | None = None,
+                     reps: int | None = None, **params: Any) -> Scenario:
+        """A copy with a new horizon, seed, replications or parameter values (all validated)."""
+        return Scenario(
+            name=self.name,
+            description=self.description,
+            params=self.params.replace(**params) if params else self.params,
+            steps=_check_int("steps", self.steps if steps is None else steps, 1, MAX_STEPS),
+            timeline=self.timeline,
+            seed=_check_int("seed", self.seed if seed is None else seed, 0, 2**32 - 1),
+            reps=_check_int("reps", self.reps if reps is None else reps, 1, 10_000),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fully resolved scenario as plain data (re-runs to the same numbers)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "steps": self.steps,
+            "seed": self.seed,
+            "reps": self.reps,
+            "params": self.params.to_dict(),
+            "timeline": [{"week": e.week, "set": dict(e.changes)} for e in self.timeline],
+        }
+
+    def to_yaml(self) -> str:
+        """The resolved scenario as YAML text."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _check_int(key: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(f"{key}: expected a whole number, got {value!r} (allowed {low}..{high})")
+    if not low <= value <= high:
+        raise ScenarioError(f"{key}={value} is out of range: allowed {low}..{high}")
+    return value
+
+
+def preset_names() -> list[str]:
+    """Names of the preset scenarios in ``scenarios/``."""
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def preset_path(name: str) -> Path:
+    """The file of preset ``name``, or ScenarioError listing the presets."""
+    path = SCENARIO_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ScenarioError(
+            f"unknown scenario {name!r}: not a file and not a preset "
+            f"(presets: {', '.join(preset_names())})"
+        )
+    return path
+
+
+def parse_scenario(data: Any, source: str = "scenario", _seen: tuple[str, ...] = ()) -> Scenario:
+    """Validate scenario data (already parsed from YAML) and build a Scenario."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
+    for key in data:
+        if key not in TOP_KEYS:
+            raise ScenarioError(f"{source}: unknown key {key!r} (allowed: {', '.join(TOP_KEYS)})")
+    try:
+        base = Scenario()
+        if "base" in data:
+            base_name = data["base"]
+            if not isinstance(base_name, str) or base_name in _seen:
+                raise ScenarioError(f"base: {base_name!r} is not a usable preset name")
+            base = load_scenario(base_name, _seen=(*_seen, base_name))
+        overrides = data.get("params") or {}
+        if not isinstance(overrides, dict):
+            raise ScenarioError(f"params: expected a mapping of parameter: value, got {overrides!r}")
+        check_names(overrides)
+        timeline = base.timeline + tuple(_parse_timeline(data.get("timeline") or []))
+        scenario = Scenario(
+            name=_text(data, "name", base.name if base.name != "custom" else "custom"),
+            description=_text(data, "description", base.description),
+            params=base.params.replace(**overrides),
+            steps=_check_int("steps", data.get("steps", base.steps), 1, MAX_STEPS),
+            timeline=timeline,
+            seed=_check_int("seed", data.get("seed", base.seed), 0, 2**32 - 1),
+            reps=_check_int("reps", data.get("reps", base.reps), 1, 10_000),
+        )
+    except ParameterError as err:
+        raise ScenarioError(f"{source}: {err}") from None
+    return scenario
+
+
+def _text(data: dict[str, Any], key: str, default: str) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise ScenarioError(f"{key}: expected text, got {value!r}")
+    return value
+
+
+def _parse_timeline(items: Any) -> list[Intervention]:
+    if not isinstance(items, list):
+        raise ScenarioError("timeline: expected a list of {week: W, set: {lever: value}} entries")
+    events = []
+    for item in items:
+        if not isinstance(item, dict) or set(item) != {"week", "set"}:
+            raise ScenarioError(
+                f"timeline: each entry needs exactly 'week' and 'set', got {item!r}"
+            )
+        week = _check_int("timeline week", item["week"], 1, MAX_STEPS)
+        changes = item["set"]
+        if not isinstance(changes, dict) or not changes:
+            raise ScenarioError(f"timeline week {week}: 'set' must map levers to values")
+        check_names(changes)
+        checked = {}
+        for key, value in changes.items():
+            if key not in LEVERS:
+                raise ScenarioError(
+                    f"timeline week {week}: {key!r} cannot change during a run "
+                    f"(levers: {', '.join(LEVERS)})"
+                )
+            checked[key] = SPECS[key].check(value)
+        events.append(Intervention(week=week, changes=checked))
+    return sorted(events, key=lambda e: e.week)
+
+
+def load_scenario(name_or_path: str | os.PathLike[str] = "baseline", *,
+                  _seen: tuple[str, ...] = ()) -> Scenario:
+    """Load a preset by name (``"baseline"``) or a scenario YAML file by path."""
+    path = Path(name_or_path)
+    if not (path.suffix in (".yaml", ".yml") and path.is_file()):
+        if path.suffix in (".yaml", ".yml"):
+            raise ScenarioError(f"scenario file {str(path)!r} does not exist")
+        path = preset_path(str(name_or_path))
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ScenarioError(f"{path.name}: malformed YAML{where}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScenarioError(f"{path.name}: cannot read file ({err.__class__.__name__})") from None
+    return parse_scenario(data, source=path.name, _seen=_seen)

@@ -1,0 +1,78 @@
+"""Quits, vacancies, hiring lag and new hires (the cycle of failure's engine).
+
+An employee quits with a weekly probability that rises with low engagement, burnout, distrust of
+the manager and low pay. The position stays vacant while a hire is found (weeks; longer when
+hiring is selective), which loads the remaining staff. New hires arrive with the fit and skill
+that hiring selectivity buys and learn fast during induction (Schlesinger & Heskett 1991).
+Positions above the budget (after a staffing cut) are not refilled: headcount falls by attrition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.params import Params
+from sim.population import hire_fit, starting_skill
+from sim.rng import Streams
+from sim.state import Units, Workforce
+from sim.workforce import quit_probability
+
+NEW_HIRE = {"trust": 0.55, "burnout": 0.05, "mood": 0.6, "feedback": 0.7}
+HONEYMOON_ENGAGEMENT = (0.5, 0.25)  # new hires' engagement: base + weight x fit
+
+
+@dataclass
+class StaffFlows:
+    """What happened to the workforce this week (position slots)."""
+
+    quits: np.ndarray
+    hires: np.ndarray
+
+
+def budgeted(params: Params, units: Units, wf: Workforce) -> np.ndarray:
+    """Positions inside the current budget (staffing ratio x planned staff of each unit)."""
+    plan = np.round(units.planned_staff * params.staffing_ratio).astype(np.int64)
+    return wf.rank < plan[wf.unit]
+
+
+def quit_and_hire(params: Params, units: Units, wf: Workforce, streams: Streams, step: int) -> StaffFlows:
+    """One week of quits, arrivals of pending hires and newly opened vacancies."""
+    n = wf.n
+    p_quit = quit_probability(params, wf)
+    quits = np.flatnonzero(wf.filled & (streams.uniform("quits", step, n) < p_quit))
+    wf.filled[quits] = False
+    wf.tenure[quits] = 0
+
+    in_budget = budgeted(params, units, wf)
+    wf.ti_hire[~in_budget] = -1
+    hires = np.flatnonzero((wf.ti_hire >= 0) & (wf.ti_hire <= step) & ~wf.filled)
+    if len(hires):
+        _start_new_hires(params, wf, streams, step, hires)
+
+    opening = in_budget & ~wf.filled & (wf.ti_hire < 0)
+    mean_lag = params.hiring_lag_weeks * (1.0 + 0.5 * params.hiring_selectivity)
+    u_lag = streams.uniform("hiring.lag", step, n).astype(np.float64)
+    lag = 1 + np.floor(-np.log1p(-u_lag) * mean_lag).astype(np.int64)
+    wf.ti_hire[opening] = step + lag[opening]
+    wf.tenure[wf.filled] += 1
+    return StaffFlows(quits=quits, hires=hires)
+
+
+def _start_new_hires(params: Params, wf: Workforce, streams: Streams, step: int,
+                     slots: np.ndarray) -> None:
+    rng = streams.generator("hires", step)
+    u_fit, u_skill = rng.random((2, wf.n))
+    disposition = rng.normal(0.0, params.disposition_sd, wf.n)
+    fit = hire_fit(u_fit[slots], params.hiring_selectivity)
+    wf.filled[slots] = True
+    wf.ti_hire[slots] = -1
+    wf.tenure[slots] = 0
+    wf.fit[slots] = fit
+    wf.skill[slots] = starting_skill(fit, u_skill[slots], params.hiring_selectivity)
+    wf.disposition[slots] = disposition[slots]
+    wf.engagement[slots] = HONEYMOON_ENGAGEMENT[0] + HONEYMOON_ENGAGEMENT[1] * fit
+    wf.alignment[slots] = 0.5 * fit
+    for key, value in NEW_HIRE.items():
+        getattr(wf, key)[slots] = value
