@@ -46,8 +46,8 @@ def build_units(params: Params, streams: Streams) -> Units:
         customer_start=np.concatenate([[0], np.cumsum(customers)[:-1]]),
         customer_count=customers,
         trait_offset=offsets,
-        manager_engagement=np.clip(0.6 + offsets.mean(axis=0), 0.0, 1.0),
-        process_quality=np.full(n, 0.5),
+        manager_engagement=np.clip(0.67 + offsets.mean(axis=0), 0.0, 1.0),
+        process_quality=np.full(n, 0.4),
         csat=np.full(n, 0.7),
         workload=np.ones(n),
     )
@@ -86,12 +86,12 @@ def build_workforce(units: Units, params: Params, streams: Streams) -> Workforce
         trust=np.full(n, 0.5),
         skill=skill,
         burnout=np.full(n, 0.15),
-        mood=np.full(n, 0.55),
+        mood=np.full(n, 0.75),
         alignment=np.full(n, 0.5),
         autonomy=np.full(n, 0.5),
         fit=fit,
         disposition=rng.normal(0.0, params.disposition_sd, n),
-        feedback=np.full(n, 0.7),
+        feedback=np.full(n, 0.75),
         tenure=np.where(filled, tenure, 0),
     )
 

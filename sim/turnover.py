@@ -19,7 +19,7 @@ from sim.rng import Streams
 from sim.state import Units, Workforce
 from sim.workforce import quit_probability
 
-NEW_HIRE = {"trust": 0.55, "burnout": 0.05, "mood": 0.6, "feedback": 0.7}
+NEW_HIRE = {"trust": 0.55, "burnout": 0.05, "mood": 0.7, "feedback": 0.75}
 HONEYMOON_ENGAGEMENT = (0.5, 0.25)  # new hires' engagement: base + weight x fit
 
 

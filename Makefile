@@ -1,0 +1,33 @@
+# Two entry points: `make app` (set up and open the what-if explorer) and `make test`.
+PYTHON ?= $(shell command -v python3.12 || echo python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup app test test-fast bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+app: $(STAMP)
+	$(BIN)/sim app
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m "not browser and not slow"
+
+bench: $(STAMP)
+	$(BIN)/python experiments/bench_model.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check sim tests experiments
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

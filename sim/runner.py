@@ -1,0 +1,95 @@
+"""Running a scenario's replications and writing their results.
+
+Replication r runs with seed ``scenario.seed + r``, so any single replication can be re-run on
+its own, and two scenarios run with the same seed and replications are paired (common random
+numbers): compare them replication by replication.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.metrics import HEADLINE
+from sim.model import ServiceModel
+from sim.scenario import Scenario
+
+ANNUALISED = ("customer_churn_rate", "employee_turnover_rate")
+
+
+@dataclass
+class RunResult:
+    """Time series of every replication of one scenario."""
+
+    scenario: Scenario
+    timeseries: pd.DataFrame   # one row per replication and step
+    units: pd.DataFrame        # one row per replication, step and business unit
+
+
+def replication_seed(scenario: Scenario, replication: int) -> int:
+    """Seed of replication ``replication`` (the same for every scenario with this seed)."""
+    return scenario.seed + replication
+
+
+def run_one(scenario: Scenario, replication: int = 0) -> ServiceModel:
+    """Build and run one replication to the scenario's horizon."""
+    model = ServiceModel(scenario, seed=replication_seed(scenario, replication),
+                         replication=replication)
+    return model.run()
+
+
+def run_scenario(scenario: Scenario,
+                 on_progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Run all replications of ``scenario`` (``on_progress(done, total)`` after each)."""
+    series, units = [], []
+    for r in range(scenario.reps):
+        model = run_one(scenario, r)
+        frame = model.timeseries()
+        frame.insert(1, "seed", replication_seed(scenario, r))
+        series.append(frame)
+        units.append(model.unit_timeseries())
+        if on_progress:
+            on_progress(r + 1, scenario.reps)
+    return RunResult(scenario, pd.concat(series, ignore_index=True),
+                     pd.concat(units, ignore_index=True))
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_results(result: RunResult, out: str | os.PathLike[str]) -> Path:
+    """Write timeseries.parquet, units.parquet and the resolved scenario.yaml into ``out``."""
+    directory = Path(out)
+    directory.mkdir(parents=True, exist_ok=True)
+    _atomic_write(directory / "timeseries.parquet",
+                  lambda p: result.timeseries.to_parquet(p, index=False))
+    _atomic_write(directory / "units.parquet", lambda p: result.units.to_parquet(p, index=False))
+    _atomic_write(directory / "scenario.yaml", lambda p: p.write_text(result.scenario.to_yaml()))
+    return directory
+
+
+def summary(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """Start and end of the headline KPIs (mean over replications; weekly rates annualised).
+
+    "start" is the first simulated week for flows (revenue, churn, ...) and step 0 for stocks.
+    """
+    flows = {"service_quality", "csat", "nps", "customer_churn_rate", "employee_turnover_rate",
+             "revenue", "costs", "profit"}
+    by_step = timeseries.groupby("step")[list(HEADLINE)].mean()
+    first = by_step.loc[min(1, by_step.index.max())]
+    start = pd.Series({k: (first[k] if k in flows else by_step.iloc[0][k]) for k in HEADLINE})
+    end = by_step.iloc[-1]
+    table = pd.DataFrame({"start": start, "end": end})
+    for key in ANNUALISED:
+        table.loc[key] = 1.0 - (1.0 - table.loc[key]) ** 52
+    table = table.rename(index={k: f"{k} (per year)" for k in ANNUALISED})
+    table["change"] = table["end"] - table["start"]
+    return table.replace([np.inf, -np.inf], np.nan)
