@@ -1,0 +1,150 @@
+"""Business-unit analytics: the per-unit table and the engagement-quartile comparison.
+
+Large business-unit meta-analyses (Gallup Q12, EVIDENCE T3-T6) compare the units in the top
+quartile of employee engagement with those in the bottom quartile. This module does the same with
+simulated units, so the model can be checked against those patterns (calibration) and users can
+read their own runs the way a field study would.
+
+Definitions (all computed over a window of weeks, by default the second half of the run, so the
+start-up weeks do not dominate):
+
+* ``engagement``, ``csat`` (customer satisfaction, 0-1), ``loyalty``: unit means over the window.
+* ``revenue_growth``: mean weekly revenue in the last quarter of the window over the first
+  quarter, minus one.
+* ``profit``: summed profit; ``revenue``: summed revenue; ``margin`` = profit / revenue.
+* ``turnover``: yearly staff turnover, ``1 - (1 - mean weekly quit rate) ** 52``;
+  ``churn``: yearly customer churn the same way; ``retention`` = 1 - churn.
+
+Quartile comparison: within each replication, units are ranked by window engagement; the top
+and bottom quartiles (``ceil(n/4)`` units each) are compared as relative differences in percent,
+``100 * (top - bottom) / |bottom|``, for customer ratings (csat), profitability (margin) and
+turnover. Replications are then averaged (each replication is one organisation, as in a study).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from sim.model import ServiceModel
+
+WEEKS_PER_YEAR = 52
+UNIT_TABLE_COLUMNS = ("engagement", "csat", "loyalty", "revenue_growth", "revenue", "profit",
+                      "margin", "turnover", "churn", "retention", "customers", "staff")
+COMPARISON_KEYS = ("customer_ratings_pct", "profitability_pct", "turnover_pct")
+
+
+def _annualise(weekly: pd.Series | np.ndarray | float) -> pd.Series | np.ndarray | float:
+    return 1.0 - (1.0 - weekly) ** WEEKS_PER_YEAR
+
+
+def _as_frame(run: pd.DataFrame | ServiceModel) -> pd.DataFrame:
+    if isinstance(run, pd.DataFrame):
+        frame = run
+    else:
+        frame = run.unit_timeseries()
+    if "replication" not in frame.columns:
+        frame = frame.assign(replication=0)
+    return frame
+
+
+def unit_table(run: pd.DataFrame | ServiceModel, start: int | None = None,
+               end: int | None = None) -> pd.DataFrame:
+    """One row per replication and unit with the outcomes a business-unit study would record.
+
+    Args:
+        run: a model (after ``run()``) or its ``unit_timeseries()`` (several replications allowed).
+        start: first week of the window (default: half the horizon; never step 0, which has no
+            encounters, revenue or quits).
+        end: last week of the window (default: the last step).
+    """
+    frame = _as_frame(run)
+    last = int(frame["step"].max())
+    end = last if end is None else end
+    start = max(1, end // 2 if start is None else start)
+    if start > end:
+        raise ValueError(f"window start {start} is after its end {end}")
+    window = frame[(frame["step"] >= start) & (frame["step"] <= end)]
+    keys = ["replication", "unit"]
+    grouped = window.groupby(keys)
+    table = grouped[["engagement", "csat", "loyalty", "customers", "staff"]].mean()
+    table["revenue"] = grouped["revenue"].sum()
+    table["profit"] = grouped["profit"].sum()
+    table["margin"] = table["profit"] / table["revenue"].where(table["revenue"] != 0)
+    table["turnover"] = _annualise(grouped["turnover"].mean())
+    table["churn"] = _annualise(grouped["churn"].mean())
+    table["retention"] = 1.0 - table["churn"]
+    quarter = max(1, (end - start + 1) // 4)
+    early = window[window["step"] < start + quarter].groupby(keys)["revenue"].mean()
+    late = window[window["step"] > end - quarter].groupby(keys)["revenue"].mean()
+    table["revenue_growth"] = late / early.where(early != 0) - 1.0
+    return table[list(UNIT_TABLE_COLUMNS)].reset_index()
+
+
+def _relative_pct(top: float, bottom: float) -> float:
+    if bottom == 0 or not np.isfinite(bottom) or not np.isfinite(top):
+        return float("nan")
+    return 100.0 * (top - bottom) / abs(bottom)
+
+
+def quartile_comparison(table: pd.DataFrame) -> dict[str, float]:
+    """Top- vs bottom-engagement-quartile units, in percent (mean over replications).
+
+    Args:
+        table: the output of :func:`unit_table`.
+
+    Returns:
+        ``customer_ratings_pct`` (csat), ``profitability_pct`` (margin) and ``turnover_pct``
+        (negative when top units lose fewer staff), plus ``n_per_quartile``.
+    """
+    rows = []
+    for _, units in table.groupby("replication"):
+        k = max(1, math.ceil(len(units) / 4))
+        ranked = units.sort_values(["engagement", "unit"], kind="stable")
+        bottom, top = ranked.head(k), ranked.tail(k)
+        margin_top = top["profit"].sum() / top["revenue"].sum()
+        margin_bottom = bottom["profit"].sum() / bottom["revenue"].sum()
+        rows.append({
+            "customer_ratings_pct": _relative_pct(top["csat"].mean(), bottom["csat"].mean()),
+            "profitability_pct": _relative_pct(margin_top, margin_bottom),
+            "turnover_pct": _relative_pct(top["turnover"].mean(), bottom["turnover"].mean()),
+            "n_per_quartile": float(k),
+        })
+    means = pd.DataFrame(rows).mean()
+    return {key: float(means[key]) for key in (*COMPARISON_KEYS, "n_per_quartile")}
+
+
+def _cmd_units(args: argparse.Namespace) -> int:
+    """Print the per-unit table and the quartile comparison of a scenario's replications."""
+    from sim.runner import run_scenario
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario).with_changes(seed=args.seed, reps=args.reps)
+    result = run_scenario(scenario)
+    table = unit_table(result.units)
+    print(f"{scenario.name}: {scenario.reps} replication(s) x {scenario.steps} weeks, "
+          f"seed {scenario.seed}; window: second half of the run")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    comparison = quartile_comparison(table)
+    print(f"\ntop vs bottom engagement quartile ({comparison['n_per_quartile']:.0f} units each):")
+    for key in COMPARISON_KEYS:
+        print(f"  {key:<22} {comparison[key]:+.1f}%")
+    if args.out:
+        table.to_csv(args.out, index=False)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``sim units SCENARIO [--seed S] [--reps R] [--out FILE.csv]``."""
+    units = subparsers.add_parser("units", help="per-unit table and engagement-quartile comparison")
+    units.add_argument("scenario", help="preset name (see `sim scenarios`) or path to a YAML file")
+    units.add_argument("--seed", type=int, help="seed of replication 0 (default: the scenario's)")
+    units.add_argument("--reps", type=int, help="replications (seeds seed, seed+1, ...)")
+    units.add_argument("--out", help="also write the unit table to this CSV file")
+    units.set_defaults(func=_cmd_units)
