@@ -40,72 +40,110 @@ class CustomerFlows:
 def absorb_encounters(params: Params, market: Market, enc: Encounters) -> None:
     """Visitors update satisfaction and expectations; all customers' loyalty follows satisfaction."""
     c = enc.customer
-    sat = market.satisfaction
-    sat[c] += np.float32(params.satisfaction_memory) * (enc.satisfaction - sat[c])
+    sat = market.satisfaction[c] + np.float32(params.satisfaction_memory) * (
+        enc.satisfaction - market.satisfaction[c])
+    market.satisfaction[c] = sat
+    market.loyalty_pull[c] = sat ** np.float32(params.loyalty_convexity)
     market.expectation[c] += (enc.quality - market.expectation[c]) / np.float32(params.expectation_weeks)
     market.last_employee[c] = enc.employee
     active = market.status == ACTIVE
-    target = sat ** np.float32(params.loyalty_convexity)
-    market.loyalty += np.where(active, (target - market.loyalty) / np.float32(params.loyalty_weeks),
-                               np.float32(0.0))
+    rate = np.float32(1.0 / params.loyalty_weeks)
+    market.loyalty += (market.loyalty_pull - market.loyalty) * (rate * active)
     market.tenure += active
 
 
+def neighbours(contacts: sp.csr_matrix, people: np.ndarray) -> np.ndarray:
+    """Everyone linked to ``people`` (with repeats: one entry per tie)."""
+    first, last = contacts.indptr[people], contacts.indptr[people + 1]
+    degree = last - first
+    offsets = np.repeat(first - (np.cumsum(degree) - degree), degree)
+    return contacts.indices[offsets + np.arange(degree.sum())]
+
+
 def word_of_mouth(params: Params, market: Market, enc: Encounters, contacts: sp.csr_matrix,
-                  streams: Streams, step: int) -> np.ndarray:
-    """Messages each person hears this week: columns (positive, negative)."""
+                  streams: Streams, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Who hears a positive and who a negative message this week (one entry per message)."""
     talk = streams.uniform("talk", step, market.n)[enc.customer]
     rave = (enc.satisfaction >= PROMOTER_SATISFACTION) & (talk < params.wom_promoter_p)
     complain = (enc.satisfaction <= DETRACTOR_SATISFACTION) & (talk < params.wom_detractor_p)
-    said = np.zeros((market.n, 2), dtype=np.float32)
-    said[enc.customer[rave], 0] = 1.0
-    said[enc.customer[complain], 1] = 1.0
-    return contacts @ said
+    return (neighbours(contacts, enc.customer[rave]),
+            neighbours(contacts, enc.customer[complain]))
+
+
+def _heard_by(market: Market, messages: np.ndarray, status: int) -> tuple[np.ndarray, np.ndarray]:
+    """People of ``status`` among the recipients of ``messages``, and how many each heard."""
+    people, times = np.unique(messages, return_counts=True)
+    keep = market.status[people] == status
+    return people[keep], times[keep]
+
+
+def _churn_probability(params: Params, market: Market, slots: np.ndarray) -> np.ndarray:
+    """Weekly chance that customers leave, falling with their loyalty."""
+    return params.churn_base * np.exp(np.float32(params.churn_w_loyalty)
+                                      * (np.float32(0.5) - market.loyalty[slots]))
 
 
 def churn_and_grow(params: Params, market: Market, units: Units, enc: Encounters,
-                   heard: np.ndarray, streams: Streams, step: int) -> CustomerFlows:
-    """Customers leave, prospects join (by referral or unprompted), lost places renew."""
-    positive, negative = heard[:, 0], heard[:, 1]
-    active = market.status == ACTIVE
-    prospect = market.status == PROSPECT
-    lost = market.status == LOST
+                   heard: tuple[np.ndarray, np.ndarray], streams: Streams, step: int) -> CustomerFlows:
+    """Customers leave, prospects join (by referral or unprompted), lost places renew.
 
-    market.expectation += np.float32(params.wom_expectation) * (positive - negative)
-    np.clip(market.expectation, 0.0, 1.0, out=market.expectation)
+    Each market slot draws one uniform a week for the decision its status allows (an active
+    customer may churn, a prospect may join, a lost place may renew), plus one for leaving after
+    a very bad encounter.
+    """
+    told_good, told_bad = heard
+    shift = np.float32(params.wom_expectation)
+    np.add.at(market.expectation, told_good, shift)
+    np.add.at(market.expectation, told_bad, -shift)
+    touched = np.concatenate([told_good, told_bad])
+    market.expectation[touched] = np.clip(market.expectation[touched], 0.0, 1.0)
 
-    bad = np.zeros(market.n, dtype=bool)
-    bad[enc.customer[enc.very_bad]] = True
-    p_churn = (params.churn_base * np.exp(params.churn_w_loyalty * (0.5 - market.loyalty))
-               + params.wom_churn * negative)
-    u_churn = streams.uniform("churn", step, market.n)
-    u_bad = streams.uniform("churn.bad", step, market.n)
-    leave_bad = active & bad & (u_bad < params.p_leave_after_bad)
-    churned = active & ((u_churn < p_churn) | leave_bad)
+    u = streams.uniform("market", step, market.n)
+    active = np.flatnonzero(market.status == ACTIVE)
+    prospect = np.flatnonzero(market.status == PROSPECT)
+    lost = np.flatnonzero(market.status == LOST)
 
-    reputation = units.csat[market.unit]
-    p_organic = params.acquisition_base * (0.5 + reputation)
-    p_referral = 1.0 - (1.0 - params.referral_p) ** positive
-    u_join = streams.uniform("acquisition", step, market.n)
-    referred = prospect & (u_join < p_referral)
-    acquired = prospect & (u_join < p_referral + p_organic)
-    renewed = lost & (streams.uniform("renewal", step, market.n) < params.market_renewal)
+    bad = enc.customer[enc.very_bad]
+    bad = bad[streams.uniform("churn.bad", step, market.n)[bad] < params.p_leave_after_bad]
+    churn_mask = np.zeros(market.n, dtype=bool)
+    churn_mask[active[u[active] < _churn_probability(params, market, active)]] = True
+    churn_mask[bad] = True
+    # negative word of mouth adds to the churn chance of the active customers who heard it
+    told, times = _heard_by(market, told_bad, ACTIVE)
+    p_told = _churn_probability(params, market, told) + params.wom_churn * times
+    churn_mask[told[u[told] < p_told]] = True
+    churned = np.flatnonzero(churn_mask)
+
+    p_organic = params.acquisition_base * (0.5 + units.csat[market.unit[prospect]])
+    acquire_mask = np.zeros(market.n, dtype=bool)
+    acquire_mask[prospect[u[prospect] < p_organic]] = True
+    # positive word of mouth turns prospects into customers (referrals)
+    told, times = _heard_by(market, told_good, PROSPECT)
+    p_referral = 1.0 - (1.0 - params.referral_p) ** times
+    referred = told[u[told] < p_referral]
+    p_told = p_referral + params.acquisition_base * (0.5 + units.csat[market.unit[told]])
+    acquire_mask[told[u[told] < p_told]] = True
+    acquired = np.flatnonzero(acquire_mask)
+    renewed = lost[u[lost] < params.market_renewal]
 
     market.status[churned] = LOST
     market.status[acquired] = ACTIVE
     market.status[renewed] = PROSPECT
-    market.referred[acquired] = referred[acquired]
+    market.referred[acquired] = False
+    market.referred[referred] = True
     market.tenure[acquired] = 0
     market.satisfaction[acquired] = NEW_CUSTOMER["satisfaction"]
     market.loyalty[acquired] = NEW_CUSTOMER["loyalty"]
     for key, value in NEW_PROSPECT.items():
         getattr(market, key)[renewed] = value
+    for changed in (acquired, renewed):
+        market.loyalty_pull[changed] = market.satisfaction[changed] ** np.float32(params.loyalty_convexity)
     market.referred[renewed] = False
     market.last_employee[renewed] = -1
     return CustomerFlows(
-        churned=np.flatnonzero(churned),
-        churned_after_bad=np.flatnonzero(churned & leave_bad),
-        acquired=np.flatnonzero(acquired),
-        referred=np.flatnonzero(referred),
-        renewed=np.flatnonzero(renewed),
+        churned=churned,
+        churned_after_bad=bad,
+        acquired=acquired,
+        referred=referred,
+        renewed=renewed,
     )

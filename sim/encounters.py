@@ -35,8 +35,8 @@ def time_share(params: Params, inducting: np.ndarray) -> np.ndarray:
 
 def visit_probability(params: Params, market: Market) -> np.ndarray:
     """Weekly chance each active customer visits: loyal customers come more often."""
-    p = params.visit_rate * (0.6 + 0.8 * market.loyalty)
-    return np.where(market.status == ACTIVE, np.minimum(p, 1.0), 0.0)
+    p = np.float32(params.visit_rate) * (np.float32(0.6) + np.float32(0.8) * market.loyalty)
+    return np.minimum(p, np.float32(1.0)) * (market.status == ACTIVE)
 
 
 def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray) -> np.ndarray:

@@ -16,7 +16,16 @@ import numpy as np
 from sim.customers import CustomerFlows
 from sim.finance import Ledger
 from sim.params import Params
-from sim.state import ACTIVE, PROSPECT, Encounters, Market, Units, Workforce, unit_mean
+from sim.state import (
+    ACTIVE,
+    PROSPECT,
+    Encounters,
+    Market,
+    Units,
+    Workforce,
+    market_unit_sum,
+    unit_mean,
+)
 from sim.turnover import StaffFlows, budgeted
 
 ENGAGED_AT = 0.65          # engagement at or above: "engaged"
@@ -49,7 +58,10 @@ def nps(satisfaction: np.ndarray) -> float:
 
 
 def _mean(values: np.ndarray, where: np.ndarray) -> float:
-    return float(values[where].mean()) if where.any() else 0.0
+    """Mean of ``values`` where ``where`` is true (a dot product: no copy of large arrays)."""
+    count = np.count_nonzero(where)
+    weight = where.astype(np.float32 if values.dtype == np.float32 else np.float64)
+    return float(np.dot(values, weight) / count) if count else 0.0
 
 
 def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: Encounters,
@@ -61,11 +73,16 @@ def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: En
     on = wf.filled
     eng = wf.engagement
     active = market.status == ACTIVE
+    by_status = np.bincount(market.status, minlength=3)
+    active_f = active.astype(np.float32)
+    customers_u, loyalty_sum_u, satisfaction_sum_u = market_unit_sum(
+        np.stack([active_f, market.loyalty * active_f, market.satisfaction * active_f]), units)
+    n_active = max(by_status[ACTIVE], 1)
     vacant = budgeted(params, units, wf) & ~on
     if len(enc.customer):
         quality, satisfaction, enc_unit = enc.quality, enc.satisfaction, market.unit[enc.customer]
     else:  # before the first week: the initial state
-        quality, satisfaction = quality_now, market.satisfaction[active]
+        quality, satisfaction = quality_now, market.satisfaction[active].astype(np.float64)
         enc_unit = None
     quits = len(staff_flows.quits) if staff_flows else 0
     churned = len(customer_flows.churned) if customer_flows else 0
@@ -93,15 +110,15 @@ def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: En
         "nps": nps(satisfaction),
         "visits": float(len(enc.customer)),
         "very_bad_share": float(enc.very_bad.mean()) if len(enc.very_bad) else 0.0,
-        "customers_active": float(active.sum()),
-        "prospects": float((market.status == PROSPECT).sum()),
+        "customers_active": float(by_status[ACTIVE]),
+        "prospects": float(by_status[PROSPECT]),
         "customer_churn_rate": churned / active_before if active_before else 0.0,
         "customers_churned": float(churned),
         "churned_after_bad_encounter": float(len(customer_flows.churned_after_bad)) if customer_flows else 0.0,
         "new_customers": float(len(customer_flows.acquired)) if customer_flows else 0.0,
         "referrals": float(len(customer_flows.referred)) if customer_flows else 0.0,
-        "loyalty_mean": _mean(market.loyalty, active),
-        "customer_satisfaction_mean": _mean(market.satisfaction, active),
+        "loyalty_mean": float(loyalty_sum_u.sum() / n_active),
+        "customer_satisfaction_mean": float(satisfaction_sum_u.sum() / n_active),
         "employees": float(on.sum()),
         "employee_turnover_rate": quits / staff_before if staff_before else 0.0,
         "quits": float(quits),
@@ -120,7 +137,7 @@ def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: En
         return unit_mean(values, wf.unit, n, where)
 
     staff_u = np.bincount(wf.unit, weights=on, minlength=n)
-    customers_u = np.bincount(market.unit, weights=active, minlength=n)
+    loyalty_u = np.divide(loyalty_sum_u, customers_u, out=np.zeros(n), where=customers_u > 0)
     quits_u = np.bincount(wf.unit[staff_flows.quits], minlength=n) if staff_flows else np.zeros(n)
     churn_u = (np.bincount(market.unit[customer_flows.churned], minlength=n)
                if customer_flows else np.zeros(n))
@@ -145,6 +162,6 @@ def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: En
         np.bincount(wf.unit, weights=vacant, minlength=n),
         units.workload,
         units.manager_engagement,
-        unit_mean(market.loyalty, market.unit, n, active),
+        loyalty_u,
     ])
     return kpis, table

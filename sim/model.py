@@ -76,9 +76,8 @@ class ServiceModel(mesa.Model):
 
         self.managers = [Manager(self, u) for u in range(self.units.n)]
         self.employee_at = np.full(self.workforce.n, None, dtype=object)
-        self.customer_at = np.full(self.market.n, None, dtype=object)
         self._add_employees(np.flatnonzero(self.workforce.filled))
-        self._add_customers(np.arange(self.market.n))
+        self.customers = [Customer(self, slot) for slot in range(self.market.n)]
 
         reporters = {"replication": "replication", "step": "steps"}
         reporters.update({k: partial(_kpi, k) for k in metrics.KPI_COLUMNS})
@@ -126,7 +125,7 @@ class ServiceModel(mesa.Model):
         self.cum_profit += float(ledger.profit.sum())
 
         self.encounters = enc
-        self._replace_agents(staff_flows, customer_flows)
+        self._replace_employees(staff_flows)
         self._measure(ledger, staff_flows, customer_flows, staff_before, active_before)
         if t >= self.scenario.steps:
             self.running = False
@@ -190,19 +189,18 @@ class ServiceModel(mesa.Model):
         for slot in slots.tolist():
             self.employee_at[slot] = Employee(self, slot)
 
-    def _add_customers(self, slots: np.ndarray) -> None:
-        for slot in slots.tolist():
-            self.customer_at[slot] = Customer(self, slot)
 
-    def _replace_agents(self, staff: turnover.StaffFlows, market: customers.CustomerFlows) -> None:
-        """Keep Mesa's agents in step with the arrays: leavers go, newcomers get new agents."""
+    def _replace_employees(self, staff: turnover.StaffFlows) -> None:
+        """Keep Mesa's employees in step with the arrays: leavers go, new hires get new agents.
+
+        Customer agents stay with their market slot for the whole run (a slot whose customer was
+        lost and renewed is a new household in the same agent), so that turnover in a market of
+        millions costs no agent churn.
+        """
         for slot in staff.quits.tolist():
             self.employee_at[slot].remove()
             self.employee_at[slot] = None
         self._add_employees(staff.hires)
-        for slot in market.renewed.tolist():
-            self.customer_at[slot].remove()
-        self._add_customers(market.renewed)
 
 
 def _kpi(key: str, model: ServiceModel) -> float:

@@ -80,6 +80,7 @@ class Market:
     expectation: np.ndarray   # expected service quality, 0-1
     satisfaction: np.ndarray  # running satisfaction with the service, 0-1
     loyalty: np.ndarray       # attachment; drives visits and spend, 0-1
+    loyalty_pull: np.ndarray  # loyalty that the current satisfaction leads to (cached, 0-1)
     tenure: np.ndarray        # weeks as a customer
     referred: np.ndarray      # became a customer through a referral
     last_employee: np.ndarray  # position that served the last visit, -1 if none
@@ -109,9 +110,9 @@ class Encounters:
         return cls(i, i, f, f, f, np.zeros(0, dtype=bool))
 
 
-def unit_sum(values: np.ndarray, unit: np.ndarray, n_units: int) -> np.ndarray:
-    """Sum of ``values`` per unit (float64)."""
-    return np.bincount(unit, weights=values, minlength=n_units)
+def market_unit_sum(values: np.ndarray, units: Units) -> np.ndarray:
+    """Sums per unit along the last axis of market-slot arrays (a unit's slots are contiguous)."""
+    return np.add.reduceat(values, units.customer_start, axis=-1, dtype=np.float64)
 
 
 def unit_mean(values: np.ndarray, unit: np.ndarray, n_units: int, where: np.ndarray,

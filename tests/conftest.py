@@ -1,0 +1,36 @@
+"""Shared helpers: small seeded runs, cached so paired tests reuse their baseline."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pandas as pd
+import pytest
+
+from sim import ServiceModel
+
+SMALL = {"n_employees": 110, "n_customers": 2000}
+SEEDS = (1, 2, 3)
+
+
+@lru_cache(maxsize=256)
+def _run(seed: int, steps: int, items: tuple[tuple[str, float], ...]) -> pd.DataFrame:
+    model = ServiceModel(seed=seed, **{**SMALL, **dict(items)})
+    return model.run(steps).timeseries()
+
+
+def run_small(seed: int = 1, steps: int = 52, **params: float) -> pd.DataFrame:
+    """Time series of a small seeded run (cached)."""
+    return _run(seed, steps, tuple(sorted(params.items())))
+
+
+def late_mean(column: str, steps: int = 52, window: int = 13, **params: float) -> float:
+    """Mean of ``column`` over the last ``window`` weeks, averaged over the test seeds."""
+    return float(sum(run_small(s, steps, **params)[column].iloc[-window:].mean() for s in SEEDS)
+                 / len(SEEDS))
+
+
+@pytest.fixture
+def small_model() -> ServiceModel:
+    """A fresh small model (seed 1)."""
+    return ServiceModel(seed=1, **SMALL)
