@@ -1,0 +1,171 @@
+"""Reproducibility, common random numbers, bounds, the Mesa face and Mesa's batch_run."""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim import Scenario, ServiceModel, load_scenario
+from sim.agents import Customer, Employee, Manager
+from sim.metrics import KPI_COLUMNS
+from sim.params import LEVERS, SPECS
+from sim.scenario import Intervention
+from sim.state import ACTIVE, LOST, PROSPECT
+from tests.conftest import SMALL
+
+
+def frame(seed: int = 1, steps: int = 30, scenario: Scenario | None = None, **params) -> pd.DataFrame:
+    return ServiceModel(scenario, seed=seed, **{**SMALL, **params}).run(steps).timeseries()
+
+
+def test_same_seed_same_numbers():
+    pd.testing.assert_frame_equal(frame(7), frame(7))
+
+
+def test_different_seed_different_numbers():
+    assert not frame(7)["profit"].equals(frame(8)["profit"])
+
+
+def test_noop_intervention_is_bit_identical():
+    """Setting a lever to the value it already has changes nothing (common random numbers)."""
+    base = Scenario(params=Scenario().params.replace(**SMALL), steps=30)
+    noop = Scenario(params=base.params, steps=30,
+                    timeline=(Intervention(10, {"training": base.params.training}),))
+    pd.testing.assert_frame_equal(frame(3, scenario=base), frame(3, scenario=noop))
+
+
+def test_policy_from_week_t_leaves_earlier_weeks_identical():
+    base = Scenario(params=Scenario().params.replace(**SMALL), steps=30)
+    later = Scenario(params=base.params, steps=30,
+                     timeline=(Intervention(15, {"resources": 0.1, "training": 0.2}),))
+    a, b = frame(3, scenario=base), frame(3, scenario=later)
+    pd.testing.assert_frame_equal(a.iloc[:15], b.iloc[:15])
+    assert not a.iloc[15:]["service_quality"].equals(b.iloc[15:]["service_quality"])
+
+
+def test_timeline_changes_the_lever_at_its_week():
+    scenario = Scenario(params=Scenario().params.replace(**SMALL), steps=12,
+                        timeline=(Intervention(5, {"training": 0.2}),))
+    model = ServiceModel(scenario, seed=1)
+    model.run(4)
+    assert model.params.training == Scenario().params.training
+    model.step()
+    assert model.params.training == 0.2
+
+
+def test_timeseries_has_the_contract_columns():
+    ts = frame(steps=3)
+    expected = ["replication", "step", "engagement_mean", "engaged_share",
+                "actively_disengaged_share", "trust_mean", "burnout_mean", "skill_mean",
+                "service_quality", "csat", "nps", "customers_active", "customer_churn_rate",
+                "employee_turnover_rate", "vacancies", "revenue", "costs", "profit"]
+    assert set(expected) <= set(ts.columns)
+    assert ts["step"].tolist() == [0, 1, 2, 3]
+    assert len(ts.columns) == len(set(ts.columns)) == len(KPI_COLUMNS) + 2
+
+
+def test_unit_timeseries_covers_every_unit_and_sums_to_the_total():
+    model = ServiceModel(seed=2, **SMALL).run(10)
+    units = model.unit_timeseries()
+    assert len(units) == 11 * model.units.n
+    last = units[units.step == 10]
+    assert np.isclose(last["profit"].sum(), model.kpis["profit"])
+    assert np.isclose(last["customers"].sum(), model.kpis["customers_active"])
+
+
+def _check_state(model: ServiceModel) -> None:
+    wf, market = model.workforce, model.market
+    for name in ("engagement", "trust", "skill", "burnout", "mood", "alignment", "autonomy",
+                 "fit", "feedback"):
+        values = getattr(wf, name)
+        assert np.isfinite(values).all(), name
+        assert values.min() >= 0.0 and values.max() <= 1.0, name
+    for name in ("expectation", "satisfaction", "loyalty"):
+        values = getattr(market, name)
+        assert np.isfinite(values).all(), name
+        assert values.min() >= 0.0 and values.max() <= 1.0, name
+    assert set(np.unique(market.status)) <= {PROSPECT, ACTIVE, LOST}
+    assert np.isfinite(model.units.workload).all()
+    for key, value in model.kpis.items():
+        assert np.isfinite(value), key
+
+
+lever_values = st.fixed_dictionaries({
+    name: st.sampled_from([SPECS[name].low, SPECS[name].high]) for name in LEVERS
+})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(levers=lever_values, seed=st.integers(0, 1000))
+def test_extreme_levers_keep_states_in_bounds(levers, seed):
+    model = ServiceModel(seed=seed, n_employees=40, n_customers=400, **levers)
+    for _ in range(12):
+        model.step()
+        _check_state(model)
+    wf = model.workforce
+    assert wf.filled.sum() <= wf.n
+    assert model.kpis["employees"] == wf.filled.sum()
+
+
+@settings(max_examples=10, deadline=None)
+@given(n_employees=st.integers(1, 60), n_customers=st.integers(10, 300),
+       span=st.integers(3, 40))
+def test_tiny_organisations_run(n_employees, n_customers, span):
+    model = ServiceModel(seed=1, n_employees=n_employees, n_customers=max(n_customers, 40),
+                         span_of_control=span)
+    model.run(8)
+    _check_state(model)
+
+
+def test_mesa_agents_mirror_the_arrays():
+    model = ServiceModel(seed=1, **SMALL)
+    employees = model.agents_by_type[Employee]
+    assert len(employees) == model.workforce.filled.sum()
+    assert len(model.agents_by_type[Customer]) == model.market.n
+    assert len(model.agents_by_type[Manager]) == model.units.n
+    agent = model.employee_at[np.flatnonzero(model.workforce.filled)[0]]
+    agent.engagement = 0.123
+    assert model.workforce.engagement[agent.slot] == 0.123
+    assert agent.engagement_category == "actively disengaged"
+    assert agent.manager.unit == agent.unit
+    assert agent in agent.manager.team
+    assert model.customers[0].status in {"prospect", "active", "lost"}
+
+
+def test_quits_and_hires_replace_mesa_agents():
+    model = ServiceModel(seed=1, quit_base=0.05, **SMALL).run(20)
+    employees = model.agents_by_type[Employee]
+    assert len(employees) == model.workforce.filled.sum()
+    assert all(model.employee_at[a.slot] is a for a in employees)
+    assert max(a.unique_id for a in employees) > model.workforce.n  # new hires, new ids
+
+
+def test_networks_are_networkx_graphs():
+    model = ServiceModel(seed=1, **SMALL).run(1)
+    assert model.org_chart.number_of_nodes() == 1 + 2 * model.units.n + model.workforce.n
+    assert model.peer_network.number_of_nodes() == model.workforce.n
+    assert model.customer_network.number_of_nodes() == model.market.n
+    assert model.service_ties.number_of_edges() > 0
+
+
+def test_network_construction_is_seeded():
+    a, b = ServiceModel(seed=5, **SMALL), ServiceModel(seed=5, **SMALL)
+    assert sorted(a.peer_network.edges) == sorted(b.peer_network.edges)
+    assert (a.contacts != b.contacts).nnz == 0
+
+
+def test_mesa_batch_run():
+    rows = mesa.batch_run(ServiceModel, {"training": [0.0, 0.2], "n_employees": 40,
+                                         "n_customers": 400},
+                          rng=[1, 2], max_steps=5, number_processes=1, display_progress=False)
+    frame_ = pd.DataFrame(rows)
+    assert len(frame_) == 4
+    assert set(frame_["training"]) == {0.0, 0.2}
+    assert frame_["Step"].max() == 5
+
+
+def test_baseline_preset_equals_defaults():
+    assert load_scenario("baseline").params == Scenario().params
