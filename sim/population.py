@@ -73,6 +73,11 @@ def build_units(params: Params, streams: Streams) -> Units:
     )
 
 
+def staff_plan(params: Params, units: Units) -> np.ndarray:
+    """Budgeted headcount of each unit: staffing ratio x planned staff, at least one."""
+    return np.maximum(np.round(units.planned_staff * params.staffing_ratio), 1).astype(np.int64)
+
+
 def hire_fit(u: np.ndarray, selectivity: float) -> np.ndarray:
     """Person-job fit of hires: selective hiring shifts fit up (mean k/(k+1), k = 1 + 2s)."""
     return 1.0 - (1.0 - u) ** (1.0 + 2.0 * selectivity)
@@ -87,8 +92,7 @@ def build_workforce(units: Units, params: Params, streams: Streams) -> Workforce
     """Positions per unit, filled up to the budget with employees of varied tenure."""
     unit = np.repeat(np.arange(units.n), units.position_count)
     rank = np.arange(len(unit)) - units.position_start[unit]
-    plan = np.round(units.planned_staff * params.staffing_ratio).astype(np.int64)
-    filled = rank < plan[unit]
+    filled = rank < staff_plan(params, units)[unit]
     n = len(unit)
     rng = streams.generator("init.employees")
     u_fit, u_skill = rng.random((2, n))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.params import Params
-from sim.population import hire_fit, starting_skill
+from sim.population import hire_fit, staff_plan, starting_skill
 from sim.rng import Streams
 from sim.state import Units, Workforce
 from sim.workforce import quit_probability
@@ -32,9 +32,8 @@ class StaffFlows:
 
 
 def budgeted(params: Params, units: Units, wf: Workforce) -> np.ndarray:
-    """Positions inside the current budget (staffing ratio x planned staff of each unit)."""
-    plan = np.round(units.planned_staff * params.staffing_ratio).astype(np.int64)
-    return wf.rank < plan[wf.unit]
+    """Positions inside the current budget of their unit."""
+    return wf.rank < staff_plan(params, units)[wf.unit]
 
 
 def quit_and_hire(params: Params, units: Units, wf: Workforce, streams: Streams, step: int) -> StaffFlows:
