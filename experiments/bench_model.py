@@ -51,8 +51,13 @@ def timed_run(steps: int, repeats: int = 1, **params: object) -> dict[str, float
         t2 = time.perf_counter()
         build, run = min(build, t1 - t0), min(run, t2 - t1)
     agents = model.workforce.n + model.market.n + model.units.n
-    return {"build_s": build, "run_s": run, "total_s": build + run, "agents": agents,
-            "ns_per_agent_step": run / (steps * agents) * 1e9}
+    return {
+        "build_s": build,
+        "run_s": run,
+        "total_s": build + run,
+        "agents": agents,
+        "ns_per_agent_step": run / (steps * agents) * 1e9,
+    }
 
 
 def large_in_subprocess() -> dict[str, float]:
@@ -77,20 +82,28 @@ def main() -> None:
     mesa_ns = mesa_empty_dispatch_ns()
     default = timed_run(104, repeats=5)
     print(f"Mesa empty shuffle_do:          {mesa_ns:8.1f} ns per agent")
-    print(f"model, default size:            {default['ns_per_agent_step']:8.1f} ns per agent-step "
-          f"({mesa_ns / default['ns_per_agent_step']:.1f}x cheaper than Mesa's empty dispatch; "
-          f"{default['agents']:,} agents)")
-    print(f"default scenario, whole run:    {default['total_s']:8.3f} s "
-          f"(build {default['build_s']:.3f} s + 104 weeks {default['run_s']:.3f} s)")
+    print(
+        f"model, default size:            {default['ns_per_agent_step']:8.1f} ns per agent-step "
+        f"({mesa_ns / default['ns_per_agent_step']:.1f}x cheaper than Mesa's empty dispatch; "
+        f"{default['agents']:,} agents)"
+    )
+    print(
+        f"default scenario, whole run:    {default['total_s']:8.3f} s "
+        f"(build {default['build_s']:.3f} s + 104 weeks {default['run_s']:.3f} s)"
+    )
     if args.skip_large:
         return
     large = large_in_subprocess()
-    print(f"model, large size:              {large['ns_per_agent_step']:8.1f} ns per agent-step "
-          f"({mesa_ns / large['ns_per_agent_step']:.1f}x cheaper than Mesa's empty dispatch; "
-          f"{large['agents']:,} agents)")
-    print(f"large (10k staff, 1M customers, 52 weeks): {large['total_s']:.1f} s "
-          f"(build {large['build_s']:.1f} s + run {large['run_s']:.1f} s), "
-          f"peak RSS {large['peak_rss_mb']:,.0f} MB")
+    print(
+        f"model, large size:              {large['ns_per_agent_step']:8.1f} ns per agent-step "
+        f"({mesa_ns / large['ns_per_agent_step']:.1f}x cheaper than Mesa's empty dispatch; "
+        f"{large['agents']:,} agents)"
+    )
+    print(
+        f"large (10k staff, 1M customers, 52 weeks): {large['total_s']:.1f} s "
+        f"(build {large['build_s']:.1f} s + run {large['run_s']:.1f} s), "
+        f"peak RSS {large['peak_rss_mb']:,.0f} MB"
+    )
 
 
 if __name__ == "__main__":

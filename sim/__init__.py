@@ -1,8 +1,16 @@
-"""Service-profit chain simulator: employee engagement, customer loyalty and profit as a Mesa model."""
+"""Service-profit chain simulator: engagement, customer loyalty and profit as a Mesa model."""
 
 from sim.model import ServiceModel
 from sim.params import SPECS, ParameterError, Params
 from sim.scenario import Scenario, ScenarioError, load_scenario, preset_names
 
-__all__ = ["SPECS", "ParameterError", "Params", "Scenario", "ScenarioError", "ServiceModel",
-           "load_scenario", "preset_names"]
+__all__ = [
+    "SPECS",
+    "ParameterError",
+    "Params",
+    "Scenario",
+    "ScenarioError",
+    "ServiceModel",
+    "load_scenario",
+    "preset_names",
+]

@@ -66,7 +66,8 @@ def cmd_params(args: argparse.Namespace) -> int:
         print(f"[{group}]")
         for spec in SPECS.values():
             if spec.group == group:
-                print(f"  {spec.name:<26} {spec.default!s:>9}  [{spec.low}..{spec.high}] {spec.unit}"
+                bounds = f"[{spec.low}..{spec.high}] {spec.unit}"
+                print(f"  {spec.name:<26} {spec.default!s:>9}  {bounds}"
                       f"\n      {spec.meaning} ({spec.source})")
     return 0
 

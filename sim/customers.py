@@ -1,4 +1,4 @@
-"""Customers after their visits: satisfaction, expectations, loyalty, word of mouth, churn, referrals.
+"""Customers after their visits: satisfaction, expectations, loyalty, word of mouth, churn.
 
 Satisfaction accumulates over encounters; expectations drift slowly toward experienced quality
 (Oliver 1980). Loyalty follows satisfaction convexly: the very satisfied are far more loyal than
@@ -17,10 +17,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from sim.params import Params
-from sim.rng import Streams
 from sim.state import ACTIVE, LOST, PROSPECT, Encounters, Market, Units
 
-PROMOTER_SATISFACTION = 0.8   # post-visit satisfaction at which a customer may rave
+PROMOTER_SATISFACTION = 0.8  # post-visit satisfaction at which a customer may rave
 DETRACTOR_SATISFACTION = 0.35  # post-visit satisfaction at which a customer may complain
 NEW_CUSTOMER = {"satisfaction": 0.65, "loyalty": 0.15}
 NEW_PROSPECT = {"expectation": 0.65, "satisfaction": 0.6, "loyalty": 0.2}
@@ -38,13 +37,16 @@ class CustomerFlows:
 
 
 def absorb_encounters(params: Params, market: Market, enc: Encounters) -> None:
-    """Visitors update satisfaction and expectations; all customers' loyalty follows satisfaction."""
+    """Visitors update satisfaction and expectations; every customer's loyalty follows suit."""
     c = enc.customer
     sat = market.satisfaction[c] + np.float32(params.satisfaction_memory) * (
-        enc.satisfaction - market.satisfaction[c])
+        enc.satisfaction - market.satisfaction[c]
+    )
     market.satisfaction[c] = sat
     market.loyalty_pull[c] = sat ** np.float32(params.loyalty_convexity)
-    market.expectation[c] += (enc.quality - market.expectation[c]) / np.float32(params.expectation_weeks)
+    market.expectation[c] += (enc.quality - market.expectation[c]) / np.float32(
+        params.expectation_weeks
+    )
     market.last_employee[c] = enc.employee
     active = market.status == ACTIVE
     rate = np.float32(1.0 / params.loyalty_weeks)
@@ -60,14 +62,18 @@ def neighbours(contacts: sp.csr_matrix, people: np.ndarray) -> np.ndarray:
     return contacts.indices[offsets + np.arange(degree.sum())]
 
 
-def word_of_mouth(params: Params, market: Market, enc: Encounters, contacts: sp.csr_matrix,
-                  streams: Streams, step: int) -> tuple[np.ndarray, np.ndarray]:
+def word_of_mouth(
+    params: Params,
+    market: Market,
+    enc: Encounters,
+    contacts: sp.csr_matrix,
+    draws: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
     """Who hears a positive and who a negative message this week (one entry per message)."""
-    talk = streams.uniform("talk", step, market.n)[enc.customer]
+    talk = draws["talk"][enc.customer]
     rave = (enc.satisfaction >= PROMOTER_SATISFACTION) & (talk < params.wom_promoter_p)
     complain = (enc.satisfaction <= DETRACTOR_SATISFACTION) & (talk < params.wom_detractor_p)
-    return (neighbours(contacts, enc.customer[rave]),
-            neighbours(contacts, enc.customer[complain]))
+    return (neighbours(contacts, enc.customer[rave]), neighbours(contacts, enc.customer[complain]))
 
 
 def _heard_by(market: Market, messages: np.ndarray, status: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,12 +85,19 @@ def _heard_by(market: Market, messages: np.ndarray, status: int) -> tuple[np.nda
 
 def _churn_probability(params: Params, market: Market, slots: np.ndarray) -> np.ndarray:
     """Weekly chance that customers leave, falling with their loyalty."""
-    return params.churn_base * np.exp(np.float32(params.churn_w_loyalty)
-                                      * (np.float32(0.5) - market.loyalty[slots]))
+    return params.churn_base * np.exp(
+        np.float32(params.churn_w_loyalty) * (np.float32(0.5) - market.loyalty[slots])
+    )
 
 
-def churn_and_grow(params: Params, market: Market, units: Units, enc: Encounters,
-                   heard: tuple[np.ndarray, np.ndarray], streams: Streams, step: int) -> CustomerFlows:
+def churn_and_grow(
+    params: Params,
+    market: Market,
+    units: Units,
+    enc: Encounters,
+    heard: tuple[np.ndarray, np.ndarray],
+    draws: dict[str, np.ndarray],
+) -> CustomerFlows:
     """Customers leave, prospects join (by referral or unprompted), lost places renew.
 
     Each market slot draws one uniform a week for the decision its status allows (an active
@@ -98,13 +111,13 @@ def churn_and_grow(params: Params, market: Market, units: Units, enc: Encounters
     touched = np.concatenate([told_good, told_bad])
     market.expectation[touched] = np.clip(market.expectation[touched], 0.0, 1.0)
 
-    u = streams.uniform("market", step, market.n)
+    u = draws["fate"]
     active = np.flatnonzero(market.status == ACTIVE)
     prospect = np.flatnonzero(market.status == PROSPECT)
     lost = np.flatnonzero(market.status == LOST)
 
     bad = enc.customer[enc.very_bad]
-    bad = bad[streams.uniform("churn.bad", step, market.n)[bad] < params.p_leave_after_bad]
+    bad = bad[draws["leave_after_bad"][bad] < params.p_leave_after_bad]
     churn_mask = np.zeros(market.n, dtype=bool)
     churn_mask[active[u[active] < _churn_probability(params, market, active)]] = True
     churn_mask[bad] = True
@@ -137,7 +150,9 @@ def churn_and_grow(params: Params, market: Market, units: Units, enc: Encounters
     for key, value in NEW_PROSPECT.items():
         getattr(market, key)[renewed] = value
     for changed in (acquired, renewed):
-        market.loyalty_pull[changed] = market.satisfaction[changed] ** np.float32(params.loyalty_convexity)
+        market.loyalty_pull[changed] = market.satisfaction[changed] ** np.float32(
+            params.loyalty_convexity
+        )
     market.referred[renewed] = False
     market.last_employee[renewed] = -1
     return CustomerFlows(

@@ -14,17 +14,22 @@ from __future__ import annotations
 import numpy as np
 
 from sim.params import Params
-from sim.rng import Streams
 from sim.state import ACTIVE, Encounters, Market, Units, Workforce
 
 STANDARD_QUALITY = 0.5  # quality the service system delivers whoever serves (the floor)
-QUALITY_FROM = {"skill": 0.30, "engagement": 0.25, "resources": 0.15, "display": 0.10,
-                "process": 0.10, "customer_focus": 0.10}
+QUALITY_FROM = {
+    "skill": 0.30,
+    "engagement": 0.25,
+    "resources": 0.15,
+    "display": 0.10,
+    "process": 0.10,
+    "customer_focus": 0.10,
+}
 WORKLOAD_POINTS = ([1.0, 1.4, 2.0, 3.0], [1.0, 0.71, 0.15, 0.05])
-UNFIXED_PROBLEM_FACTOR = 0.5   # quality kept when a problem is left unsolved
-FIXED_PROBLEM_BONUS = 0.05     # a problem solved well leaves a small glow (service recovery)
-QUALITY_NOISE = 0.3            # width of the uniform noise on an encounter's quality
-FEEDBACK_RATE = 0.5            # weight of this week's served customers in an employee's feedback
+UNFIXED_PROBLEM_FACTOR = 0.5  # quality kept when a problem is left unsolved
+FIXED_PROBLEM_BONUS = 0.05  # a problem solved well leaves a small glow (service recovery)
+QUALITY_NOISE = 0.3  # width of the uniform noise on an encounter's quality
+FEEDBACK_RATE = 0.5  # weight of this week's served customers in an employee's feedback
 
 
 def time_share(params: Params, inducting: np.ndarray) -> np.ndarray:
@@ -44,40 +49,54 @@ def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray)
     eng = wf.engagement[staff]
     display = wf.mood[staff] * (0.5 + 0.5 * eng)
     return STANDARD_QUALITY + (1.0 - STANDARD_QUALITY) * (
-            QUALITY_FROM["skill"] * wf.skill[staff]
-            + QUALITY_FROM["engagement"] * eng
-            + QUALITY_FROM["resources"] * params.resources
-            + QUALITY_FROM["display"] * display
-            + QUALITY_FROM["process"] * units.process_quality[wf.unit[staff]]
-            + QUALITY_FROM["customer_focus"] * params.customer_focus)
+        QUALITY_FROM["skill"] * wf.skill[staff]
+        + QUALITY_FROM["engagement"] * eng
+        + QUALITY_FROM["resources"] * params.resources
+        + QUALITY_FROM["display"] * display
+        + QUALITY_FROM["process"] * units.process_quality[wf.unit[staff]]
+        + QUALITY_FROM["customer_focus"] * params.customer_focus
+    )
 
 
 def fix_probability(params: Params, wf: Workforce, staff: np.ndarray) -> np.ndarray:
     """Chance the employee solves a customer's problem on the spot."""
-    return ((0.3 + 0.7 * wf.autonomy[staff]) * (0.4 + 0.6 * wf.skill[staff])
-            * (0.6 + 0.4 * params.resources))
+    return (
+        (0.3 + 0.7 * wf.autonomy[staff])
+        * (0.4 + 0.6 * wf.skill[staff])
+        * (0.6 + 0.4 * params.resources)
+    )
 
 
-def serve(params: Params, wf: Workforce, units: Units, market: Market, streams: Streams,
-          step: int, inducting: np.ndarray) -> Encounters:
+def serve(
+    params: Params,
+    wf: Workforce,
+    units: Units,
+    market: Market,
+    draws: dict[str, np.ndarray],
+    inducting: np.ndarray,
+) -> Encounters:
     """This week's encounters; also records each unit's workload and CSAT."""
     n_units = units.n
-    visit = streams.uniform("visits", step, market.n) < visit_probability(params, market)
+    visit = draws["visit"] < visit_probability(params, market)
     visitors = np.flatnonzero(visit)
     home = market.unit[visitors]
 
     staff = np.flatnonzero(wf.filled)  # position slots are ordered by unit
     staff_unit = wf.unit[staff]
-    capacity_each = (params.capacity_per_employee * time_share(params, inducting[staff])
-                     * (0.8 + 0.4 * wf.skill[staff]))
+    capacity_each = (
+        params.capacity_per_employee
+        * time_share(params, inducting[staff])
+        * (0.8 + 0.4 * wf.skill[staff])
+    )
     capacity = np.bincount(staff_unit, weights=capacity_each, minlength=n_units)
     demand = np.bincount(home, minlength=n_units).astype(np.float64)
-    units.workload[:] = np.divide(demand, capacity, out=np.full(n_units, WORKLOAD_POINTS[0][-1]),
-                                  where=capacity > 0)
+    units.workload[:] = np.divide(
+        demand, capacity, out=np.full(n_units, WORKLOAD_POINTS[0][-1]), where=capacity > 0
+    )
 
     headcount = np.bincount(staff_unit, minlength=n_units)
     first = np.cumsum(headcount) - headcount
-    pick = (streams.uniform("assign", step, market.n)[visitors] * headcount[home]).astype(np.int64)
+    pick = (draws["assign"][visitors] * headcount[home]).astype(np.int64)
     has_staff = headcount[home] > 0
     employee = np.full(len(visitors), -1, dtype=np.int64)
     h = home[has_staff]
@@ -86,21 +105,30 @@ def serve(params: Params, wf: Workforce, units: Units, market: Market, streams: 
     served = employee >= 0
     e = np.where(served, employee, 0)
     quality = core_quality(params, wf, units, e)
-    problem = streams.uniform("problems", step, market.n)[visitors] < params.problem_rate
-    fixed = streams.uniform("fixes", step, market.n)[visitors] < fix_probability(params, wf, e)
-    quality = np.where(problem, np.where(fixed, quality + FIXED_PROBLEM_BONUS,
-                                         quality * UNFIXED_PROBLEM_FACTOR), quality)
+    problem = draws["problem"][visitors] < params.problem_rate
+    fixed = draws["fix"][visitors] < fix_probability(params, wf, e)
+    quality = np.where(
+        problem,
+        np.where(fixed, quality + FIXED_PROBLEM_BONUS, quality * UNFIXED_PROBLEM_FACTOR),
+        quality,
+    )
     quality = quality * np.interp(units.workload[home], *WORKLOAD_POINTS)
-    noise = streams.uniform("quality", step, market.n)[visitors] - 0.5
+    noise = draws["quality"][visitors] - 0.5
     quality = np.where(served, np.clip(quality + QUALITY_NOISE * noise, 0.0, 1.0), 0.0)
 
     expectation = market.expectation[visitors]
-    satisfaction = np.clip(quality + params.disconfirmation_gain * (quality - expectation), 0.0, 1.0)
+    satisfaction = np.clip(
+        quality + params.disconfirmation_gain * (quality - expectation), 0.0, 1.0
+    )
     visits = np.bincount(home, minlength=n_units)
     total = np.bincount(home, weights=satisfaction, minlength=n_units)
     np.divide(total, visits, out=units.csat, where=visits > 0)
-    spend = np.where(served, params.spend_per_visit
-                     * (1.0 + params.spend_loyalty_premium * (market.loyalty[visitors] - 0.5)), 0.0)
+    spend = np.where(
+        served,
+        params.spend_per_visit
+        * (1.0 + params.spend_loyalty_premium * (market.loyalty[visitors] - 0.5)),
+        0.0,
+    )
     return Encounters(
         customer=visitors,
         employee=employee,

@@ -42,8 +42,15 @@ class Ledger:
         return self.revenue - self.costs
 
 
-def book(params: Params, units: Units, wf: Workforce, market: Market, enc: Encounters,
-         inducting: np.ndarray, hires: np.ndarray) -> Ledger:
+def book(
+    params: Params,
+    units: Units,
+    wf: Workforce,
+    market: Market,
+    enc: Encounters,
+    inducting: np.ndarray,
+    hires: np.ndarray,
+) -> Ledger:
     """The week's ledger of every unit."""
     n = units.n
     revenue = np.bincount(market.unit[enc.customer], weights=enc.spend, minlength=n)

@@ -50,11 +50,14 @@ def behaviour(params: Params, units: Units) -> Leadership:
     )
 
 
-def update_managers(params: Params, units: Units, team_engagement: np.ndarray,
-                    team_trust: np.ndarray) -> None:
+def update_managers(
+    params: Params, units: Units, team_engagement: np.ndarray, team_trust: np.ndarray
+) -> None:
     """Managers' engagement follows their team and their customers; ideas improve service."""
     target = np.clip(0.15 + 0.45 * team_engagement + 0.4 * units.csat, 0.0, 1.0)
-    units.manager_engagement += (target - units.manager_engagement) / params.manager_engagement_weeks
+    units.manager_engagement += (
+        target - units.manager_engagement
+    ) / params.manager_engagement_weeks
     ideas = params.voice_climate * team_trust * team_engagement
     pq = units.process_quality
     pq += params.improvement_rate * (ideas * (1.0 - pq) - PROCESS_DECAY_SHARE * pq)

@@ -28,25 +28,78 @@ from sim.state import (
 )
 from sim.turnover import StaffFlows, budgeted
 
-ENGAGED_AT = 0.65          # engagement at or above: "engaged"
-DISENGAGED_BELOW = 0.35    # engagement below: "actively disengaged"
+ENGAGED_AT = 0.65  # engagement at or above: "engaged"
+DISENGAGED_BELOW = 0.35  # engagement below: "actively disengaged"
 PROMOTER_RATING, DETRACTOR_RATING = 9, 6
 
-HEADLINE = ("engagement_mean", "engaged_share", "actively_disengaged_share", "trust_mean",
-            "burnout_mean", "skill_mean", "service_quality", "csat", "nps", "customers_active",
-            "customer_churn_rate", "employee_turnover_rate", "vacancies", "revenue", "costs",
-            "profit")
-EXTRA = ("not_engaged_share", "mood_mean", "alignment_mean", "autonomy_mean", "feedback_mean",
-         "manager_engagement_mean", "process_quality_mean", "workload_mean", "employees",
-         "quits", "hires", "visits", "very_bad_share", "prospects", "new_customers", "referrals",
-         "customers_churned", "churned_after_bad_encounter", "loyalty_mean",
-         "customer_satisfaction_mean", "wages", "training_cost", "resources_cost",
-         "recognition_cost", "rewards_cost", "surveys_cost", "hiring_cost", "fixed_cost",
-         "cum_profit")
+HEADLINE = (
+    "engagement_mean",
+    "engaged_share",
+    "actively_disengaged_share",
+    "trust_mean",
+    "burnout_mean",
+    "skill_mean",
+    "service_quality",
+    "csat",
+    "nps",
+    "customers_active",
+    "customer_churn_rate",
+    "employee_turnover_rate",
+    "vacancies",
+    "revenue",
+    "costs",
+    "profit",
+)
+EXTRA = (
+    "not_engaged_share",
+    "mood_mean",
+    "alignment_mean",
+    "autonomy_mean",
+    "feedback_mean",
+    "manager_engagement_mean",
+    "process_quality_mean",
+    "workload_mean",
+    "employees",
+    "quits",
+    "hires",
+    "visits",
+    "very_bad_share",
+    "prospects",
+    "new_customers",
+    "referrals",
+    "customers_churned",
+    "churned_after_bad_encounter",
+    "loyalty_mean",
+    "customer_satisfaction_mean",
+    "wages",
+    "training_cost",
+    "resources_cost",
+    "recognition_cost",
+    "rewards_cost",
+    "surveys_cost",
+    "hiring_cost",
+    "fixed_cost",
+    "cum_profit",
+)
 KPI_COLUMNS = HEADLINE + EXTRA
-UNIT_COLUMNS = ("engagement", "trust", "burnout", "service_quality", "csat", "customers", "churn",
-                "turnover", "revenue", "costs", "profit", "staff", "vacancies", "workload",
-                "manager_engagement", "loyalty")
+UNIT_COLUMNS = (
+    "engagement",
+    "trust",
+    "burnout",
+    "service_quality",
+    "csat",
+    "customers",
+    "churn",
+    "turnover",
+    "revenue",
+    "costs",
+    "profit",
+    "staff",
+    "vacancies",
+    "workload",
+    "manager_engagement",
+    "loyalty",
+)
 
 
 def nps(satisfaction: np.ndarray) -> float:
@@ -64,10 +117,20 @@ def _mean(values: np.ndarray, where: np.ndarray) -> float:
     return float(np.dot(values, weight) / count) if count else 0.0
 
 
-def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: Encounters,
-            ledger: Ledger | None, staff_flows: StaffFlows | None,
-            customer_flows: CustomerFlows | None, staff_before: int, active_before: int,
-            quality_now: np.ndarray, cum_profit: float) -> tuple[dict[str, float], np.ndarray]:
+def measure(
+    params: Params,
+    units: Units,
+    wf: Workforce,
+    market: Market,
+    enc: Encounters,
+    ledger: Ledger | None,
+    staff_flows: StaffFlows | None,
+    customer_flows: CustomerFlows | None,
+    staff_before: int,
+    active_before: int,
+    quality_now: np.ndarray,
+    cum_profit: float,
+) -> tuple[dict[str, float], np.ndarray]:
     """The week's KPIs (dict) and unit table (n_units x len(UNIT_COLUMNS))."""
     n = units.n
     on = wf.filled
@@ -76,7 +139,8 @@ def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: En
     by_status = np.bincount(market.status, minlength=3)
     active_f = active.astype(np.float32)
     customers_u, loyalty_sum_u, satisfaction_sum_u = market_unit_sum(
-        np.stack([active_f, market.loyalty * active_f, market.satisfaction * active_f]), units)
+        np.stack([active_f, market.loyalty * active_f, market.satisfaction * active_f]), units
+    )
     n_active = max(by_status[ACTIVE], 1)
     vacant = budgeted(params, units, wf) & ~on
     if len(enc.customer):
@@ -88,8 +152,11 @@ def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: En
     churned = len(customer_flows.churned) if customer_flows else 0
     money = {"revenue": 0.0, "costs": 0.0, "profit": 0.0}
     if ledger is not None:
-        money = {"revenue": float(ledger.revenue.sum()), "costs": float(ledger.costs.sum()),
-                 "profit": float(ledger.profit.sum())}
+        money = {
+            "revenue": float(ledger.revenue.sum()),
+            "costs": float(ledger.costs.sum()),
+            "profit": float(ledger.profit.sum()),
+        }
     kpis = {
         "engagement_mean": _mean(eng, on),
         "engaged_share": _mean(eng >= ENGAGED_AT, on),
@@ -114,7 +181,9 @@ def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: En
         "prospects": float(by_status[PROSPECT]),
         "customer_churn_rate": churned / active_before if active_before else 0.0,
         "customers_churned": float(churned),
-        "churned_after_bad_encounter": float(len(customer_flows.churned_after_bad)) if customer_flows else 0.0,
+        "churned_after_bad_encounter": float(len(customer_flows.churned_after_bad))
+        if customer_flows
+        else 0.0,
         "new_customers": float(len(customer_flows.acquired)) if customer_flows else 0.0,
         "referrals": float(len(customer_flows.referred)) if customer_flows else 0.0,
         "loyalty_mean": float(loyalty_sum_u.sum() / n_active),
@@ -127,10 +196,16 @@ def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: En
         **money,
         "cum_profit": cum_profit,
     }
-    for name, key in (("wages", "wages"), ("training_cost", "training"),
-                      ("resources_cost", "resources"), ("recognition_cost", "recognition"),
-                      ("rewards_cost", "rewards"), ("surveys_cost", "surveys"),
-                      ("hiring_cost", "hiring"), ("fixed_cost", "fixed")):
+    for name, key in (
+        ("wages", "wages"),
+        ("training_cost", "training"),
+        ("resources_cost", "resources"),
+        ("recognition_cost", "recognition"),
+        ("rewards_cost", "rewards"),
+        ("surveys_cost", "surveys"),
+        ("hiring_cost", "hiring"),
+        ("fixed_cost", "fixed"),
+    ):
         kpis[name] = float(getattr(ledger, key).sum()) if ledger is not None else 0.0
 
     def per_unit(values: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -139,29 +214,34 @@ def measure(params: Params, units: Units, wf: Workforce, market: Market, enc: En
     staff_u = np.bincount(wf.unit, weights=on, minlength=n)
     loyalty_u = np.divide(loyalty_sum_u, customers_u, out=np.zeros(n), where=customers_u > 0)
     quits_u = np.bincount(wf.unit[staff_flows.quits], minlength=n) if staff_flows else np.zeros(n)
-    churn_u = (np.bincount(market.unit[customer_flows.churned], minlength=n)
-               if customer_flows else np.zeros(n))
+    churn_u = (
+        np.bincount(market.unit[customer_flows.churned], minlength=n)
+        if customer_flows
+        else np.zeros(n)
+    )
     if enc_unit is not None:
         quality_u = unit_mean(enc.quality, enc_unit, n, np.ones(len(enc_unit), bool))
     else:
         quality_u = np.full(n, kpis["service_quality"])
     zeros = np.zeros(n)
-    table = np.column_stack([
-        per_unit(eng, on),
-        per_unit(wf.trust, on),
-        per_unit(wf.burnout, on),
-        quality_u,
-        units.csat,
-        customers_u,
-        churn_u / np.maximum(customers_u + churn_u, 1.0),
-        quits_u / np.maximum(staff_u + quits_u, 1.0),
-        ledger.revenue if ledger is not None else zeros,
-        ledger.costs if ledger is not None else zeros,
-        ledger.profit if ledger is not None else zeros,
-        staff_u,
-        np.bincount(wf.unit, weights=vacant, minlength=n),
-        units.workload,
-        units.manager_engagement,
-        loyalty_u,
-    ])
+    table = np.column_stack(
+        [
+            per_unit(eng, on),
+            per_unit(wf.trust, on),
+            per_unit(wf.burnout, on),
+            quality_u,
+            units.csat,
+            customers_u,
+            churn_u / np.maximum(customers_u + churn_u, 1.0),
+            quits_u / np.maximum(staff_u + quits_u, 1.0),
+            ledger.revenue if ledger is not None else zeros,
+            ledger.costs if ledger is not None else zeros,
+            ledger.profit if ledger is not None else zeros,
+            staff_u,
+            np.bincount(wf.unit, weights=vacant, minlength=n),
+            units.workload,
+            units.manager_engagement,
+            loyalty_u,
+        ]
+    )
     return kpis, table

@@ -13,8 +13,9 @@ Order of a week (every process updates whole arrays; see each module for its mec
 9. finance    - revenue from spend, costs of people and policies, profit
 10. metrics   - organisation and unit KPIs, collected by Mesa's DataCollector
 
-Randomness comes from :class:`sim.rng.Streams` (one stream per decision and week), never from a
-shared generator, so runs with the same seed are paired across scenarios.
+Randomness comes from :class:`sim.rng.Streams` (one block of draws per population and week, one
+row per decision), never from a shared generator, so runs with the same seed are paired across
+scenarios.
 """
 
 from __future__ import annotations
@@ -34,6 +35,19 @@ from sim.rng import Streams
 from sim.scenario import Scenario, load_scenario
 from sim.state import ACTIVE, Encounters
 
+# The weekly random decisions, one row of uniforms per slot each (see sim.rng).
+MARKET_DECISIONS = (
+    "visit",
+    "assign",
+    "problem",
+    "fix",
+    "quality",
+    "talk",
+    "fate",
+    "leave_after_bad",
+)
+STAFF_DECISIONS = ("quit", "hiring_lag", "hire_fit", "hire_skill", "hire_disposition")
+
 
 class ServiceModel(mesa.Model):
     """Employees, managers and customers of a multi-unit service business.
@@ -46,8 +60,14 @@ class ServiceModel(mesa.Model):
             ``mesa.batch_run`` passes its parameter grid.
     """
 
-    def __init__(self, scenario: Scenario | str | None = None, seed: int | None = None, *,
-                 replication: int = 0, **params: Any) -> None:
+    def __init__(
+        self,
+        scenario: Scenario | str | None = None,
+        seed: int | None = None,
+        *,
+        replication: int = 0,
+        **params: Any,
+    ) -> None:
         if scenario is None:
             scenario = Scenario(name="baseline")
         elif isinstance(scenario, str):
@@ -64,9 +84,13 @@ class ServiceModel(mesa.Model):
         self.workforce = build_workforce(self.units, p, self.streams)
         self.market = build_market(self.units, p, self.streams)
         self.org_chart: nx.DiGraph = networks.org_hierarchy(self.units, self.workforce)
-        self.peer_network: nx.Graph = networks.peer_network(self.units, self.workforce, self.streams)
+        self.peer_network: nx.Graph = networks.peer_network(
+            self.units, self.workforce, self.streams
+        )
         self.peers = networks.graph_adjacency(self.peer_network, self.workforce.n)
-        src, dst = networks.word_of_mouth_edges(self.units, p.wom_degree, p.wom_nonlocal, self.streams)
+        src, dst = networks.word_of_mouth_edges(
+            self.units, p.wom_degree, p.wom_nonlocal, self.streams
+        )
         self.contacts = networks.adjacency(src, dst, self.market.n)
 
         self.leadership = leadership.behaviour(p, self.units)
@@ -103,24 +127,28 @@ class ServiceModel(mesa.Model):
 
         self.leadership = leadership.behaviour(p, units)
         inducting = wf.filled & (wf.tenure < p.induction_weeks)
-        enc = encounters.serve(p, wf, units, market, self.streams, t, inducting)
+        market_draws = self.streams.uniforms("market", t, MARKET_DECISIONS, market.n)
+        enc = encounters.serve(p, wf, units, market, market_draws, inducting)
         encounters.pass_feedback_to_staff(wf, enc)
 
         active_before = int((market.status == ACTIVE).sum())
         customers.absorb_encounters(p, market, enc)
-        heard = customers.word_of_mouth(p, market, enc, self.contacts, self.streams, t)
-        customer_flows = customers.churn_and_grow(p, market, units, enc, heard, self.streams, t)
+        heard = customers.word_of_mouth(p, market, enc, self.contacts, market_draws)
+        customer_flows = customers.churn_and_grow(p, market, units, enc, heard, market_draws)
 
         team_size = self._team_size()
         workforce.update(p, wf, self.leadership, units, team_size, inducting, self.peers)
-        team_engagement = np.divide(np.bincount(wf.unit, wf.engagement * wf.filled, units.n),
-                                    np.maximum(team_size, 1))
-        team_trust = np.divide(np.bincount(wf.unit, wf.trust * wf.filled, units.n),
-                               np.maximum(team_size, 1))
+        team_engagement = np.divide(
+            np.bincount(wf.unit, wf.engagement * wf.filled, units.n), np.maximum(team_size, 1)
+        )
+        team_trust = np.divide(
+            np.bincount(wf.unit, wf.trust * wf.filled, units.n), np.maximum(team_size, 1)
+        )
         leadership.update_managers(p, units, team_engagement, team_trust)
 
         staff_before = int(wf.filled.sum())
-        staff_flows = turnover.quit_and_hire(p, units, wf, self.streams, t)
+        staff_draws = self.streams.uniforms("staff", t, STAFF_DECISIONS, wf.n)
+        staff_flows = turnover.quit_and_hire(p, units, wf, staff_draws, t)
         ledger = finance.book(p, units, wf, market, enc, inducting, staff_flows.hires)
         self.cum_profit += float(ledger.profit.sum())
 
@@ -173,22 +201,37 @@ class ServiceModel(mesa.Model):
         return self.params
 
     def _team_size(self) -> np.ndarray:
-        return np.bincount(self.workforce.unit, weights=self.workforce.filled, minlength=self.units.n)
+        return np.bincount(
+            self.workforce.unit, weights=self.workforce.filled, minlength=self.units.n
+        )
 
     def _measure(self, ledger, staff_flows, customer_flows, staff_before, active_before) -> None:
         wf = self.workforce
-        quality_now = (encounters.core_quality(self.params, wf, self.units, np.flatnonzero(wf.filled))
-                       if not len(self.encounters.customer) else np.zeros(0))
+        quality_now = (
+            encounters.core_quality(self.params, wf, self.units, np.flatnonzero(wf.filled))
+            if not len(self.encounters.customer)
+            else np.zeros(0)
+        )
         self.kpis, table = metrics.measure(
-            self.params, self.units, wf, self.market, self.encounters, ledger, staff_flows,
-            customer_flows, staff_before, active_before, quality_now, self.cum_profit)
+            self.params,
+            self.units,
+            wf,
+            self.market,
+            self.encounters,
+            ledger,
+            staff_flows,
+            customer_flows,
+            staff_before,
+            active_before,
+            quality_now,
+            self.cum_profit,
+        )
         self.unit_history.append(table)
         self.datacollector.collect(self)
 
     def _add_employees(self, slots: np.ndarray) -> None:
         for slot in slots.tolist():
             self.employee_at[slot] = Employee(self, slot)
-
 
     def _replace_employees(self, staff: turnover.StaffFlows) -> None:
         """Keep Mesa's employees in step with the arrays: leavers go, new hires get new agents.

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from sim.rng import Streams
 from sim.state import Encounters, Units, Workforce
 
-PEER_P_WITHIN = 0.6     # chance two colleagues in one unit are peers
+PEER_P_WITHIN = 0.6  # chance two colleagues in one unit are peers
 PEER_CROSS_PER_HEAD = 1.0  # mean ties to colleagues of other units
 
 
@@ -40,8 +40,9 @@ def org_hierarchy(units: Units, workforce: Workforce) -> nx.DiGraph:
         graph.nodes[("unit", u)]["kind"] = "unit"
         graph.nodes[("manager", u)]["kind"] = "manager"
     positions = np.arange(workforce.n)
-    graph.add_edges_from(zip([("manager", int(u)) for u in workforce.unit], positions.tolist(),
-                             strict=True))
+    graph.add_edges_from(
+        zip([("manager", int(u)) for u in workforce.unit], positions.tolist(), strict=True)
+    )
     nx.set_node_attributes(graph, {int(i): "position" for i in positions}, "kind")
     return graph
 
@@ -71,8 +72,9 @@ def graph_adjacency(graph: nx.Graph, n: int) -> sp.csr_matrix:
     return adjacency(edges[:, 0], edges[:, 1], n)
 
 
-def word_of_mouth_edges(units: Units, degree: int, nonlocal_share: float,
-                        streams: Streams) -> tuple[np.ndarray, np.ndarray]:
+def word_of_mouth_edges(
+    units: Units, degree: int, nonlocal_share: float, streams: Streams
+) -> tuple[np.ndarray, np.ndarray]:
     """Undirected customer ties: a ring lattice inside each local market, some ties rewired.
 
     Each person links to the next ``degree // 2`` people of their local market; then a share
@@ -85,7 +87,9 @@ def word_of_mouth_edges(units: Units, degree: int, nonlocal_share: float,
     half = max(1, degree // 2)
     src = np.tile(np.arange(n), half)
     hop = np.repeat(np.arange(1, half + 1), n)
-    dst = units.customer_start[np.tile(unit_of, half)] + (np.tile(local, half) + hop) % np.tile(size, half)
+    dst = units.customer_start[np.tile(unit_of, half)] + (np.tile(local, half) + hop) % np.tile(
+        size, half
+    )
     rng = streams.generator("network.customers")
     rewire = rng.random(len(src)) < nonlocal_share
     dst[rewire] = rng.integers(0, n, int(rewire.sum()))
@@ -97,8 +101,12 @@ def service_ties(encounters: Encounters) -> nx.Graph:
     """Bipartite graph of this week's encounters: ("employee", position) - ("customer", slot)."""
     graph = nx.Graph()
     served = encounters.employee >= 0
-    for e, c, q in zip(encounters.employee[served].tolist(), encounters.customer[served].tolist(),
-                       encounters.quality[served].tolist(), strict=True):
+    for e, c, q in zip(
+        encounters.employee[served].tolist(),
+        encounters.customer[served].tolist(),
+        encounters.quality[served].tolist(),
+        strict=True,
+    ):
         graph.add_edge(("employee", e), ("customer", c), quality=q)
     return graph
 

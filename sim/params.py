@@ -64,7 +64,8 @@ class ParamSpec:
             value = float(value)
         if not (self.low <= value <= self.high) or value != value:
             raise ParameterError(
-                f"{self.name}={value!r} is out of range: allowed {self.low}..{self.high} {self.unit}"
+                f"{self.name}={value!r} is out of range: "
+                f"allowed {self.low}..{self.high} {self.unit}"
             )
         return value
 
@@ -80,11 +81,19 @@ def _p(
     *,
     structural: bool = False,
 ) -> Any:
-    meta = dict(low=low, high=high, unit=unit, group=group, meaning=meaning, source=source,
-                structural=structural)
+    meta = dict(
+        low=low,
+        high=high,
+        unit=unit,
+        group=group,
+        meaning=meaning,
+        source=source,
+        structural=structural,
+    )
     return field(default=default, metadata=meta)
 
 
+# fmt: off
 @dataclass(frozen=True)
 class Params:
     """All parameters of one run. Build with keyword overrides; every value is range-checked."""
@@ -119,14 +128,14 @@ class Params:
                           "One-to-one mentoring time managers give; diluted by wide spans",
                           "seed 002")
     vision_communication: float = _p(0.5, 0.0, 1.0, "index 0-1", "leadership",
-                                     "How well managers explain why the work matters (shared vision)",
+                                     "How well managers explain why the work matters (the vision)",
                                      "seeds 000, 001, 002, 004")
     empowerment: float = _p(0.5, 0.0, 1.0, "index 0-1", "leadership",
                             "Authority of frontline staff to fix a customer's problem on the spot",
                             "seed 004")
     # --- hr: hiring and listening --------------------------------------------------------------
     hiring_selectivity: float = _p(0.5, 0.0, 1.0, "index 0-1", "hr",
-                                   "Choosiness in hiring: better fit and ability, slower and dearer",
+                                   "Choosiness in hiring: better fit and skill, slower and dearer",
                                    "seeds 000, 003")
     surveys_acted_upon: float = _p(0.3, 0.0, 1.0, "share acted upon", "hr",
                                    "Share of employee-survey feedback that leads to visible action",
@@ -240,7 +249,8 @@ class Params:
                                  "Mean time to fill a vacancy (longer when selective)",
                                  "Schlesinger & Heskett 1991")
     mentoring_span: float = _p(8.0, 1.0, 40.0, "staff", "behaviour",
-                               "Staff a manager can mentor fully; wider spans dilute it", "seed 002")
+                               "Staff a manager can mentor fully; wider spans dilute it",
+                               "seed 002")
     manager_spread: float = _p(0.15, 0.0, 0.5, "index sd", "behaviour",
                                "Spread of manager traits around the policy means",
                                "Gallup 2015 (managers explain 70% of variance)", structural=True)
@@ -319,7 +329,7 @@ class Params:
     spend_loyalty_premium: float = _p(0.4, 0.0, 2.0, "share", "market",
                                       "Extra spend of fully loyal versus disloyal customers",
                                       "Gallup CE3 (+23% share of wallet)")
-    # --- finance ------------------------------------------------------------------------------------
+    # --- finance -------------------------------------------------------------------------------
     wage_weekly: float = _p(800.0, 0.0, 100_000.0, "$ per week", "finance",
                             "Weekly wage cost of a frontline employee at pay level 1",
                             "assumption")
@@ -343,6 +353,7 @@ class Params:
                                         "Premises and overheads, scaled by the local market size",
                                         "assumption")
 
+    # fmt: on
     def __post_init__(self) -> None:
         for spec in SPECS.values():
             object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
@@ -381,7 +392,8 @@ def check_names(values: dict[str, Any]) -> None:
     for key in values:
         if key not in SPECS:
             near = difflib.get_close_matches(key, list(SPECS), n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else "; run `sim params` for the list"
+            hint = (f"; did you mean {', '.join(near)}?" if near
+                    else "; run `sim params` for the list")
             raise ParameterError(f"unknown parameter {key!r}{hint}")
 
 

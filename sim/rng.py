@@ -1,8 +1,10 @@
-"""Random streams: one generator per stochastic decision and step (common random numbers).
+"""Random streams: one generator per population, decision block and step (common random numbers).
 
-A generator is derived from ``(seed, decision name, step)``, so a decision's draws never depend
-on how many draws other decisions made. Every draw covers all slots of a population and is
-indexed by slot. Two runs with the same seed therefore differ only where their policies differ,
+A generator is derived from ``(seed, name, step)``, so a decision's draws never depend on how
+many draws other decisions made. Every draw covers all slots of a population and is indexed by
+slot. Per week, the decisions about one population are drawn together as one block, one row per
+decision, always all rows: a row's values depend only on its position, never on which rows a
+policy happens to use. Two runs with the same seed differ only where their policies differ,
 and a policy that starts at step t leaves every step before t bit-identical.
 """
 
@@ -34,6 +36,13 @@ class Streams:
     def uniform(self, name: str, step: int, n: int) -> np.ndarray:
         """``n`` uniforms in [0, 1) as float32, one per slot."""
         return self.generator(name, step).random(n, dtype=np.float32)
+
+    def uniforms(
+        self, name: str, step: int, decisions: tuple[str, ...], n: int
+    ) -> dict[str, np.ndarray]:
+        """One row of ``n`` float32 uniforms per decision, drawn as one block."""
+        block = self.generator(name, step).random((len(decisions), n), dtype=np.float32)
+        return dict(zip(decisions, block, strict=True))
 
     def nx_seed(self, name: str) -> int:
         """An integer seed for a networkx generator, derived from the run seed and ``name``."""

@@ -27,8 +27,8 @@ class RunResult:
     """Time series of every replication of one scenario."""
 
     scenario: Scenario
-    timeseries: pd.DataFrame   # one row per replication and step
-    units: pd.DataFrame        # one row per replication, step and business unit
+    timeseries: pd.DataFrame  # one row per replication and step
+    units: pd.DataFrame  # one row per replication, step and business unit
 
 
 def replication_seed(scenario: Scenario, replication: int) -> int:
@@ -38,13 +38,15 @@ def replication_seed(scenario: Scenario, replication: int) -> int:
 
 def run_one(scenario: Scenario, replication: int = 0) -> ServiceModel:
     """Build and run one replication to the scenario's horizon."""
-    model = ServiceModel(scenario, seed=replication_seed(scenario, replication),
-                         replication=replication)
+    model = ServiceModel(
+        scenario, seed=replication_seed(scenario, replication), replication=replication
+    )
     return model.run()
 
 
-def run_scenario(scenario: Scenario,
-                 on_progress: Callable[[int, int], None] | None = None) -> RunResult:
+def run_scenario(
+    scenario: Scenario, on_progress: Callable[[int, int], None] | None = None
+) -> RunResult:
     """Run all replications of ``scenario`` (``on_progress(done, total)`` after each)."""
     series, units = [], []
     for r in range(scenario.reps):
@@ -55,8 +57,9 @@ def run_scenario(scenario: Scenario,
         units.append(model.unit_timeseries())
         if on_progress:
             on_progress(r + 1, scenario.reps)
-    return RunResult(scenario, pd.concat(series, ignore_index=True),
-                     pd.concat(units, ignore_index=True))
+    return RunResult(
+        scenario, pd.concat(series, ignore_index=True), pd.concat(units, ignore_index=True)
+    )
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -69,8 +72,9 @@ def write_results(result: RunResult, out: str | os.PathLike[str]) -> Path:
     """Write timeseries.parquet, units.parquet and the resolved scenario.yaml into ``out``."""
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
-    _atomic_write(directory / "timeseries.parquet",
-                  lambda p: result.timeseries.to_parquet(p, index=False))
+    _atomic_write(
+        directory / "timeseries.parquet", lambda p: result.timeseries.to_parquet(p, index=False)
+    )
     _atomic_write(directory / "units.parquet", lambda p: result.units.to_parquet(p, index=False))
     _atomic_write(directory / "scenario.yaml", lambda p: p.write_text(result.scenario.to_yaml()))
     return directory
@@ -81,8 +85,16 @@ def summary(timeseries: pd.DataFrame) -> pd.DataFrame:
 
     "start" is the first simulated week for flows (revenue, churn, ...) and step 0 for stocks.
     """
-    flows = {"service_quality", "csat", "nps", "customer_churn_rate", "employee_turnover_rate",
-             "revenue", "costs", "profit"}
+    flows = {
+        "service_quality",
+        "csat",
+        "nps",
+        "customer_churn_rate",
+        "employee_turnover_rate",
+        "revenue",
+        "costs",
+        "profit",
+    }
     by_step = timeseries.groupby("step")[list(HEADLINE)].mean()
     first = by_step.loc[min(1, by_step.index.max())]
     start = pd.Series({k: (first[k] if k in flows else by_step.iloc[0][k]) for k in HEADLINE})

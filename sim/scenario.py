@@ -27,7 +27,9 @@ import yaml
 
 from sim.params import LEVERS, SPECS, ParameterError, Params, check_cross_fields, check_names
 
-SCENARIO_DIR = Path(os.environ.get("SIM_SCENARIOS", Path(__file__).resolve().parent.parent / "scenarios"))
+SCENARIO_DIR = Path(
+    os.environ.get("SIM_SCENARIOS", Path(__file__).resolve().parent.parent / "scenarios")
+)
 TOP_KEYS = ("name", "description", "base", "steps", "seed", "reps", "params", "timeline")
 MAX_STEPS = 5200
 
@@ -64,8 +66,13 @@ class Scenario:
                     f"timeline: week {event.week} is outside the horizon 1..{self.steps}"
                 )
 
-    def with_changes(self, steps: int | None = None, seed: int | None = None,
-                     reps: int | None = None, **params: Any) -> Scenario:
+    def with_changes(
+        self,
+        steps: int | None = None,
+        seed: int | None = None,
+        reps: int | None = None,
+        **params: Any,
+    ) -> Scenario:
         """A copy with a new horizon, seed, replications or parameter values (all validated)."""
         return Scenario(
             name=self.name,
@@ -96,7 +103,9 @@ class Scenario:
 
 def _check_int(key: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ScenarioError(f"{key}: expected a whole number, got {value!r} (allowed {low}..{high})")
+        raise ScenarioError(
+            f"{key}: expected a whole number, got {value!r} (allowed {low}..{high})"
+        )
     if not low <= value <= high:
         raise ScenarioError(f"{key}={value} is out of range: allowed {low}..{high}")
     return value
@@ -136,7 +145,9 @@ def parse_scenario(data: Any, source: str = "scenario", _seen: tuple[str, ...] =
             base = load_scenario(base_name, _seen=(*_seen, base_name))
         overrides = data.get("params") or {}
         if not isinstance(overrides, dict):
-            raise ScenarioError(f"params: expected a mapping of parameter: value, got {overrides!r}")
+            raise ScenarioError(
+                f"params: expected a mapping of parameter: value, got {overrides!r}"
+            )
         check_names(overrides)
         timeline = base.timeline + tuple(_parse_timeline(data.get("timeline") or []))
         scenario = Scenario(
@@ -186,8 +197,9 @@ def _parse_timeline(items: Any) -> list[Intervention]:
     return sorted(events, key=lambda e: e.week)
 
 
-def load_scenario(name_or_path: str | os.PathLike[str] = "baseline", *,
-                  _seen: tuple[str, ...] = ()) -> Scenario:
+def load_scenario(
+    name_or_path: str | os.PathLike[str] = "baseline", *, _seen: tuple[str, ...] = ()
+) -> Scenario:
     """Load a preset by name (``"baseline"``) or a scenario YAML file by path."""
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") and path.is_file()):

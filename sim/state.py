@@ -21,17 +21,17 @@ MAX_STAFFING_RATIO = 1.5
 class Units:
     """Business units and their managers (one manager per unit)."""
 
-    market_share: np.ndarray        # share of the market living in the unit's area
-    planned_staff: np.ndarray       # positions budgeted at staffing ratio 1
-    position_start: np.ndarray      # first position slot of the unit
-    position_count: np.ndarray      # position slots of the unit (max staffing)
-    customer_start: np.ndarray      # first market slot of the unit
-    customer_count: np.ndarray      # market slots of the unit
-    trait_offset: np.ndarray        # (5, n_units) manager deviations from the policy means
+    market_share: np.ndarray  # share of the market living in the unit's area
+    planned_staff: np.ndarray  # positions budgeted at staffing ratio 1
+    position_start: np.ndarray  # first position slot of the unit
+    position_count: np.ndarray  # position slots of the unit (max staffing)
+    customer_start: np.ndarray  # first market slot of the unit
+    customer_count: np.ndarray  # market slots of the unit
+    trait_offset: np.ndarray  # (5, n_units) manager deviations from the policy means
     manager_engagement: np.ndarray  # the manager's own engagement, 0-1
-    process_quality: np.ndarray     # service-process quality built from voiced ideas, 0-1
-    csat: np.ndarray                # last week's mean encounter satisfaction
-    workload: np.ndarray            # last week's demand / capacity
+    process_quality: np.ndarray  # service-process quality built from voiced ideas, 0-1
+    csat: np.ndarray  # last week's mean encounter satisfaction
+    workload: np.ndarray  # last week's demand / capacity
 
     @property
     def n(self) -> int:
@@ -41,29 +41,34 @@ class Units:
 
 # Order of the rows of Units.trait_offset (and of the levers they deviate from).
 MANAGER_TRAITS = ("fairness", "control", "support", "recognition", "communication")
-TRAIT_LEVERS = ("manager_fairness", "micromanagement", "mentoring", "recognition",
-                "vision_communication")
+TRAIT_LEVERS = (
+    "manager_fairness",
+    "micromanagement",
+    "mentoring",
+    "recognition",
+    "vision_communication",
+)
 
 
 @dataclass
 class Workforce:
     """Frontline positions and the employees who fill them."""
 
-    unit: np.ndarray          # unit of the position
-    rank: np.ndarray          # index of the position within its unit (budgeted if < plan)
-    filled: np.ndarray        # an employee holds the position
-    ti_hire: np.ndarray       # step at which a pending hire arrives, -1 if none
-    engagement: np.ndarray    # 0-1; Gallup categories by thresholds (see metrics)
-    trust: np.ndarray         # trust in the unit manager, 0-1
-    skill: np.ndarray         # job competence, 0-1
-    burnout: np.ndarray       # exhaustion, 0-1
-    mood: np.ndarray          # this week's affect, 0-1 (0.5 neutral)
-    alignment: np.ndarray     # understands and shares the goals (the why), 0-1
-    autonomy: np.ndarray      # latitude to act, 0-1
-    fit: np.ndarray           # person-job fit, fixed at hire, 0-1
-    disposition: np.ndarray   # individual log-odds shift of engagement, fixed at hire
-    feedback: np.ndarray      # recent satisfaction of the customers served, 0-1
-    tenure: np.ndarray        # weeks in the job
+    unit: np.ndarray  # unit of the position
+    rank: np.ndarray  # index of the position within its unit (budgeted if < plan)
+    filled: np.ndarray  # an employee holds the position
+    ti_hire: np.ndarray  # step at which a pending hire arrives, -1 if none
+    engagement: np.ndarray  # 0-1; Gallup categories by thresholds (see metrics)
+    trust: np.ndarray  # trust in the unit manager, 0-1
+    skill: np.ndarray  # job competence, 0-1
+    burnout: np.ndarray  # exhaustion, 0-1
+    mood: np.ndarray  # this week's affect, 0-1 (0.5 neutral)
+    alignment: np.ndarray  # understands and shares the goals (the why), 0-1
+    autonomy: np.ndarray  # latitude to act, 0-1
+    fit: np.ndarray  # person-job fit, fixed at hire, 0-1
+    disposition: np.ndarray  # individual log-odds shift of engagement, fixed at hire
+    feedback: np.ndarray  # recent satisfaction of the customers served, 0-1
+    tenure: np.ndarray  # weeks in the job
 
     @property
     def n(self) -> int:
@@ -75,14 +80,14 @@ class Workforce:
 class Market:
     """People in the units' local markets: prospects, customers and lost customers."""
 
-    unit: np.ndarray          # home unit
-    status: np.ndarray        # PROSPECT, ACTIVE or LOST
-    expectation: np.ndarray   # expected service quality, 0-1
+    unit: np.ndarray  # home unit
+    status: np.ndarray  # PROSPECT, ACTIVE or LOST
+    expectation: np.ndarray  # expected service quality, 0-1
     satisfaction: np.ndarray  # running satisfaction with the service, 0-1
-    loyalty: np.ndarray       # attachment; drives visits and spend, 0-1
+    loyalty: np.ndarray  # attachment; drives visits and spend, 0-1
     loyalty_pull: np.ndarray  # loyalty that the current satisfaction leads to (cached, 0-1)
-    tenure: np.ndarray        # weeks as a customer
-    referred: np.ndarray      # became a customer through a referral
+    tenure: np.ndarray  # weeks as a customer
+    referred: np.ndarray  # became a customer through a referral
     last_employee: np.ndarray  # position that served the last visit, -1 if none
 
     @property
@@ -95,12 +100,12 @@ class Market:
 class Encounters:
     """This week's service encounters (one row per visit): the service ties of the week."""
 
-    customer: np.ndarray      # market slot of the visitor
-    employee: np.ndarray      # position that served, -1 if nobody could
-    quality: np.ndarray       # experienced service quality, 0-1
+    customer: np.ndarray  # market slot of the visitor
+    employee: np.ndarray  # position that served, -1 if nobody could
+    quality: np.ndarray  # experienced service quality, 0-1
     satisfaction: np.ndarray  # post-encounter satisfaction, 0-1
-    spend: np.ndarray         # money spent
-    very_bad: np.ndarray      # quality below the very-bad threshold
+    spend: np.ndarray  # money spent
+    very_bad: np.ndarray  # quality below the very-bad threshold
 
     @classmethod
     def empty(cls) -> Encounters:
@@ -115,8 +120,9 @@ def market_unit_sum(values: np.ndarray, units: Units) -> np.ndarray:
     return np.add.reduceat(values, units.customer_start, axis=-1, dtype=np.float64)
 
 
-def unit_mean(values: np.ndarray, unit: np.ndarray, n_units: int, where: np.ndarray,
-              empty: float = 0.0) -> np.ndarray:
+def unit_mean(
+    values: np.ndarray, unit: np.ndarray, n_units: int, where: np.ndarray, empty: float = 0.0
+) -> np.ndarray:
     """Mean of ``values`` over the slots selected by ``where``, per unit (``empty`` if none)."""
     w = where.astype(np.float64)
     total = np.bincount(unit, weights=values * w, minlength=n_units)

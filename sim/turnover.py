@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtri
 
 from sim.params import Params
 from sim.population import hire_fit, staff_plan, starting_skill
-from sim.rng import Streams
 from sim.state import Units, Workforce
 from sim.workforce import quit_probability
 
@@ -36,11 +36,12 @@ def budgeted(params: Params, units: Units, wf: Workforce) -> np.ndarray:
     return wf.rank < staff_plan(params, units)[wf.unit]
 
 
-def quit_and_hire(params: Params, units: Units, wf: Workforce, streams: Streams, step: int) -> StaffFlows:
+def quit_and_hire(
+    params: Params, units: Units, wf: Workforce, draws: dict[str, np.ndarray], step: int
+) -> StaffFlows:
     """One week of quits, arrivals of pending hires and newly opened vacancies."""
-    n = wf.n
     p_quit = quit_probability(params, wf)
-    quits = np.flatnonzero(wf.filled & (streams.uniform("quits", step, n) < p_quit))
+    quits = np.flatnonzero(wf.filled & (draws["quit"] < p_quit))
     wf.filled[quits] = False
     wf.tenure[quits] = 0
 
@@ -48,29 +49,28 @@ def quit_and_hire(params: Params, units: Units, wf: Workforce, streams: Streams,
     wf.ti_hire[~in_budget] = -1
     hires = np.flatnonzero((wf.ti_hire >= 0) & (wf.ti_hire <= step) & ~wf.filled)
     if len(hires):
-        _start_new_hires(params, wf, streams, step, hires)
+        _start_new_hires(params, wf, draws, hires)
 
     opening = in_budget & ~wf.filled & (wf.ti_hire < 0)
     mean_lag = params.hiring_lag_weeks * (1.0 + 0.5 * params.hiring_selectivity)
-    u_lag = streams.uniform("hiring.lag", step, n).astype(np.float64)
+    u_lag = draws["hiring_lag"].astype(np.float64)
     lag = 1 + np.floor(-np.log1p(-u_lag) * mean_lag).astype(np.int64)
     wf.ti_hire[opening] = step + lag[opening]
     wf.tenure[wf.filled] += 1
     return StaffFlows(quits=quits, hires=hires)
 
 
-def _start_new_hires(params: Params, wf: Workforce, streams: Streams, step: int,
-                     slots: np.ndarray) -> None:
-    rng = streams.generator("hires", step)
-    u_fit, u_skill = rng.random((2, wf.n))
-    disposition = rng.normal(0.0, params.disposition_sd, wf.n)
-    fit = hire_fit(u_fit[slots], params.hiring_selectivity)
+def _start_new_hires(
+    params: Params, wf: Workforce, draws: dict[str, np.ndarray], slots: np.ndarray
+) -> None:
+    fit = hire_fit(draws["hire_fit"][slots].astype(np.float64), params.hiring_selectivity)
+    u_disposition = np.clip(draws["hire_disposition"][slots].astype(np.float64), 1e-7, 1 - 1e-7)
     wf.filled[slots] = True
     wf.ti_hire[slots] = -1
     wf.tenure[slots] = 0
     wf.fit[slots] = fit
-    wf.skill[slots] = starting_skill(fit, u_skill[slots], params.hiring_selectivity)
-    wf.disposition[slots] = disposition[slots]
+    wf.skill[slots] = starting_skill(fit, draws["hire_skill"][slots], params.hiring_selectivity)
+    wf.disposition[slots] = params.disposition_sd * ndtri(u_disposition)
     wf.engagement[slots] = HONEYMOON_ENGAGEMENT[0] + HONEYMOON_ENGAGEMENT[1] * fit
     wf.alignment[slots] = 0.5 * fit
     for key, value in NEW_HIRE.items():

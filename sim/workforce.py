@@ -1,4 +1,4 @@
-"""Frontline employees' weekly dynamics: trust, alignment, autonomy, burnout, mood, skill, engagement.
+"""Frontline employees week by week: trust, alignment, autonomy, burnout, mood, skill, engagement.
 
 Engagement follows the Job Demands-Resources model (Crawford et al. 2010; Hu et al. 2011): job
 resources (trust in a fair manager, tools, a shared why, recognition, rewards, mentoring,
@@ -25,7 +25,9 @@ QUIT_REFERENCE_BURNOUT = 0.2
 MOOD_PERSISTENCE = 0.5  # share of last week's mood carried into this week
 
 
-def peer_mean(adjacency: sp.csr_matrix, values: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def peer_mean(
+    adjacency: sp.csr_matrix, values: np.ndarray, present: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean of ``values`` over each node's present neighbours, and whether it has any."""
     weights = present.astype(np.float64)
     stacked = adjacency @ np.column_stack([values * weights, weights])
@@ -42,16 +44,22 @@ def mentoring_received(params: Params, lead: Leadership, team_size: np.ndarray) 
 
 def trust_target(params: Params, lead: Leadership) -> np.ndarray:
     """Trust a unit's staff come to place in their manager (per unit)."""
-    return (TRUST_FROM["fairness"] * lead.fairness
-            + TRUST_FROM["surveys"] * params.surveys_acted_upon
-            + TRUST_FROM["voice"] * params.voice_climate
-            + TRUST_FROM["autonomy_respected"] * (1.0 - lead.control))
+    return (
+        TRUST_FROM["fairness"] * lead.fairness
+        + TRUST_FROM["surveys"] * params.surveys_acted_upon
+        + TRUST_FROM["voice"] * params.voice_climate
+        + TRUST_FROM["autonomy_respected"] * (1.0 - lead.control)
+    )
 
 
-def alignment_target(params: Params, lead: Leadership, fit: np.ndarray, unit: np.ndarray) -> np.ndarray:
+def alignment_target(
+    params: Params, lead: Leadership, fit: np.ndarray, unit: np.ndarray
+) -> np.ndarray:
     """Goal alignment: knowing the why (manager's communication, external focus) and fitting it."""
-    why = (ALIGNMENT_FROM["communication"] * lead.communication
-           + ALIGNMENT_FROM["customer_focus"] * params.customer_focus)
+    why = (
+        ALIGNMENT_FROM["communication"] * lead.communication
+        + ALIGNMENT_FROM["customer_focus"] * params.customer_focus
+    )
     return np.sqrt(fit) * why[unit]
 
 
@@ -60,50 +68,71 @@ def autonomy_target(params: Params, lead: Leadership) -> np.ndarray:
     return params.empowerment * (1.0 - lead.control)
 
 
-def burnout_target(params: Params, wf: Workforce, lead: Leadership, workload: np.ndarray) -> np.ndarray:
+def burnout_target(
+    params: Params, wf: Workforce, lead: Leadership, workload: np.ndarray
+) -> np.ndarray:
     """Exhaustion the job's demands would settle at: overload, hindrances, customer strain."""
     overload = np.maximum(workload - 1.0, 0.0)[wf.unit]
     hindrance = (0.5 * lead.control + 0.5 * (1.0 - params.resources))[wf.unit]
     strain = 1.0 - wf.feedback
-    return np.clip(0.05 + params.burnout_overload * overload + params.burnout_hindrance * hindrance
-                   + params.burnout_customer_strain * strain, 0.0, 1.0)
+    return np.clip(
+        0.05
+        + params.burnout_overload * overload
+        + params.burnout_hindrance * hindrance
+        + params.burnout_customer_strain * strain,
+        0.0,
+        1.0,
+    )
 
 
-def engagement_target(params: Params, wf: Workforce, lead: Leadership, units: Units,
-                      mentoring: np.ndarray) -> np.ndarray:
+def engagement_target(
+    params: Params, wf: Workforce, lead: Leadership, units: Units, mentoring: np.ndarray
+) -> np.ndarray:
     """Engagement each employee's situation would settle at (logistic in job resources)."""
     u = wf.unit
-    z = (params.engagement_intercept
-         + params.eng_w_trust * wf.trust
-         + params.eng_w_resources * params.resources
-         + params.eng_w_alignment * wf.alignment
-         + params.eng_w_recognition * lead.recognition[u]
-         + params.eng_w_rewards * params.rewards * units.csat[u]
-         + params.eng_w_mentoring * mentoring[u]
-         + params.eng_w_autonomy * wf.autonomy
-         + params.eng_w_voice * params.voice_climate
-         + params.eng_w_surveys * params.surveys_acted_upon
-         + params.eng_w_customer_feedback * wf.feedback
-         + params.eng_w_fit * (wf.fit - 0.5)
-         + params.eng_w_pay * (params.pay_level - 1.0)
-         + params.eng_w_mood * (wf.mood - 0.5)
-         - params.eng_w_burnout * wf.burnout
-         + wf.disposition)
+    z = (
+        params.engagement_intercept
+        + params.eng_w_trust * wf.trust
+        + params.eng_w_resources * params.resources
+        + params.eng_w_alignment * wf.alignment
+        + params.eng_w_recognition * lead.recognition[u]
+        + params.eng_w_rewards * params.rewards * units.csat[u]
+        + params.eng_w_mentoring * mentoring[u]
+        + params.eng_w_autonomy * wf.autonomy
+        + params.eng_w_voice * params.voice_climate
+        + params.eng_w_surveys * params.surveys_acted_upon
+        + params.eng_w_customer_feedback * wf.feedback
+        + params.eng_w_fit * (wf.fit - 0.5)
+        + params.eng_w_pay * (params.pay_level - 1.0)
+        + params.eng_w_mood * (wf.mood - 0.5)
+        - params.eng_w_burnout * wf.burnout
+        + wf.disposition
+    )
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def settle(params: Params, wf: Workforce, lead: Leadership, units: Units, team_size: np.ndarray) -> None:
+def settle(
+    params: Params, wf: Workforce, lead: Leadership, units: Units, team_size: np.ndarray
+) -> None:
     """Start the slow variables at the values the initial situation implies (no start-up jolt)."""
     wf.trust[:] = trust_target(params, lead)[wf.unit]
     wf.alignment[:] = alignment_target(params, lead, wf.fit, wf.unit)
     wf.autonomy[:] = autonomy_target(params, lead)[wf.unit]
     wf.burnout[:] = burnout_target(params, wf, lead, units.workload)
-    wf.engagement[:] = engagement_target(params, wf, lead, units,
-                                         mentoring_received(params, lead, team_size))
+    wf.engagement[:] = engagement_target(
+        params, wf, lead, units, mentoring_received(params, lead, team_size)
+    )
 
 
-def update(params: Params, wf: Workforce, lead: Leadership, units: Units, team_size: np.ndarray,
-           inducting: np.ndarray, peers: sp.csr_matrix) -> None:
+def update(
+    params: Params,
+    wf: Workforce,
+    lead: Leadership,
+    units: Units,
+    team_size: np.ndarray,
+    inducting: np.ndarray,
+    peers: sp.csr_matrix,
+) -> None:
     """One week of every employee's psychology and skill (all positions at once)."""
     mentoring = mentoring_received(params, lead, team_size)
     eng_star = engagement_target(params, wf, lead, units, mentoring)
@@ -111,20 +140,25 @@ def update(params: Params, wf: Workforce, lead: Leadership, units: Units, team_s
     trust_star = trust_target(params, lead)[wf.unit]
     align_star = alignment_target(params, lead, wf.fit, wf.unit)
     auto_star = autonomy_target(params, lead)[wf.unit]
-    mood_star = np.clip(0.25 + 0.35 * wf.feedback + 0.2 * wf.engagement + 0.2 * (1.0 - wf.burnout),
-                        0.0, 1.0)
+    mood_star = np.clip(
+        0.25 + 0.35 * wf.feedback + 0.2 * wf.engagement + 0.2 * (1.0 - wf.burnout), 0.0, 1.0
+    )
     peer_engagement, has_peers = peer_mean(peers, wf.engagement, wf.filled)
     peer_mood, _ = peer_mean(peers, wf.mood, wf.filled)
 
-    learning = (params.learn_experience + params.learn_training * params.training
-                + params.learn_mentoring * mentoring[wf.unit]
-                + params.learn_induction * inducting)
+    learning = (
+        params.learn_experience
+        + params.learn_training * params.training
+        + params.learn_mentoring * mentoring[wf.unit]
+        + params.learn_induction * inducting
+    )
     learning = learning * (0.5 + wf.engagement) * (1.0 - 0.5 * wf.burnout)
     wf.skill += learning * (1.0 - wf.skill) - params.skill_decay * wf.skill
 
     contagion = np.where(has_peers, params.engagement_contagion, 0.0)
-    wf.engagement += ((eng_star - wf.engagement) / params.engagement_weeks
-                      + contagion * (peer_engagement - wf.engagement))
+    wf.engagement += (eng_star - wf.engagement) / params.engagement_weeks + contagion * (
+        peer_engagement - wf.engagement
+    )
     mood = MOOD_PERSISTENCE * wf.mood + (1.0 - MOOD_PERSISTENCE) * mood_star
     mood_pull = np.where(has_peers, params.mood_contagion, 0.0)
     wf.mood[:] = mood + mood_pull * (peer_mood - mood)
@@ -132,14 +166,24 @@ def update(params: Params, wf: Workforce, lead: Leadership, units: Units, team_s
     wf.trust += (trust_star - wf.trust) / params.trust_weeks
     wf.alignment += (align_star - wf.alignment) / params.engagement_weeks
     wf.autonomy += (auto_star - wf.autonomy) / params.trust_weeks
-    for state in (wf.skill, wf.engagement, wf.mood, wf.burnout, wf.trust, wf.alignment, wf.autonomy):
+    for state in (
+        wf.skill,
+        wf.engagement,
+        wf.mood,
+        wf.burnout,
+        wf.trust,
+        wf.alignment,
+        wf.autonomy,
+    ):
         np.clip(state, 0.0, 1.0, out=state)
 
 
 def quit_probability(params: Params, wf: Workforce) -> np.ndarray:
     """Weekly chance each employee quits: low engagement, burnout, distrust, low pay raise it."""
-    log_hazard = (params.quit_w_engagement * (0.5 - wf.engagement)
-                  + params.quit_w_burnout * (wf.burnout - QUIT_REFERENCE_BURNOUT)
-                  + params.quit_w_trust * (0.5 - wf.trust)
-                  - params.quit_w_pay * (params.pay_level - 1.0))
+    log_hazard = (
+        params.quit_w_engagement * (0.5 - wf.engagement)
+        + params.quit_w_burnout * (wf.burnout - QUIT_REFERENCE_BURNOUT)
+        + params.quit_w_trust * (0.5 - wf.trust)
+        - params.quit_w_pay * (params.pay_level - 1.0)
+    )
     return np.minimum(params.quit_base * np.exp(log_hazard), 0.5)

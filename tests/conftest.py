@@ -26,8 +26,9 @@ def run_small(seed: int = 1, steps: int = 52, **params: float) -> pd.DataFrame:
 
 def late_mean(column: str, steps: int = 52, window: int = 13, **params: float) -> float:
     """Mean of ``column`` over the last ``window`` weeks, averaged over the test seeds."""
-    return float(sum(run_small(s, steps, **params)[column].iloc[-window:].mean() for s in SEEDS)
-                 / len(SEEDS))
+    return float(
+        sum(run_small(s, steps, **params)[column].iloc[-window:].mean() for s in SEEDS) / len(SEEDS)
+    )
 
 
 @pytest.fixture

@@ -20,51 +20,57 @@ def higher(column: str, low: dict, high: dict, steps: int = 52) -> None:
     assert b > a, f"{column}: expected {high} > {low}, got {b:.4f} <= {a:.4f}"
 
 
-@pytest.mark.parametrize(("lever", "low", "high", "outcome"), [
-    ("manager_fairness", 0.2, 0.9, "trust_mean"),          # fairness -> trust
-    ("manager_fairness", 0.2, 0.9, "engagement_mean"),     # trust -> engagement
-    ("resources", 0.1, 0.9, "engagement_mean"),            # resources -> engagement
-    ("resources", 0.1, 0.9, "service_quality"),            # resources -> quality
-    ("vision_communication", 0.1, 0.9, "alignment_mean"),  # the why -> alignment
-    ("vision_communication", 0.1, 0.9, "engagement_mean"),  # alignment -> engagement
-    ("training", 0.0, 0.2, "skill_mean"),                  # training -> skill
-    ("induction_weeks", 0, 12, "skill_mean"),              # induction -> skill
-    ("recognition", 0.0, 1.0, "engagement_mean"),          # recognition -> engagement
-    ("rewards", 0.0, 1.0, "engagement_mean"),              # customer-linked rewards
-    ("mentoring", 0.0, 1.0, "engagement_mean"),            # mentoring -> engagement
-    ("mentoring", 0.0, 1.0, "skill_mean"),                 # mentoring -> skill
-    ("empowerment", 0.1, 0.9, "autonomy_mean"),            # empowerment -> autonomy
-    ("empowerment", 0.1, 0.9, "engagement_mean"),          # autonomy -> engagement
-    ("voice_climate", 0.1, 0.9, "engagement_mean"),        # voice -> engagement
-    ("voice_climate", 0.1, 0.9, "process_quality_mean"),   # voice -> service improvement
-    ("customer_focus", 0.1, 1.0, "alignment_mean"),        # external focus -> purpose
-    ("customer_focus", 0.1, 1.0, "service_quality"),       # external focus -> quality
-    ("customer_focus", 0.1, 1.0, "profit"),                # internal focus under-performs
-    ("surveys_acted_upon", 0.0, 1.0, "trust_mean"),        # surveys acted upon -> trust
-    ("surveys_acted_upon", 0.0, 1.0, "engagement_mean"),   # ... -> engagement
-    ("pay_level", 0.8, 1.3, "engagement_mean"),            # pay -> engagement
-    ("referral_p", 0.0, 0.2, "referrals"),                 # word of mouth -> referrals
-    ("wom_churn", 0.0, 0.2, "customer_churn_rate"),        # negative word of mouth -> churn
-    ("p_leave_after_bad", 0.0, 1.0, "churned_after_bad_encounter"),  # bad encounter -> churn
-    ("quit_base", 0.002, 0.03, "vacancies"),               # quits -> vacancies
-    ("quit_base", 0.002, 0.03, "hiring_cost"),             # quits -> hiring cost
-    ("spend_per_visit", 200.0, 400.0, "revenue"),          # spend -> revenue
-])
+@pytest.mark.parametrize(
+    ("lever", "low", "high", "outcome"),
+    [
+        ("manager_fairness", 0.2, 0.9, "trust_mean"),  # fairness -> trust
+        ("manager_fairness", 0.2, 0.9, "engagement_mean"),  # trust -> engagement
+        ("resources", 0.1, 0.9, "engagement_mean"),  # resources -> engagement
+        ("resources", 0.1, 0.9, "service_quality"),  # resources -> quality
+        ("vision_communication", 0.1, 0.9, "alignment_mean"),  # the why -> alignment
+        ("vision_communication", 0.1, 0.9, "engagement_mean"),  # alignment -> engagement
+        ("training", 0.0, 0.2, "skill_mean"),  # training -> skill
+        ("induction_weeks", 0, 12, "skill_mean"),  # induction -> skill
+        ("recognition", 0.0, 1.0, "engagement_mean"),  # recognition -> engagement
+        ("rewards", 0.0, 1.0, "engagement_mean"),  # customer-linked rewards
+        ("mentoring", 0.0, 1.0, "engagement_mean"),  # mentoring -> engagement
+        ("mentoring", 0.0, 1.0, "skill_mean"),  # mentoring -> skill
+        ("empowerment", 0.1, 0.9, "autonomy_mean"),  # empowerment -> autonomy
+        ("empowerment", 0.1, 0.9, "engagement_mean"),  # autonomy -> engagement
+        ("voice_climate", 0.1, 0.9, "engagement_mean"),  # voice -> engagement
+        ("voice_climate", 0.1, 0.9, "process_quality_mean"),  # voice -> service improvement
+        ("customer_focus", 0.1, 1.0, "alignment_mean"),  # external focus -> purpose
+        ("customer_focus", 0.1, 1.0, "service_quality"),  # external focus -> quality
+        ("customer_focus", 0.1, 1.0, "profit"),  # internal focus under-performs
+        ("surveys_acted_upon", 0.0, 1.0, "trust_mean"),  # surveys acted upon -> trust
+        ("surveys_acted_upon", 0.0, 1.0, "engagement_mean"),  # ... -> engagement
+        ("pay_level", 0.8, 1.3, "engagement_mean"),  # pay -> engagement
+        ("referral_p", 0.0, 0.2, "referrals"),  # word of mouth -> referrals
+        ("wom_churn", 0.0, 0.2, "customer_churn_rate"),  # negative word of mouth -> churn
+        ("p_leave_after_bad", 0.0, 1.0, "churned_after_bad_encounter"),  # bad encounter -> churn
+        ("quit_base", 0.002, 0.03, "vacancies"),  # quits -> vacancies
+        ("quit_base", 0.002, 0.03, "hiring_cost"),  # quits -> hiring cost
+        ("spend_per_visit", 200.0, 400.0, "revenue"),  # spend -> revenue
+    ],
+)
 def test_lever_raises_outcome(lever, low, high, outcome):
     higher(outcome, {lever: low}, {lever: high})
 
 
-@pytest.mark.parametrize(("lever", "low", "high", "outcome"), [
-    ("micromanagement", 0.1, 0.9, "engagement_mean"),      # control lowers engagement
-    ("micromanagement", 0.1, 0.9, "autonomy_mean"),
-    ("resources", 0.1, 0.9, "burnout_mean"),               # missing tools are a hindrance
-    ("staffing_ratio", 0.6, 1.2, "burnout_mean"),          # overload -> burnout
-    ("staffing_ratio", 0.6, 1.2, "workload_mean"),
-    ("quit_base", 0.002, 0.03, "skill_mean"),              # quits lose skill
-    ("empowerment", 0.1, 0.9, "very_bad_share"),           # authority to fix problems
-    ("pay_level", 0.8, 1.3, "employee_turnover_rate"),     # pay lowers quitting
-    ("training", 0.0, 0.2, "very_bad_share"),              # skill -> fewer failures
-])
+@pytest.mark.parametrize(
+    ("lever", "low", "high", "outcome"),
+    [
+        ("micromanagement", 0.1, 0.9, "engagement_mean"),  # control lowers engagement
+        ("micromanagement", 0.1, 0.9, "autonomy_mean"),
+        ("resources", 0.1, 0.9, "burnout_mean"),  # missing tools are a hindrance
+        ("staffing_ratio", 0.6, 1.2, "burnout_mean"),  # overload -> burnout
+        ("staffing_ratio", 0.6, 1.2, "workload_mean"),
+        ("quit_base", 0.002, 0.03, "skill_mean"),  # quits lose skill
+        ("empowerment", 0.1, 0.9, "very_bad_share"),  # authority to fix problems
+        ("pay_level", 0.8, 1.3, "employee_turnover_rate"),  # pay lowers quitting
+        ("training", 0.0, 0.2, "very_bad_share"),  # skill -> fewer failures
+    ],
+)
 def test_lever_lowers_outcome(lever, low, high, outcome):
     higher(outcome, {lever: high}, {lever: low})
 
@@ -95,14 +101,17 @@ def test_contagion_pulls_peers_together():
         model = ServiceModel(seed=3, engagement_contagion=contagion, **SMALL).run(52)
         wf = model.workforce
         return float(wf.engagement[wf.filled].std())
+
     assert spread(0.3) < spread(0.0)
 
 
 def test_peer_mean_ignores_vacant_positions():
     import scipy.sparse as sp
+
     # 0 - 1, 0 - 2, 3 - 2: position 2 is vacant, so 3 has no present peer
-    adjacency = sp.csr_matrix(np.array([[0, 1, 1, 0], [1, 0, 0, 0], [1, 0, 0, 1], [0, 0, 1, 0]],
-                                       dtype=np.float32))
+    adjacency = sp.csr_matrix(
+        np.array([[0, 1, 1, 0], [1, 0, 0, 0], [1, 0, 0, 1], [0, 0, 1, 0]], dtype=np.float32)
+    )
     values = np.array([0.0, 1.0, 0.2, 0.7])
     mean, has = peer_mean(adjacency, values, np.array([True, True, False, True]))
     assert mean[0] == pytest.approx(1.0)
@@ -164,7 +173,7 @@ def test_quit_probability_rises_with_disengagement_and_burnout():
 def test_satisfaction_builds_loyalty():
     model = ServiceModel(seed=1, **SMALL)
     model.market.satisfaction[:] = 0.95
-    model.market.loyalty_pull[:] = 0.95 ** model.params.loyalty_convexity
+    model.market.loyalty_pull[:] = 0.95**model.params.loyalty_convexity
     before = model.market.loyalty.mean()
     model.run(10)
     assert model.market.loyalty.mean() > before

@@ -17,7 +17,9 @@ from sim.state import ACTIVE, LOST, PROSPECT
 from tests.conftest import SMALL
 
 
-def frame(seed: int = 1, steps: int = 30, scenario: Scenario | None = None, **params) -> pd.DataFrame:
+def frame(
+    seed: int = 1, steps: int = 30, scenario: Scenario | None = None, **params
+) -> pd.DataFrame:
     return ServiceModel(scenario, seed=seed, **{**SMALL, **params}).run(steps).timeseries()
 
 
@@ -32,23 +34,32 @@ def test_different_seed_different_numbers():
 def test_noop_intervention_is_bit_identical():
     """Setting a lever to the value it already has changes nothing (common random numbers)."""
     base = Scenario(params=Scenario().params.replace(**SMALL), steps=30)
-    noop = Scenario(params=base.params, steps=30,
-                    timeline=(Intervention(10, {"training": base.params.training}),))
+    noop = Scenario(
+        params=base.params,
+        steps=30,
+        timeline=(Intervention(10, {"training": base.params.training}),),
+    )
     pd.testing.assert_frame_equal(frame(3, scenario=base), frame(3, scenario=noop))
 
 
 def test_policy_from_week_t_leaves_earlier_weeks_identical():
     base = Scenario(params=Scenario().params.replace(**SMALL), steps=30)
-    later = Scenario(params=base.params, steps=30,
-                     timeline=(Intervention(15, {"resources": 0.1, "training": 0.2}),))
+    later = Scenario(
+        params=base.params,
+        steps=30,
+        timeline=(Intervention(15, {"resources": 0.1, "training": 0.2}),),
+    )
     a, b = frame(3, scenario=base), frame(3, scenario=later)
     pd.testing.assert_frame_equal(a.iloc[:15], b.iloc[:15])
     assert not a.iloc[15:]["service_quality"].equals(b.iloc[15:]["service_quality"])
 
 
 def test_timeline_changes_the_lever_at_its_week():
-    scenario = Scenario(params=Scenario().params.replace(**SMALL), steps=12,
-                        timeline=(Intervention(5, {"training": 0.2}),))
+    scenario = Scenario(
+        params=Scenario().params.replace(**SMALL),
+        steps=12,
+        timeline=(Intervention(5, {"training": 0.2}),),
+    )
     model = ServiceModel(scenario, seed=1)
     model.run(4)
     assert model.params.training == Scenario().params.training
@@ -58,10 +69,26 @@ def test_timeline_changes_the_lever_at_its_week():
 
 def test_timeseries_has_the_contract_columns():
     ts = frame(steps=3)
-    expected = ["replication", "step", "engagement_mean", "engaged_share",
-                "actively_disengaged_share", "trust_mean", "burnout_mean", "skill_mean",
-                "service_quality", "csat", "nps", "customers_active", "customer_churn_rate",
-                "employee_turnover_rate", "vacancies", "revenue", "costs", "profit"]
+    expected = [
+        "replication",
+        "step",
+        "engagement_mean",
+        "engaged_share",
+        "actively_disengaged_share",
+        "trust_mean",
+        "burnout_mean",
+        "skill_mean",
+        "service_quality",
+        "csat",
+        "nps",
+        "customers_active",
+        "customer_churn_rate",
+        "employee_turnover_rate",
+        "vacancies",
+        "revenue",
+        "costs",
+        "profit",
+    ]
     assert set(expected) <= set(ts.columns)
     assert ts["step"].tolist() == [0, 1, 2, 3]
     assert len(ts.columns) == len(set(ts.columns)) == len(KPI_COLUMNS) + 2
@@ -78,8 +105,17 @@ def test_unit_timeseries_covers_every_unit_and_sums_to_the_total():
 
 def _check_state(model: ServiceModel) -> None:
     wf, market = model.workforce, model.market
-    for name in ("engagement", "trust", "skill", "burnout", "mood", "alignment", "autonomy",
-                 "fit", "feedback"):
+    for name in (
+        "engagement",
+        "trust",
+        "skill",
+        "burnout",
+        "mood",
+        "alignment",
+        "autonomy",
+        "fit",
+        "feedback",
+    ):
         values = getattr(wf, name)
         assert np.isfinite(values).all(), name
         assert values.min() >= 0.0 and values.max() <= 1.0, name
@@ -93,9 +129,9 @@ def _check_state(model: ServiceModel) -> None:
         assert np.isfinite(value), key
 
 
-lever_values = st.fixed_dictionaries({
-    name: st.sampled_from([SPECS[name].low, SPECS[name].high]) for name in LEVERS
-})
+lever_values = st.fixed_dictionaries(
+    {name: st.sampled_from([SPECS[name].low, SPECS[name].high]) for name in LEVERS}
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -111,11 +147,11 @@ def test_extreme_levers_keep_states_in_bounds(levers, seed):
 
 
 @settings(max_examples=10, deadline=None)
-@given(n_employees=st.integers(1, 60), n_customers=st.integers(10, 300),
-       span=st.integers(3, 40))
+@given(n_employees=st.integers(1, 60), n_customers=st.integers(10, 300), span=st.integers(3, 40))
 def test_tiny_organisations_run(n_employees, n_customers, span):
-    model = ServiceModel(seed=1, n_employees=n_employees, n_customers=max(n_customers, 40),
-                         span_of_control=span)
+    model = ServiceModel(
+        seed=1, n_employees=n_employees, n_customers=max(n_customers, 40), span_of_control=span
+    )
     model.run(8)
     _check_state(model)
 
@@ -158,9 +194,14 @@ def test_network_construction_is_seeded():
 
 
 def test_mesa_batch_run():
-    rows = mesa.batch_run(ServiceModel, {"training": [0.0, 0.2], "n_employees": 40,
-                                         "n_customers": 400},
-                          rng=[1, 2], max_steps=5, number_processes=1, display_progress=False)
+    rows = mesa.batch_run(
+        ServiceModel,
+        {"training": [0.0, 0.2], "n_employees": 40, "n_customers": 400},
+        rng=[1, 2],
+        max_steps=5,
+        number_processes=1,
+        display_progress=False,
+    )
     frame_ = pd.DataFrame(rows)
     assert len(frame_) == 4
     assert set(frame_["training"]) == {0.0, 0.2}

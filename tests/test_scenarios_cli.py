@@ -14,8 +14,17 @@ from sim.cli import main
 from sim.params import SPECS
 from sim.scenario import parse_scenario
 
-STORIES = {"baseline", "invest_in_training", "cost_cutting", "micromanagement", "employees_first",
-           "customer_obsession", "internal_focus", "hire_for_fit", "survey_and_act"}
+STORIES = {
+    "baseline",
+    "invest_in_training",
+    "cost_cutting",
+    "micromanagement",
+    "employees_first",
+    "customer_obsession",
+    "internal_focus",
+    "hire_for_fit",
+    "survey_and_act",
+}
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -24,25 +33,28 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("data", "fragment"), [
-    ({"parms": {}}, "unknown key 'parms'"),
-    ({"params": {"trainng": 0.1}}, "unknown parameter 'trainng'; did you mean training"),
-    ({"params": {"training": 0.9}}, "training=0.9 is out of range: allowed 0.0..0.25"),
-    ({"params": {"training": "lots"}}, "training: expected a number, got 'lots'"),
-    ({"params": {"induction_weeks": 2.5}}, "induction_weeks: expected a whole number"),
-    ({"params": {"training": True}}, "training: expected a number"),
-    ({"params": [1, 2]}, "params: expected a mapping"),
-    ({"steps": 0}, "steps=0 is out of range"),
-    ({"steps": "ten"}, "steps: expected a whole number"),
-    ({"timeline": [{"week": 200, "set": {"training": 0.1}}]}, "outside the horizon 1..104"),
-    ({"timeline": [{"week": 5, "set": {"n_customers": 10}}]}, "cannot change during a run"),
-    ({"timeline": [{"week": 5, "set": {"training": 2.0}}]}, "training=2.0 is out of range"),
-    ({"timeline": [{"week": 5}]}, "needs exactly 'week' and 'set'"),
-    ({"timeline": {"week": 5}}, "expected a list"),
-    ({"base": "nonexistent"}, "unknown scenario 'nonexistent'"),
-    ({"params": {"n_customers": 10, "n_employees": 220}}, "n_customers=10 is too small"),
-    ([1, 2, 3], "expected a mapping of keys"),
-])
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"parms": {}}, "unknown key 'parms'"),
+        ({"params": {"trainng": 0.1}}, "unknown parameter 'trainng'; did you mean training"),
+        ({"params": {"training": 0.9}}, "training=0.9 is out of range: allowed 0.0..0.25"),
+        ({"params": {"training": "lots"}}, "training: expected a number, got 'lots'"),
+        ({"params": {"induction_weeks": 2.5}}, "induction_weeks: expected a whole number"),
+        ({"params": {"training": True}}, "training: expected a number"),
+        ({"params": [1, 2]}, "params: expected a mapping"),
+        ({"steps": 0}, "steps=0 is out of range"),
+        ({"steps": "ten"}, "steps: expected a whole number"),
+        ({"timeline": [{"week": 200, "set": {"training": 0.1}}]}, "outside the horizon 1..104"),
+        ({"timeline": [{"week": 5, "set": {"n_customers": 10}}]}, "cannot change during a run"),
+        ({"timeline": [{"week": 5, "set": {"training": 2.0}}]}, "training=2.0 is out of range"),
+        ({"timeline": [{"week": 5}]}, "needs exactly 'week' and 'set'"),
+        ({"timeline": {"week": 5}}, "expected a list"),
+        ({"base": "nonexistent"}, "unknown scenario 'nonexistent'"),
+        ({"params": {"n_customers": 10, "n_employees": 220}}, "n_customers=10 is too small"),
+        ([1, 2, 3], "expected a mapping of keys"),
+    ],
+)
 def test_bad_scenarios_are_refused_with_one_line(data, fragment):
     with pytest.raises(ScenarioError) as info:
         parse_scenario(data, source="bad.yaml")
@@ -100,8 +112,27 @@ def test_scenario_yaml_round_trip(tmp_path):
 
 def test_cli_run_writes_reproducible_results(tmp_path, capsys):
     out1, out2 = tmp_path / "a", tmp_path / "b"
-    assert main(["run", "baseline", "--steps", "12", "--seed", "3", "--reps", "2",
-                 "--set", "n_customers=800", "--set", "n_employees=60", "--out", str(out1)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "baseline",
+                "--steps",
+                "12",
+                "--seed",
+                "3",
+                "--reps",
+                "2",
+                "--set",
+                "n_customers=800",
+                "--set",
+                "n_employees=60",
+                "--out",
+                str(out1),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "engagement_mean" in printed and "profit" in printed
     ts = pd.read_parquet(out1 / "timeseries.parquet")
@@ -113,14 +144,17 @@ def test_cli_run_writes_reproducible_results(tmp_path, capsys):
     pd.testing.assert_frame_equal(units, pd.read_parquet(out2 / "units.parquet"))
 
 
-@pytest.mark.parametrize(("argv", "fragment"), [
-    (["run", "baseline", "--set", "trainng=0.1"], "unknown parameter 'trainng'"),
-    (["run", "baseline", "--set", "training=0.9"], "training=0.9 is out of range"),
-    (["run", "baseline", "--set", "training"], "expected KEY=VALUE"),
-    (["run", "no_such_preset"], "unknown scenario 'no_such_preset'"),
-    (["run", "baseline", "--steps", "0"], "steps=0 is out of range"),
-    (["run", "training_cut_and_restore", "--steps", "20"], "outside the horizon 1..20"),
-])
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["run", "baseline", "--set", "trainng=0.1"], "unknown parameter 'trainng'"),
+        (["run", "baseline", "--set", "training=0.9"], "training=0.9 is out of range"),
+        (["run", "baseline", "--set", "training"], "expected KEY=VALUE"),
+        (["run", "no_such_preset"], "unknown scenario 'no_such_preset'"),
+        (["run", "baseline", "--steps", "0"], "steps=0 is out of range"),
+        (["run", "training_cut_and_restore", "--steps", "20"], "outside the horizon 1..20"),
+    ],
+)
 def test_cli_bad_input_exits_2_with_one_line(argv, fragment, capsys, tmp_path):
     out = tmp_path / "never"
     assert main([*argv, "--out", str(out)]) == 2
