@@ -59,14 +59,14 @@ def unit_table(run: pd.DataFrame | ServiceModel, start: int | None = None,
 
     Args:
         run: a model (after ``run()``) or its ``unit_timeseries()`` (several replications allowed).
-        start: first week of the window (default: half the horizon; never step 0, which has no
-            encounters, revenue or quits).
+        start: first week of the window (default: ``end // 2 + 1``, the second half, e.g.
+            weeks 53-104; never step 0, which has no encounters, revenue or quits).
         end: last week of the window (default: the last step).
     """
     frame = _as_frame(run)
     last = int(frame["step"].max())
     end = last if end is None else end
-    start = max(1, end // 2 if start is None else start)
+    start = max(1, end // 2 + 1 if start is None else start)
     if start > end:
         raise ValueError(f"window start {start} is after its end {end}")
     window = frame[(frame["step"] >= start) & (frame["step"] <= end)]

@@ -1,0 +1,81 @@
+"""Business-unit analytics on a hand-made case whose answers are worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from sim.analytics import UNIT_TABLE_COLUMNS, quartile_comparison, unit_table
+
+
+def _hand_made() -> pd.DataFrame:
+    """Four units over weeks 0-4; unit 0 least engaged, unit 3 most engaged."""
+    weekly = {  # unit: (engagement, csat, loyalty, revenue by week 1-4, profit/week, quit rate)
+        0: (0.2, 0.60, 0.3, [100, 100, 100, 100], 10.0, 0.02),
+        1: (0.4, 0.62, 0.4, [100, 100, 100, 100], 11.0, 0.02),
+        2: (0.6, 0.64, 0.5, [100, 100, 100, 100], 11.0, 0.02),
+        3: (0.8, 0.66, 0.6, [100, 100, 100, 110], 12.3, 0.01),
+    }
+    rows = []
+    for step in range(5):
+        for unit, (eng, csat, loy, revenue, profit, quit) in weekly.items():
+            rows.append({"replication": 0, "step": step, "unit": unit, "engagement": eng,
+                         "csat": csat, "loyalty": loy, "customers": 50.0, "staff": 10.0,
+                         "revenue": revenue[step - 1] if step else 0.0,
+                         "profit": profit if step else 0.0, "turnover": quit if step else 0.0,
+                         "churn": 0.005 if step else 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_unit_table_hand_made_case() -> None:
+    raw = unit_table(_hand_made(), start=1, end=4)
+    assert list(raw.columns) == ["replication", "unit", *UNIT_TABLE_COLUMNS]
+    table = raw.set_index("unit")
+    assert table.loc[3, "revenue"] == pytest.approx(410.0)
+    assert table.loc[3, "profit"] == pytest.approx(49.2)
+    assert table.loc[3, "margin"] == pytest.approx(0.12)
+    assert table.loc[0, "margin"] == pytest.approx(0.10)
+    assert table.loc[3, "revenue_growth"] == pytest.approx(0.10)  # week 4 over week 1
+    assert table.loc[0, "revenue_growth"] == pytest.approx(0.0)
+    assert table.loc[0, "turnover"] == pytest.approx(1 - 0.98 ** 52)
+    assert table.loc[0, "retention"] == pytest.approx(0.995 ** 52)
+    assert table.loc[2, "csat"] == pytest.approx(0.64)
+
+
+def test_quartile_comparison_hand_made_case() -> None:
+    comparison = quartile_comparison(unit_table(_hand_made(), start=1, end=4))
+    assert comparison["n_per_quartile"] == 1
+    assert comparison["customer_ratings_pct"] == pytest.approx(10.0)   # 0.66 vs 0.60
+    assert comparison["profitability_pct"] == pytest.approx(20.0)      # margin 0.12 vs 0.10
+    expected_turnover = 100 * ((1 - 0.99 ** 52) - (1 - 0.98 ** 52)) / (1 - 0.98 ** 52)
+    assert comparison["turnover_pct"] == pytest.approx(expected_turnover)
+    assert comparison["turnover_pct"] < 0
+
+
+def test_default_window_skips_step_zero_and_first_half() -> None:
+    frame = _hand_made()
+    frame.loc[frame["step"] <= 2, "csat"] = 0.0  # only weeks 3-4 should count (end // 2 + 1 = 3)
+    table = unit_table(frame).set_index("unit")
+    assert table.loc[1, "csat"] == pytest.approx(0.62)
+
+
+def test_quartiles_are_taken_within_each_replication() -> None:
+    one = _hand_made()
+    two = one.assign(replication=1)
+    two["csat"] = two["csat"] * 2  # doubles both quartiles: the relative gap is unchanged
+    comparison = quartile_comparison(unit_table(pd.concat([one, two]), start=1, end=4))
+    assert comparison["customer_ratings_pct"] == pytest.approx(10.0)
+    assert not math.isnan(comparison["profitability_pct"])
+
+
+def test_unit_table_from_a_model() -> None:
+    from sim import ServiceModel
+    from sim.scenario import load_scenario
+
+    model = ServiceModel(load_scenario("baseline").with_changes(steps=8), seed=3).run()
+    table = unit_table(model)
+    assert len(table) == model.units.n
+    assert table["engagement"].between(0, 1).all()
+    assert (table["revenue"] > 0).all()

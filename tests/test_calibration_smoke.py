@@ -1,0 +1,64 @@
+"""The calibration experiment still runs end to end (tiny budget, tiny runs) and writes its files."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location(
+        "calibrate", ROOT / "experiments" / "calibration" / "calibrate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["calibrate"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tiny_calibration_writes_table_values_and_figures(tmp_path: Path) -> None:
+    calibrate = _load()
+    status = calibrate.main(["--budget", "3", "--reps", "1", "--final-reps", "1", "--workers", "1",
+                             "--steps", "10", "--n-employees", "44", "--n-customers", "400",
+                             "--out", str(tmp_path)])
+    assert status == 0
+    for name in ("calibrated.yaml", "targets.csv", "targets.md", "trials.csv", "targets.png",
+                 "search_history.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    record = yaml.safe_load((tmp_path / "calibrated.yaml").read_text())
+    assert set(record["calibrated"]) == set(calibrate.SEARCH)
+    for name, value in record["calibrated"].items():
+        low, high = calibrate.SEARCH[name]
+        assert low <= value <= high
+    table = (tmp_path / "targets.md").read_text()
+    assert all(t.evidence in table for t in calibrate.TARGETS)
+
+
+def test_loss_is_zero_inside_every_band_and_grows_outside() -> None:
+    calibrate = _load()
+    inside = {t.key: (t.low + t.high) / 2 for t in calibrate.TARGETS}
+    assert calibrate.loss(inside) == 0.0
+    first = calibrate.TARGETS[0]
+    miss = dict(inside, **{first.key: first.high + first.tolerance})
+    assert calibrate.loss(miss) == pytest.approx(1.0)
+
+
+def test_apply_defaults_edits_only_default_and_source(tmp_path: Path) -> None:
+    calibrate = _load()
+    copy = tmp_path / "params.py"
+    shutil.copy(ROOT / "sim" / "params.py", copy)
+    before = copy.read_text().splitlines()
+    calibrate.apply_defaults({"quit_base": 0.0123, "disposition_sd": 0.77}, "calibrated (test)",
+                             path=copy)
+    after = copy.read_text().splitlines()
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert any("quit_base: float = _p(0.0123," in b for _, b in changed)
+    assert any("disposition_sd: float = _p(0.77," in b for _, b in changed)
+    assert sum('"calibrated (test)"' in b for _, b in changed) == 2
+    assert len(changed) <= 4
