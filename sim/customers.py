@@ -30,7 +30,7 @@ class CustomerFlows:
     """What happened in the market this week (slots)."""
 
     churned: np.ndarray
-    churned_after_bad: np.ndarray
+    churned_after_bad: np.ndarray  # churned in a week with a very bad encounter
     acquired: np.ndarray
     referred: np.ndarray
     renewed: np.ndarray
@@ -100,9 +100,9 @@ def churn_and_grow(
 ) -> CustomerFlows:
     """Customers leave, prospects join (by referral or unprompted), lost places renew.
 
-    Each market slot draws one uniform a week for the decision its status allows (an active
-    customer may churn, a prospect may join, a lost place may renew), plus one for leaving after
-    a very bad encounter.
+    Each market slot draws one uniform a week for the decision its status allows: an active
+    customer may leave (more likely after negative word of mouth or a very bad encounter), a
+    prospect may join (more likely after positive word of mouth), a lost place may renew.
     """
     told_good, told_bad = heard
     shift = np.float32(params.wom_expectation)
@@ -116,27 +116,20 @@ def churn_and_grow(
     prospect = np.flatnonzero(market.status == PROSPECT)
     lost = np.flatnonzero(market.status == LOST)
 
-    bad = enc.customer[enc.very_bad]
-    bad = bad[draws["leave_after_bad"][bad] < params.p_leave_after_bad]
-    churn_mask = np.zeros(market.n, dtype=bool)
-    churn_mask[active[u[active] < _churn_probability(params, market, active)]] = True
-    churn_mask[bad] = True
-    # negative word of mouth adds to the churn chance of the active customers who heard it
-    told, times = _heard_by(market, told_bad, ACTIVE)
-    p_told = _churn_probability(params, market, told) + params.wom_churn * times
-    churn_mask[told[u[told] < p_told]] = True
-    churned = np.flatnonzero(churn_mask)
+    p_leave = _churn_probability(params, market, active)
+    told, times = _heard_by(market, told_bad, ACTIVE)  # negative word of mouth pushes out
+    p_leave[np.searchsorted(active, told)] += params.wom_churn * times
+    bad = np.searchsorted(active, enc.customer[enc.very_bad])  # visitors were all active
+    p_leave[bad] = 1.0 - (1.0 - p_leave[bad]) * (1.0 - params.p_leave_after_bad)
+    leaving = u[active] < p_leave
+    churned = active[leaving]
 
-    p_organic = params.acquisition_base * (0.5 + units.csat[market.unit[prospect]])
-    acquire_mask = np.zeros(market.n, dtype=bool)
-    acquire_mask[prospect[u[prospect] < p_organic]] = True
-    # positive word of mouth turns prospects into customers (referrals)
-    told, times = _heard_by(market, told_good, PROSPECT)
+    p_join = params.acquisition_base * (0.5 + units.csat[market.unit[prospect]])
+    told, times = _heard_by(market, told_good, PROSPECT)  # positive word of mouth: referrals
     p_referral = 1.0 - (1.0 - params.referral_p) ** times
+    p_join[np.searchsorted(prospect, told)] += p_referral
+    acquired = prospect[u[prospect] < p_join]
     referred = told[u[told] < p_referral]
-    p_told = p_referral + params.acquisition_base * (0.5 + units.csat[market.unit[told]])
-    acquire_mask[told[u[told] < p_told]] = True
-    acquired = np.flatnonzero(acquire_mask)
     renewed = lost[u[lost] < params.market_renewal]
 
     market.status[churned] = LOST
@@ -157,7 +150,7 @@ def churn_and_grow(
     market.last_employee[renewed] = -1
     return CustomerFlows(
         churned=churned,
-        churned_after_bad=bad,
+        churned_after_bad=active[bad[leaving[bad]]],
         acquired=acquired,
         referred=referred,
         renewed=renewed,

@@ -105,8 +105,10 @@ def serve(
     served = employee >= 0
     e = np.where(served, employee, 0)
     quality = core_quality(params, wf, units, e)
-    problem = draws["problem"][visitors] < params.problem_rate
-    fixed = draws["fix"][visitors] < fix_probability(params, wf, e)
+    u_problem = draws["problem"][visitors]
+    problem = u_problem < params.problem_rate
+    # given a problem, u_problem / problem_rate is a fresh uniform: it decides the fix
+    fixed = u_problem < params.problem_rate * fix_probability(params, wf, e)
     quality = np.where(
         problem,
         np.where(fixed, quality + FIXED_PROBLEM_BONUS, quality * UNFIXED_PROBLEM_FACTOR),

@@ -111,10 +111,9 @@ def nps(satisfaction: np.ndarray) -> float:
 
 
 def _mean(values: np.ndarray, where: np.ndarray) -> float:
-    """Mean of ``values`` where ``where`` is true (a dot product: no copy of large arrays)."""
+    """Mean of ``values`` where ``where`` is true (masked reduction: no copy, no BLAS threads)."""
     count = np.count_nonzero(where)
-    weight = where.astype(np.float32 if values.dtype == np.float32 else np.float64)
-    return float(np.dot(values, weight) / count) if count else 0.0
+    return float(np.sum(values, where=where, dtype=np.float64) / count) if count else 0.0
 
 
 def measure(
@@ -136,12 +135,12 @@ def measure(
     on = wf.filled
     eng = wf.engagement
     active = market.status == ACTIVE
-    by_status = np.bincount(market.status, minlength=3)
-    active_f = active.astype(np.float32)
-    customers_u, loyalty_sum_u, satisfaction_sum_u = market_unit_sum(
-        np.stack([active_f, market.loyalty * active_f, market.satisfaction * active_f]), units
+    n_active = max(np.count_nonzero(active), 1)
+    customers_u = market_unit_sum(active, units)
+    loyalty_sum_u = market_unit_sum(np.where(active, market.loyalty, np.float32(0.0)), units)
+    satisfaction_sum_u = market_unit_sum(
+        np.where(active, market.satisfaction, np.float32(0.0)), units
     )
-    n_active = max(by_status[ACTIVE], 1)
     vacant = budgeted(params, units, wf) & ~on
     if len(enc.customer):
         quality, satisfaction, enc_unit = enc.quality, enc.satisfaction, market.unit[enc.customer]
@@ -177,8 +176,8 @@ def measure(
         "nps": nps(satisfaction),
         "visits": float(len(enc.customer)),
         "very_bad_share": float(enc.very_bad.mean()) if len(enc.very_bad) else 0.0,
-        "customers_active": float(by_status[ACTIVE]),
-        "prospects": float(by_status[PROSPECT]),
+        "customers_active": float(customers_u.sum()),
+        "prospects": float(np.count_nonzero(market.status == PROSPECT)),
         "customer_churn_rate": churned / active_before if active_before else 0.0,
         "customers_churned": float(churned),
         "churned_after_bad_encounter": float(len(customer_flows.churned_after_bad))

@@ -36,16 +36,7 @@ from sim.scenario import Scenario, load_scenario
 from sim.state import ACTIVE, Encounters
 
 # The weekly random decisions, one row of uniforms per slot each (see sim.rng).
-MARKET_DECISIONS = (
-    "visit",
-    "assign",
-    "problem",
-    "fix",
-    "quality",
-    "talk",
-    "fate",
-    "leave_after_bad",
-)
+MARKET_DECISIONS = ("visit", "assign", "problem", "quality", "talk", "fate")
 STAFF_DECISIONS = ("quit", "hiring_lag", "hire_fit", "hire_skill", "hire_disposition")
 
 
