@@ -16,9 +16,9 @@ start-up weeks do not dominate):
   ``churn``: yearly customer churn the same way; ``retention`` = 1 - churn.
 
 Quartile comparison: within each replication, units are ranked by window engagement; the top
-and bottom quartiles (``ceil(n/4)`` units each) are compared as relative differences in percent,
-``100 * (top - bottom) / |bottom|``, for customer ratings (csat), profitability (margin) and
-turnover. Replications are then averaged (each replication is one organisation, as in a study).
+and bottom quartiles (``ceil(n/4)`` units each) are pooled over replications and compared as
+relative differences in percent, ``100 * (top - bottom) / |bottom|``, for customer ratings
+(csat), profitability (margin) and turnover.
 """
 
 from __future__ import annotations
@@ -93,30 +93,36 @@ def _relative_pct(top: float, bottom: float) -> float:
 
 
 def quartile_comparison(table: pd.DataFrame) -> dict[str, float]:
-    """Top- vs bottom-engagement-quartile units, in percent (mean over replications).
+    """Top- vs bottom-engagement-quartile units, in percent.
+
+    Quartiles are formed within each replication (each replication is one organisation, as in
+    a study); the units of each quartile are then pooled over replications and the relative
+    difference is taken of the pooled means (a ratio of means: stabler than a mean of per-run
+    ratios when a quartile's margin is close to zero).
 
     Args:
         table: the output of :func:`unit_table`.
 
     Returns:
-        ``customer_ratings_pct`` (csat), ``profitability_pct`` (margin) and ``turnover_pct``
-        (negative when top units lose fewer staff), plus ``n_per_quartile``.
+        ``customer_ratings_pct`` (csat), ``profitability_pct`` (margin = pooled profit / pooled
+        revenue) and ``turnover_pct`` (negative when top units lose fewer staff), plus
+        ``n_per_quartile`` (units per quartile in one replication).
     """
-    rows = []
+    tops, bottoms = [], []
+    k = 1
     for _, units in table.groupby("replication"):
         k = max(1, math.ceil(len(units) / 4))
         ranked = units.sort_values(["engagement", "unit"], kind="stable")
-        bottom, top = ranked.head(k), ranked.tail(k)
-        margin_top = top["profit"].sum() / top["revenue"].sum()
-        margin_bottom = bottom["profit"].sum() / bottom["revenue"].sum()
-        rows.append({
-            "customer_ratings_pct": _relative_pct(top["csat"].mean(), bottom["csat"].mean()),
-            "profitability_pct": _relative_pct(margin_top, margin_bottom),
-            "turnover_pct": _relative_pct(top["turnover"].mean(), bottom["turnover"].mean()),
-            "n_per_quartile": float(k),
-        })
-    means = pd.DataFrame(rows).mean()
-    return {key: float(means[key]) for key in (*COMPARISON_KEYS, "n_per_quartile")}
+        bottoms.append(ranked.head(k))
+        tops.append(ranked.tail(k))
+    top, bottom = pd.concat(tops), pd.concat(bottoms)
+    return {
+        "customer_ratings_pct": _relative_pct(top["csat"].mean(), bottom["csat"].mean()),
+        "profitability_pct": _relative_pct(top["profit"].sum() / top["revenue"].sum(),
+                                           bottom["profit"].sum() / bottom["revenue"].sum()),
+        "turnover_pct": _relative_pct(top["turnover"].mean(), bottom["turnover"].mean()),
+        "n_per_quartile": float(k),
+    }
 
 
 def _cmd_units(args: argparse.Namespace) -> int:

@@ -50,15 +50,25 @@ def test_loss_is_zero_inside_every_band_and_grows_outside() -> None:
 
 
 def test_apply_defaults_edits_only_default_and_source(tmp_path: Path) -> None:
+    from sim.params import SPECS
+
     calibrate = _load()
-    copy = tmp_path / "params.py"
+    copy = tmp_path / "params_copy.py"
     shutil.copy(ROOT / "sim" / "params.py", copy)
-    before = copy.read_text().splitlines()
-    calibrate.apply_defaults({"quit_base": 0.0123, "disposition_sd": 0.77}, "calibrated (test)",
-                             path=copy)
-    after = copy.read_text().splitlines()
-    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
-    assert any("quit_base: float = _p(0.0123," in b for _, b in changed)
-    assert any("disposition_sd: float = _p(0.77," in b for _, b in changed)
-    assert sum('"calibrated (test)"' in b for _, b in changed) == 2
-    assert len(changed) <= 4
+    changes = {"quit_base": 0.0123, "manager_spread": 0.21}
+    for _ in range(2):  # applying twice keeps one prior, not a chain
+        calibrate.apply_defaults(changes, "calibrated (test)", path=copy)
+    spec = importlib.util.spec_from_file_location("params_copy", copy)
+    edited = importlib.util.module_from_spec(spec)
+    sys.modules["params_copy"] = edited
+    spec.loader.exec_module(edited)
+    for name, old in SPECS.items():
+        new = edited.SPECS[name]
+        if name in changes:
+            assert new.default == changes[name]
+            assert new.source == f"calibrated (test); prior: {old.source}"
+            assert (new.low, new.high, new.unit, new.meaning, new.structural) == (
+                old.low, old.high, old.unit, old.meaning, old.structural)
+        else:
+            assert vars(new) == vars(old)
+    assert max(len(line) for line in copy.read_text().splitlines()) <= 100

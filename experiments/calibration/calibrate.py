@@ -60,9 +60,9 @@ SEARCH: dict[str, tuple[float, float]] = {
     "disposition_sd": (0.3, 1.6),
     "manager_spread": (0.05, 0.35),
     "eng_w_customer_feedback": (0.5, 4.0),
-    "quit_base": (0.003, 0.016),
+    "quit_base": (0.004, 0.014),
     "quit_w_engagement": (1.0, 6.0),
-    "churn_base": (0.001, 0.008),
+    "churn_base": (0.001, 0.004),
     "internal_overhead": (0.1, 0.5),
     "p_leave_after_bad": (0.1, 0.35),
 }
@@ -122,28 +122,30 @@ def _run(preset: str, seed: int, values: dict[str, float], size: RunSize) -> Ser
 def measure(values: dict[str, float], seeds: list[int], size: RunSize) -> dict[str, float]:
     """Every target's statistic for parameter ``values`` (mean over paired replications)."""
     start = max(1, size.steps // 2 + 1)
-    per_rep = []
+    per_rep, tables = [], []
     for seed in seeds:
         base = _run("baseline", seed, values, size)
         internal = _run("internal_focus", seed, values, size)
         ts = base.timeseries()
         window = ts[ts["step"] >= start]
-        comparison = quartile_comparison(unit_table(base, start=start))
+        tables.append(unit_table(base, start=start).assign(replication=seed))
         profit_base = window["profit"].sum()
         its = internal.timeseries()
         profit_internal = its[its["step"] >= start]["profit"].sum()
         per_rep.append({
             "engaged_share": window["engaged_share"].mean(),
             "actively_disengaged_share": window["actively_disengaged_share"].mean(),
-            **{k: comparison[k] for k in ("customer_ratings_pct", "profitability_pct",
-                                          "turnover_pct")},
             "staff_turnover_year": 1 - (1 - window["employee_turnover_rate"].mean()) ** 52,
             "customer_retention_year": (1 - window["customer_churn_rate"].mean()) ** 52,
             "internal_focus_profit_gap": ((profit_base - profit_internal) / abs(profit_base)
                                           if profit_base else float("nan")),
             "profit_margin": profit_base / window["revenue"].sum(),
         })
-    return pd.DataFrame(per_rep).mean().to_dict()
+    stats = pd.DataFrame(per_rep).mean().to_dict()
+    comparison = quartile_comparison(pd.concat(tables, ignore_index=True))
+    stats.update({k: comparison[k] for k in ("customer_ratings_pct", "profitability_pct",
+                                             "turnover_pct")})
+    return stats
 
 
 def loss(stats: dict[str, float]) -> float:
@@ -261,7 +263,11 @@ def figures(history: pd.DataFrame | None, table: pd.DataFrame, out: Path) -> Non
 
 
 def apply_defaults(values: dict[str, float], note: str, path: Path = PARAMS_FILE) -> None:
-    """Write ``values`` as defaults in sim/params.py: the default number and the source text."""
+    """Write ``values`` as defaults in sim/params.py: the default number and the source text.
+
+    The new source is ``"<note>; prior: <previous source>"`` (the prior evidence is kept), on
+    its own line(s) so the file stays within 100 columns.
+    """
     text = path.read_text()
     for name, value in values.items():
         head = re.search(rf"^    {name}: (float|int) = _p\(\s*", text, flags=re.M)
@@ -273,8 +279,17 @@ def apply_defaults(values: dict[str, float], note: str, path: Path = PARAMS_FILE
         number = re.match(r"[-+0-9._eE]+", block)
         block = f"{value!r}" + block[number.end():]
         strings = list(re.finditer(r'"[^"]*"', block))
-        last = strings[-1]
-        block = block[:last.start()] + f'"{note}"' + block[last.end():]
+        first = len(strings) - 1  # the source: the trailing run of adjacent string literals
+        while first > 0 and not block[strings[first - 1].end():strings[first].start()].strip():
+            first -= 1
+        prior = "".join(m.group(0)[1:-1] for m in strings[first:]).split("; prior: ")[-1]
+        indent = " " * len(head.group(0))
+        source = f'"{note}; "\n{indent}"prior: {prior}"'
+        before = block[:strings[first].start()].rstrip()
+        rest = block[strings[-1].end():]
+        if rest.startswith(", structural=True)"):
+            rest = ",\n" + indent + rest[2:]
+        block = f"{before}\n{indent}{source}{rest}"
         text = text[:head.end()] + block + text[stop:]
     path.write_text(text)
 
@@ -344,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"loss {loss(stats):.3f}; wrote {args.out}/{name}, targets.md, targets.csv, PNGs "
           f"in {time.time() - started:.0f} s")
     if args.apply and not args.evaluate_only:
-        apply_defaults(best, "calibrated (experiments/calibration, T1-T15 targets)")
+        apply_defaults(best, "calibrated (experiments/calibration)")
         print(f"applied the calibrated defaults to {PARAMS_FILE}")
     return 0
 
