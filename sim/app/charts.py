@@ -1,0 +1,309 @@
+"""ECharts options for the page's figures.
+
+ECharts ships with ``solara-assets`` (served locally, no CDN), draws thousands of points fast in
+the browser, and takes plain dictionaries, so every figure here is a pure function of the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.scenario import Intervention
+
+INK = "#1f2a37"
+MUTED = "#6b7280"
+GRID = "#e5e7eb"
+SCENARIO = "#0f766e"      # teal
+BASELINE = "#64748b"      # slate
+EVENT = "#b45309"         # amber
+FONT = "Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+# Low-to-high scale for engagement and satisfaction (red - sand - teal; readable for most).
+SCALE = ["#b91c1c", "#f59e0b", "#e7e5e4", "#14b8a6", "#0f766e"]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How a KPI is labelled and printed."""
+
+    label: str
+    unit: str = ""
+    scale: float = 1.0     # multiply before printing
+    digits: int = 2
+    money: bool = False
+    higher_is_better: bool = True
+
+    def fmt(self, value: float, signed: bool = False) -> str:
+        """``value`` in this measure's units, short enough for a card."""
+        if value != value:  # nan
+            return "n/a"
+        v = value * self.scale
+        sign = "+" if signed and v > 0 else ("-" if v < 0 else "")
+        a = abs(v)
+        if self.money:
+            if a >= 1e6:
+                text = f"${a / 1e6:,.2f}M"
+            elif a >= 1e3:
+                text = f"${a / 1e3:,.1f}k"
+            else:
+                text = f"${a:,.0f}"
+        else:
+            text = f"{a:,.{self.digits}f}"
+        return f"{sign}{text}{self.unit}"
+
+
+MEASURES: dict[str, Measure] = {
+    "engagement_mean": Measure("Engagement", "", 100, 1),
+    "engaged_share": Measure("Engaged staff", "%", 100, 1),
+    "actively_disengaged_share": Measure("Actively disengaged", "%", 100, 1,
+                                         higher_is_better=False),
+    "trust_mean": Measure("Trust in manager", "", 100, 1),
+    "burnout_mean": Measure("Burnout", "", 100, 1, higher_is_better=False),
+    "skill_mean": Measure("Skill", "", 100, 1),
+    "service_quality": Measure("Service quality", "", 100, 1),
+    "csat": Measure("Customer satisfaction", "", 100, 1),
+    "nps": Measure("Net promoter score", "", 1, 1),
+    "customers_active": Measure("Active customers", "", 1, 0),
+    "customer_churn_rate": Measure("Customer churn", "%/yr", 100, 1, higher_is_better=False),
+    "employee_turnover_rate": Measure("Staff turnover", "%/yr", 100, 1, higher_is_better=False),
+    "vacancies": Measure("Vacancies", "", 1, 1, higher_is_better=False),
+    "revenue": Measure("Weekly revenue", "", money=True),
+    "costs": Measure("Weekly costs", "", money=True, higher_is_better=False),
+    "profit": Measure("Weekly profit", "", money=True),
+    "cum_profit": Measure("Cumulative profit", "", money=True),
+}
+CARD_KPIS = ("engagement_mean", "service_quality", "csat", "nps", "customers_active",
+             "employee_turnover_rate", "profit", "cum_profit")
+CHART_KPIS = ("engagement_mean", "service_quality", "csat", "customers_active",
+              "employee_turnover_rate", "profit")
+# Weekly flows are noisy: the charts show them as trailing averages over this many weeks.
+SMOOTH_WEEKS = {"employee_turnover_rate": 8, "customer_churn_rate": 8, "profit": 4,
+                "revenue": 4, "costs": 4}
+
+
+def _round(values: np.ndarray, digits: int = 4) -> list[float | None]:
+    return [None if v != v else round(float(v), digits) for v in values]
+
+
+def _base(title: str, subtitle: str = "") -> dict[str, Any]:
+    return {
+        "animation": False,
+        "textStyle": {"fontFamily": FONT, "color": INK},
+        "title": {"text": title, "subtext": subtitle, "left": 8, "top": 4,
+                  "textStyle": {"fontSize": 14, "fontWeight": 600, "color": INK},
+                  "subtextStyle": {"fontSize": 11, "color": MUTED}},
+        "grid": {"left": 56, "right": 18, "top": 58, "bottom": 34},
+    }
+
+
+def _weeks_axis(weeks: np.ndarray) -> dict[str, Any]:
+    span = int(weeks[-1]) if len(weeks) else 1
+    every = next((w for w in (1, 2, 4, 13, 26, 52, 104, 260) if span / w <= 9), 520)
+    return {"type": "category", "data": weeks.tolist(), "boundaryGap": False, "name": "week",
+            "nameLocation": "middle", "nameGap": 22, "splitLine": {"show": False},
+            "axisLabel": {"color": MUTED, "interval": every - 1}, "axisTick": {"show": False},
+            "nameTextStyle": {"color": MUTED}}
+
+
+def _event_lines(timeline: tuple[Intervention, ...]) -> dict[str, Any]:
+    return {
+        "symbol": "none", "silent": True,
+        "lineStyle": {"color": EVENT, "type": "dashed", "width": 1.2},
+        "label": {"formatter": "{b}", "color": EVENT, "fontSize": 10, "position": "insideEndTop"},
+        "data": [{"xAxis": e.week, "name": f"wk {e.week}"} for e in timeline],
+    }
+
+
+def timeseries(key: str, weeks: np.ndarray, scenario: tuple[np.ndarray, ...],
+               baseline: tuple[np.ndarray, ...], timeline: tuple[Intervention, ...],
+               names: tuple[str, str], smoothing: str = "") -> dict[str, Any]:
+    """One KPI over time: mean lines with 95% bands, scenario over baseline, events marked.
+
+    Bands are drawn as a transparent lower line plus a stacked, filled width, which needs a
+    category axis (one category per week, so a week number is also its index).
+    """
+    m = MEASURES[key]
+    digits = 4 if m.scale == 1 and not m.money else 5
+
+    def scaled(a: np.ndarray) -> list[float | None]:
+        return _round(a * m.scale, digits)
+
+    series: list[dict[str, Any]] = []
+    for (mean, low, high), colour, name, stack in ((baseline, BASELINE, names[1], "b"),
+                                                   (scenario, SCENARIO, names[0], "s")):
+        series += [
+            {"type": "line", "data": scaled(low), "stack": stack, "stackStrategy": "all",
+             "symbol": "none", "lineStyle": {"opacity": 0}, "silent": True,
+             "tooltip": {"show": False}},
+            {"type": "line", "data": scaled(high - low), "stack": stack, "stackStrategy": "all",
+             "symbol": "none",
+             "lineStyle": {"opacity": 0}, "silent": True,
+             "areaStyle": {"color": colour, "opacity": 0.18}, "tooltip": {"show": False}},
+            {"type": "line", "name": name, "data": scaled(mean),
+             "symbol": "none", "lineStyle": {"color": colour, "width": 2},
+             "itemStyle": {"color": colour}},
+        ]
+    if timeline:
+        series[-1]["markLine"] = _event_lines(timeline)
+    unit = m.unit.strip() or ("$" if m.money else "0-100 scale" if m.scale == 100 else "count")
+    option = _base(m.label, f"{unit} · {smoothing}mean and 95% band")
+    option.update({
+        "tooltip": {"trigger": "axis"},
+        "xAxis": _weeks_axis(weeks),
+        "yAxis": {"type": "value", "scale": True, "splitLine": {"lineStyle": {"color": GRID}},
+                  "axisLabel": {"color": MUTED}},
+        "series": series,
+    })
+    return option
+
+
+def roi(weeks: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
+        payback: int | None, timeline: tuple[Intervention, ...]) -> dict[str, Any]:
+    """Cumulative profit difference to the baseline, with the payback week marked."""
+    lo = np.where(np.isnan(low), mean, low)
+    hi = np.where(np.isnan(high), mean, high)
+    series: list[dict[str, Any]] = [
+        {"type": "line", "data": _round(lo, 0), "stack": "ci", "stackStrategy": "all",
+         "symbol": "none", "lineStyle": {"opacity": 0}, "silent": True},
+        {"type": "line", "data": _round(hi - lo, 0), "stack": "ci", "stackStrategy": "all",
+         "symbol": "none", "lineStyle": {"opacity": 0}, "silent": True,
+         "areaStyle": {"color": SCENARIO, "opacity": 0.16}},
+        {"type": "line", "name": "cumulative profit difference",
+         "data": _round(mean, 0), "symbol": "none",
+         "lineStyle": {"color": SCENARIO, "width": 2.5}, "itemStyle": {"color": SCENARIO},
+         "markLine": {"symbol": "none", "silent": True,
+                      "lineStyle": {"color": INK, "width": 1}, "label": {"show": False},
+                      "data": [{"yAxis": 0}]}},
+    ]
+    events = _event_lines(timeline)
+    if payback is not None and payback > 0:
+        events["data"].append({"xAxis": payback, "name": f"payback wk {payback}",
+                               "lineStyle": {"color": SCENARIO, "type": "solid", "width": 2},
+                               "label": {"color": SCENARIO, "fontWeight": 700}})
+    if events["data"]:
+        series.append({"type": "line", "data": [], "markLine": events})
+    option = _base("Cumulative profit vs baseline", "$ · mean and 95% band of paired differences")
+    option.update({
+        "tooltip": {"trigger": "axis"},
+        "grid": {"left": 72, "right": 18, "top": 58, "bottom": 34},
+        "xAxis": _weeks_axis(weeks),
+        "yAxis": {"type": "value", "splitLine": {"lineStyle": {"color": GRID}},
+                  "axisLabel": {"color": MUTED}},
+        "series": series,
+    })
+    return option
+
+
+def units_scatter(engagement: np.ndarray, csat: np.ndarray, profit: np.ndarray,
+                  week: int) -> dict[str, Any]:
+    """Each business unit's engagement against customer satisfaction; colour = weekly profit."""
+    data = [[round(float(e) * 100, 2), round(float(c) * 100, 2), round(float(p), 0), i]
+            for i, (e, c, p) in enumerate(zip(engagement, csat, profit, strict=True))]
+    lim = float(np.abs(profit).max()) if len(profit) else 1.0
+    option = _base("Business units", f"week {week} · engagement vs customer satisfaction, "
+                   "colour = weekly profit")
+    option.update({
+        "grid": {"left": 56, "right": 80, "top": 58, "bottom": 40},
+        "tooltip": {"trigger": "item"},
+        "xAxis": {"type": "value", "name": "engagement", "nameLocation": "middle", "nameGap": 24,
+                  "scale": True, "splitLine": {"lineStyle": {"color": GRID}}},
+        "yAxis": {"type": "value", "name": "CSAT", "scale": True,
+                  "splitLine": {"lineStyle": {"color": GRID}}},
+        "visualMap": {"min": -max(lim, 1.0), "max": max(lim, 1.0), "dimension": 2,
+                      "inRange": {"color": [SCALE[0], SCALE[2], SCALE[4]]}, "right": 4, "top": 60,
+                      "itemHeight": 120, "text": ["profit +", "-"], "calculable": False,
+                      "textStyle": {"fontSize": 10, "color": MUTED}},
+        "series": [{"type": "scatter", "data": data, "symbolSize": 16,
+                    "itemStyle": {"borderColor": INK, "borderWidth": 0.6}}],
+    })
+    return option
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Fixed, seeded positions of every employee slot, manager and customer slot.
+
+    Units sit on a grid; a unit's manager at its centre, its staff on a ring, its customers in a
+    cloud around them. Computing it is instant and it never moves, unlike a spring layout.
+    """
+
+    employee_xy: np.ndarray
+    manager_xy: np.ndarray
+    customer_xy: np.ndarray
+
+
+def layout(n_units: int, employee_unit: np.ndarray, customer_unit: np.ndarray,
+           seed: int) -> Layout:
+    """Positions for units' members (seeded: the same model gives the same picture)."""
+    rng = np.random.default_rng(seed)
+    cols = int(np.ceil(np.sqrt(n_units * 1.6)))
+    centre = np.column_stack([np.arange(n_units) % cols, np.arange(n_units) // cols]).astype(float)
+    centre[:, 1] *= -1.0
+
+    def ring(units: np.ndarray, radius: float) -> np.ndarray:
+        order = np.argsort(units, kind="stable")
+        counts = np.bincount(units, minlength=n_units)
+        rank = np.empty(len(units), dtype=int)
+        rank[order] = np.arange(len(units)) - np.repeat(np.cumsum(counts) - counts, counts)
+        angle = 2 * np.pi * rank / np.maximum(counts[units], 1)
+        return centre[units] + radius * np.column_stack([np.cos(angle), np.sin(angle)])
+
+    employees = ring(employee_unit, 0.16)
+    angle = rng.uniform(0, 2 * np.pi, len(customer_unit))
+    radius = 0.24 + 0.18 * np.sqrt(rng.uniform(0, 1, len(customer_unit)))
+    customers = centre[customer_unit] + radius[:, None] * np.column_stack([np.cos(angle),
+                                                                          np.sin(angle)])
+    return Layout(employees, centre, customers)
+
+
+def network(lay: Layout, peer_src: np.ndarray, peer_dst: np.ndarray, filled: np.ndarray,
+            engagement: np.ndarray, employee_unit: np.ndarray, manager_engagement: np.ndarray,
+            customer_active: np.ndarray, satisfaction: np.ndarray, week: int) -> dict[str, Any]:
+    """Org chart and peer ties coloured by engagement; customers coloured by satisfaction."""
+    xy = np.round(lay.employee_xy, 3)
+    mxy = np.round(lay.manager_xy, 3)
+    on = filled[peer_src] & filled[peer_dst]
+    peer_lines = [[xy[a].tolist(), xy[b].tolist()] for a, b in zip(peer_src[on], peer_dst[on],
+                                                                    strict=True)]
+    staff = np.flatnonzero(filled)
+    org_lines = [[mxy[employee_unit[s]].tolist(), xy[s].tolist()] for s in staff]
+    cust = np.flatnonzero(customer_active)
+    cxy = np.round(lay.customer_xy[cust], 3)
+    customers = np.column_stack([cxy, np.round(satisfaction[cust], 3)]).tolist()
+    staff_pts = np.column_stack([xy[staff], np.round(engagement[staff], 3)]).tolist()
+    managers = np.column_stack([mxy, np.round(manager_engagement, 3)]).tolist()
+
+    def lines(data: list, colour: str, opacity: float) -> dict[str, Any]:
+        return {"type": "lines", "coordinateSystem": "cartesian2d", "polyline": False,
+                "silent": True, "data": [{"coords": c} for c in data],
+                "lineStyle": {"color": colour, "width": 0.6, "opacity": opacity}}
+
+    option = _base("Inside the organisation",
+                   f"week {week} · staff and managers by engagement, customers by satisfaction")
+    option.update({
+        "grid": {"left": 8, "right": 96, "top": 58, "bottom": 8},
+        "xAxis": {"type": "value", "show": False, "scale": True},
+        "yAxis": {"type": "value", "show": False, "scale": True},
+        "tooltip": {"show": False},
+        "visualMap": [
+            {"min": 0, "max": 1, "dimension": 2, "seriesIndex": [3, 4], "inRange": {"color": SCALE},
+             "right": 4, "top": 60, "itemHeight": 110, "text": ["engaged", "disengaged"],
+             "calculable": False, "textStyle": {"fontSize": 10, "color": MUTED}},
+            {"min": 0, "max": 1, "dimension": 2, "seriesIndex": [2], "inRange": {"color": SCALE},
+             "right": 4, "top": 230, "itemHeight": 110, "text": ["satisfied", "unhappy"],
+             "calculable": False, "textStyle": {"fontSize": 10, "color": MUTED}},
+        ],
+        "series": [
+            lines(peer_lines, BASELINE, 0.18),
+            lines(org_lines, INK, 0.25),
+            {"type": "scatter", "name": "customers", "data": customers, "symbolSize": 3,
+             "large": True, "silent": True},
+            {"type": "scatter", "name": "staff", "data": staff_pts, "symbolSize": 7,
+             "itemStyle": {"borderColor": INK, "borderWidth": 0.3}, "silent": True},
+            {"type": "scatter", "name": "managers", "data": managers, "symbol": "diamond",
+             "symbolSize": 14, "itemStyle": {"borderColor": INK, "borderWidth": 1}, "silent": True},
+        ],
+    })
+    return option

@@ -1,0 +1,47 @@
+"""``sim app``: serve the what-if explorer on 127.0.0.1 with Solara, fully offline.
+
+The page's JavaScript and CSS come from the ``solara-assets`` package (no CDN), the browser is not
+opened and no version check is made, and only ``--host``/``--port`` decide where it listens (a
+stray ``HOST`` environment variable does not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+PAGE = Path(__file__).with_name("page.py")
+
+
+def server_command(host: str, port: int, page: Path = PAGE) -> list[str]:
+    """The ``solara run`` command line that serves ``page``."""
+    return [sys.executable, "-m", "solara", "run", str(page), "--host", host, "--port", str(port),
+            "--no-open", "--no-check-version", "--production"]
+
+
+def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for the server: no stray HOST/PORT, no telemetry, assets served locally."""
+    env = dict(os.environ if base is None else base)
+    for name in ("HOST", "PORT", "SOLARA_HOST", "SOLARA_PORT"):
+        env.pop(name, None)
+    env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    env.setdefault("SOLARA_ASSETS_PROXY", "True")
+    return env
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """Replace this process with the Solara server (Ctrl-C stops it)."""
+    command = server_command(args.host, args.port)
+    print(f"sim app: serving the what-if explorer on http://{args.host}:{args.port}", flush=True)
+    os.execve(command[0], command, server_env())
+    return 0  # not reached: execve does not return
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``sim app`` to the ``sim`` command."""
+    app = subparsers.add_parser("app", help="serve the what-if explorer web page")
+    app.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    app.add_argument("--port", type=int, default=8765, help="port to listen on (8765)")
+    app.set_defaults(func=cmd_app)

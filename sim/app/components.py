@@ -1,0 +1,253 @@
+"""The page's building blocks: lever sliders, KPI cards, the timeline editor, the inside view."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import numpy as np
+import solara
+
+from sim.app import charts
+from sim.app.state import END_WEEKS, FLOWS, Comparison
+from sim.metrics import UNIT_COLUMNS
+from sim.model import ServiceModel
+from sim.params import LEVERS, SPECS, ParameterError
+from sim.scenario import Intervention, Scenario
+from sim.state import ACTIVE
+
+LEVER_TITLES = {"people": "People", "leadership": "Leadership", "hr": "HR and listening",
+                "customers": "Customers", "organisation": "Organisation"}
+# The network view draws every node: keep it to sizes a browser draws smoothly.
+NETWORK_MAX_STAFF = 1500
+NETWORK_MAX_CUSTOMERS = 20000
+PLAY_SECONDS_PER_WEEK = 0.3
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def _step(name: str) -> float:
+    spec = SPECS[name]
+    if spec.kind is int:
+        return 1
+    width = float(spec.high) - float(spec.low)
+    return 0.01 if width <= 1.0 else 0.05
+
+
+@solara.component
+def LeverSlider(name: str, value: float | int, on_value: Callable[[str, Any], None],
+                changed: bool):
+    """A slider with its range from the schema, its unit and its one-line meaning."""
+    spec = SPECS[name]
+    shown = f"{value:g}" if spec.kind is float else str(value)
+    with solara.Div(classes=["spc-lever", "spc-lever-changed" if changed else ""],
+                    attributes={"data-lever": name}):
+        with solara.Row(justify="space-between", classes=["spc-lever-head"]):
+            solara.Text(_label(name), classes=["spc-lever-name"])
+            solara.Text(f"{shown} {spec.unit}", classes=["spc-lever-value"])
+        kwargs = dict(label="", value=value, min=spec.low, max=spec.high,
+                      on_value=lambda v: on_value(name, v), thumb_label=False)
+        if spec.kind is int:
+            solara.SliderInt(**kwargs)
+        else:
+            solara.SliderFloat(step=_step(name), **kwargs)
+        solara.Text(spec.meaning, classes=["spc-lever-help"])
+
+
+@solara.component
+def KpiCard(key: str, comparison: Comparison | None, names: tuple[str, str]):
+    """End value of a KPI, its baseline, and the paired difference with a 95% CI."""
+    m = charts.MEASURES[key]
+    with solara.Div(classes=["spc-card"], attributes={"data-kpi": key}):
+        solara.Text(m.label, classes=["spc-card-label"])
+        if comparison is None:
+            solara.Text("…", classes=["spc-card-value"])
+            return
+        stat = comparison.end(key)
+        solara.Text(m.fmt(stat.scenario), classes=["spc-card-value"])
+        when = f"last {END_WEEKS} weeks" if key in FLOWS else "final week"
+        solara.Text(f"{when} · {names[1]}: {m.fmt(stat.baseline)}", classes=["spc-card-base"])
+        excludes_zero = stat.low == stat.low and (stat.low > 0 or stat.high < 0)
+        better = (stat.diff > 0) == m.higher_is_better
+        tone = "neutral" if not excludes_zero else ("good" if better else "bad")
+        ci = (f"95% CI {m.fmt(stat.low, True)} to {m.fmt(stat.high, True)}"
+              if stat.low == stat.low else "one replication: no CI")
+        with solara.Div(classes=["spc-delta", f"spc-delta-{tone}"]):
+            solara.Text(f"{m.fmt(stat.diff, True)} vs baseline", classes=["spc-delta-value"])
+            solara.Text(ci, classes=["spc-delta-ci"])
+
+
+def _rows(timeline: tuple[Intervention, ...]) -> list[tuple[int, str, float]]:
+    return [(e.week, lever, value) for e in timeline for lever, value in e.changes.items()]
+
+
+def _events(rows: list[tuple[int, str, float]]) -> tuple[Intervention, ...]:
+    by_week: dict[int, dict[str, float]] = {}
+    for week, lever, value in rows:
+        by_week.setdefault(week, {})[lever] = value
+    return tuple(Intervention(week=w, changes=c) for w, c in sorted(by_week.items()))
+
+
+@solara.component
+def TimelineEditor(scenario: Scenario, on_timeline: Callable[[tuple[Intervention, ...]], None]):
+    """Add, edit and remove "at week W set lever L to V" events, each checked on entry."""
+    rows = _rows(scenario.timeline)
+    week, set_week = solara.use_state(min(26, scenario.steps))
+    lever, set_lever = solara.use_state("training")
+    value, set_value = solara.use_state(float(SPECS["training"].default))
+    editing, set_editing = solara.use_state(cast(int | None, None))
+    error, set_error = solara.use_state("")
+
+    def choose_lever(name: str) -> None:
+        set_lever(name)
+        set_value(float(getattr(scenario.params, name)))
+
+    def submit() -> None:
+        try:
+            if week is None or not 1 <= int(week) <= scenario.steps:
+                raise ParameterError(f"week must be between 1 and {scenario.steps}")
+            checked = SPECS[lever].check(value if value is not None else float("nan"))
+        except ParameterError as err:
+            set_error(str(err))
+            return
+        new = [r for i, r in enumerate(rows) if i != editing]
+        new = [r for r in new if not (r[0] == int(week) and r[1] == lever)]
+        new.append((int(week), lever, checked))
+        set_error("")
+        set_editing(None)
+        on_timeline(_events(new))
+
+    def edit(i: int) -> None:
+        w, name, val = rows[i]
+        set_week(w)
+        set_lever(name)
+        set_value(float(val))
+        set_editing(i)
+
+    def remove(i: int) -> None:
+        set_editing(None)
+        on_timeline(_events([r for j, r in enumerate(rows) if j != i]))
+
+    spec = SPECS[lever]
+    with solara.Div(classes=["spc-panel"]):
+        solara.Text("Intervention timeline", classes=["spc-panel-title"])
+        solara.Text("What if we change a lever during the run? Events apply at the start of "
+                    "their week and are marked on every chart.", classes=["spc-panel-help"])
+        if not rows:
+            solara.Text("No events yet: the levers stay as set for the whole run.",
+                        classes=["spc-empty"])
+        for i, (w, name, val) in enumerate(rows):
+            with solara.Row(classes=["spc-event", "spc-event-editing" if i == editing else ""],
+                            style={"align-items": "center"}):
+                solara.Text(f"Week {w}", classes=["spc-event-week"])
+                solara.Text(f"set {_label(name).lower()} to {val:g} {SPECS[name].unit}",
+                            classes=["spc-event-text"])
+                solara.Button(icon_name="mdi-pencil", icon=True, on_click=lambda i=i: edit(i),
+                              classes=["spc-event-edit"])
+                solara.Button(icon_name="mdi-delete-outline", icon=True,
+                              on_click=lambda i=i: remove(i), classes=["spc-event-remove"])
+        with solara.Row(classes=["spc-event-form"], style={"align-items": "center"}):
+            solara.InputInt("Week", value=week, on_value=set_week, optional=True,
+                            classes=["spc-input-week"], style={"max-width": "90px"})
+            solara.Select("Lever", value=lever, values=list(LEVERS), on_value=choose_lever,
+                          classes=["spc-input-lever"], style={"max-width": "230px"})
+            solara.InputFloat(f"Value ({spec.low}..{spec.high})", value=value,
+                              on_value=set_value, optional=True, classes=["spc-input-value"],
+                              style={"max-width": "150px"})
+            solara.Button("Save event" if editing is not None else "Add event",
+                          color="primary", on_click=submit, classes=["spc-add-event"])
+            if editing is not None:
+                solara.Button("Cancel", text=True, on_click=lambda: set_editing(None))
+        if error:
+            solara.Text(error, classes=["spc-error"])
+
+
+def _snapshot(model: ServiceModel, lay: charts.Layout | None,
+              peers: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """Chart options of the model's current week (computed off the render path)."""
+    table = model.unit_history[-1]
+    cols = {c: i for i, c in enumerate(UNIT_COLUMNS)}
+    week = int(model.steps)
+    out: dict[str, Any] = {
+        "week": week,
+        "units": charts.units_scatter(table[:, cols["engagement"]], table[:, cols["csat"]],
+                                      table[:, cols["profit"]], week),
+    }
+    if lay is not None:
+        wf, market = model.workforce, model.market
+        out["network"] = charts.network(lay, peers[0], peers[1], wf.filled, wf.engagement,
+                                        wf.unit, model.units.manager_engagement,
+                                        market.status == ACTIVE, market.satisfaction, week)
+    return out
+
+
+@solara.component
+def InsideView(scenario: Scenario, key: str):
+    """Replication 0 of the scenario, week by week: units and the network, with play mode."""
+    def build() -> tuple[ServiceModel, charts.Layout | None, tuple[np.ndarray, np.ndarray]]:
+        model = ServiceModel(scenario, seed=scenario.seed)
+        wf, market = model.workforce, model.market
+        lay = None
+        edges = np.array(model.peer_network.edges, dtype=int).reshape(-1, 2)
+        if wf.n <= NETWORK_MAX_STAFF and market.n <= NETWORK_MAX_CUSTOMERS:
+            lay = charts.layout(model.units.n, wf.unit, market.unit, scenario.seed)
+        return model, lay, (edges[:, 0], edges[:, 1])
+
+    model, lay, peers = solara.use_memo(build, [key])
+    snap, set_snap = solara.use_state(cast(dict[str, Any], {}))
+    playing, set_playing = solara.use_state(False)
+    lock = solara.use_memo(threading.Lock, [key])
+
+    def first() -> None:
+        with lock:
+            set_snap(_snapshot(model, lay, peers))
+
+    solara.use_effect(first, [key])
+
+    def advance(weeks: int) -> None:
+        with lock:
+            for _ in range(weeks):
+                if model.steps >= scenario.steps:
+                    break
+                model.step()
+            set_snap(_snapshot(model, lay, peers))
+
+    def play(cancel: threading.Event) -> None:
+        if not playing:
+            return
+        while not cancel.is_set() and model.steps < scenario.steps:
+            start = time.perf_counter()
+            advance(1)
+            cancel.wait(max(0.0, PLAY_SECONDS_PER_WEEK - (time.perf_counter() - start)))
+        set_playing(False)
+
+    solara.use_thread(play, dependencies=[playing, key])
+    week = snap.get("week", 0) if snap else 0
+    with solara.Div(classes=["spc-panel"]):
+        with solara.Row(style={"align-items": "center"}, classes=["spc-play"]):
+            solara.Text("Watch the spirals form", classes=["spc-panel-title"])
+            solara.Text(f"replication 1 · week {week} of {scenario.steps}",
+                        classes=["spc-week"])
+            solara.Button("Pause" if playing else "Play", color="primary",
+                          icon_name="mdi-pause" if playing else "mdi-play",
+                          on_click=lambda: set_playing(not playing), classes=["spc-play-btn"],
+                          disabled=week >= scenario.steps)
+            solara.Button("Step", icon_name="mdi-skip-next", outlined=True,
+                          on_click=lambda: advance(1), disabled=playing or week >= scenario.steps)
+            solara.Button("To the end", icon_name="mdi-skip-forward", outlined=True,
+                          on_click=lambda: advance(scenario.steps), disabled=playing)
+        if not snap:
+            solara.ProgressLinear(True)
+            return
+        with solara.Columns([5, 7]):
+            solara.FigureEcharts(snap["units"], attributes={"style": "height: 440px"})
+            if "network" in snap:
+                solara.FigureEcharts(snap["network"], attributes={"style": "height: 440px"})
+            else:
+                solara.Text("The network view draws every person; it is shown for sizes up to "
+                            f"{NETWORK_MAX_STAFF:,} staff and {NETWORK_MAX_CUSTOMERS:,} customers.",
+                            classes=["spc-empty"])

@@ -1,0 +1,353 @@
+"""The what-if explorer: pick a scenario, tune levers, and compare it with a baseline.
+
+Everything a visitor changes lives in this session's component state (never at module level), so
+tabs and users do not share models. Runs happen in a background thread that hands replications to
+the shared process pool of :mod:`sim.app.state`; the page shows progress and stays usable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import threading
+import time
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import solara
+import solara.lab
+import yaml
+
+from sim.app import charts
+from sim.app.components import LEVER_TITLES, InsideView, KpiCard, LeverSlider, TimelineEditor
+from sim.app.state import Cancelled, Comparison, baseline_for, compare
+from sim.app.upload import YamlUpload
+from sim.params import LEVER_GROUPS, SPECS, ParameterError
+from sim.scenario import Intervention, Scenario, load_scenario, parse_scenario, preset_names
+
+STYLE = Path(__file__).with_name("style.css")
+solara.lab.theme.themes.light.primary = "#0f766e"  # the page's accent, for sliders and buttons
+DEFAULT_PRESET = "invest_in_training"
+DEFAULT_REPS = 5
+MAX_PAGE_REPS = 50
+DEBOUNCE_S = 0.12
+
+
+def _preset(name: str, keep: Scenario | None = None) -> Scenario:
+    """A preset with the visitor's replications, seed and sizes kept."""
+    scenario = load_scenario(name)
+    if keep is None:
+        return scenario.with_changes(reps=DEFAULT_REPS)
+    sizes = {k: getattr(keep.params, k) for k in ("n_employees", "n_customers")}
+    timeline = tuple(e for e in scenario.timeline if e.week <= keep.steps)
+    scenario = dataclasses.replace(scenario, timeline=timeline, steps=keep.steps)
+    return scenario.with_changes(seed=keep.seed, reps=keep.reps, **sizes)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else err.__class__.__name__
+
+
+@solara.component
+def Layout(children: list = []):  # noqa: B006 - Solara's layout signature
+    """No default app bar: the page draws its own header."""
+    return solara.Column(children=children, style={"padding": "0", "gap": "0"})
+
+
+@solara.component
+def SizeInput(label: str, value: int, low: int, high: int, on_value, hint: str = ""):
+    """A whole-number input that refuses values outside ``low..high`` with a message."""
+    error, set_error = solara.use_state("")
+
+    def accept(v: int | None) -> None:
+        if v is None or not low <= v <= high:
+            set_error(f"{label}: allowed {low:,}..{high:,}")
+            return
+        set_error("")
+        on_value(v)
+
+    with solara.Div(classes=["spc-size"]):
+        solara.InputInt(label, value=value, on_value=accept, optional=True, dense=True,
+                        classes=[f"spc-input-{label.split()[0].lower()}"])
+        if error:
+            solara.Text(error, classes=["spc-error"])
+        elif hint:
+            solara.Text(hint, classes=["spc-lever-help"])
+
+
+@solara.component
+def Page():
+    """The explorer."""
+    presets = solara.use_memo(preset_names, [])
+    preset, set_preset = solara.use_state(DEFAULT_PRESET if DEFAULT_PRESET in presets
+                                          else presets[0])
+    scenario, set_scenario_state = solara.use_state(solara.use_memo(lambda: _preset(preset), []))
+    origin, set_origin = solara.use_state(scenario)      # the preset or file the levers came from
+    baseline_name, set_baseline_name = solara.use_state("baseline")
+    notice, set_notice = solara.use_state("")
+    info, set_info = solara.use_state("")
+    comparison, set_comparison = solara.use_state(None)  # type: Comparison | None
+    progress, set_progress = solara.use_state((0, 0))
+    counter, set_counter = solara.use_state(0)
+    generation, set_generation = solara.use_state(0)   # finished comparisons (tests wait on it)
+    changed_at = solara.use_ref(time.perf_counter())
+    first_seconds = solara.use_ref(cast(float | None, None))  # early results of the last run
+    key = scenario.to_yaml()
+
+    def set_scenario(new: Scenario) -> None:
+        changed_at.current = time.perf_counter()
+        set_notice("")
+        set_scenario_state(new)
+
+    def change(**kw) -> None:
+        try:
+            set_scenario(scenario.with_changes(**kw))
+        except ParameterError as err:
+            set_notice(_one_line(err))
+
+    def choose_preset(name: str) -> None:
+        try:
+            new = _preset(name, scenario)
+        except ParameterError as err:
+            set_notice(_one_line(err))
+            return
+        set_preset(name)
+        set_origin(new)
+        set_info("")
+        set_scenario(new)
+
+    def set_timeline(events: tuple[Intervention, ...]) -> None:
+        try:
+            set_scenario(dataclasses.replace(scenario, timeline=events))
+        except ParameterError as err:
+            set_notice(_one_line(err))
+
+    def load_file(name: str, text: str | None) -> None:
+        try:
+            if text is None:
+                raise ParameterError(f"{name}: file too large for a scenario")
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as err:
+                mark = getattr(err, "problem_mark", None)
+                where = f" at line {mark.line + 1}" if mark else ""
+                raise ParameterError(f"{name}: malformed YAML{where}") from None
+            new = parse_scenario(data, source=name)
+        except ParameterError as err:
+            set_notice(_one_line(err))
+            set_info("")
+            return
+        except Exception as err:  # noqa: BLE001 - a visitor's file must never crash the page
+            set_notice(f"{name}: cannot be used as a scenario ({_one_line(err)})")
+            return
+        set_origin(new)
+        set_info(f"Loaded {name}: {new.name}")
+        set_scenario(new)
+
+    def show_early(early: Comparison) -> None:
+        early.seconds = time.perf_counter() - changed_at.current
+        first_seconds.current = early.seconds
+        set_comparison(early)
+
+    def compute(cancel: threading.Event) -> None:
+        first_seconds.current = None
+        if cancel.wait(DEBOUNCE_S):
+            return
+        try:
+            base = baseline_for(baseline_name, scenario)
+            result = compare(scenario, base, cancel, on_progress=lambda d, t: set_progress((d, t)),
+                             on_early=show_early)
+        except Cancelled:
+            return
+        except ParameterError as err:
+            set_notice(_one_line(err))
+            return
+        except Exception as err:  # noqa: BLE001 - show one line, never a stack trace
+            set_notice(f"The run failed: {_one_line(err)}")
+            return
+        result.seconds = time.perf_counter() - changed_at.current
+        result.first_seconds = first_seconds.current or result.seconds
+        set_comparison(result)
+        set_generation(lambda g: g + 1)
+
+    task = solara.use_thread(compute, dependencies=[key, baseline_name, counter],
+                             intrusive_cancel=False)
+    running = task.state in (solara.ResultState.STARTING, solara.ResultState.RUNNING,
+                             solara.ResultState.WAITING)
+    names = (scenario.name, baseline_name)
+
+    solara.Style(STYLE)
+    solara.Title("What-if explorer · service-profit chain")
+    with solara.Div(classes=["spc-app"]):
+        with solara.Div(classes=["spc-header"]):
+            with solara.Div():
+                solara.Text("Service-profit chain", classes=["spc-brand"])
+                solara.Text("What-if explorer", classes=["spc-title"])
+            with solara.Div(classes=["spc-status"], attributes={"data-running": str(running).lower(),
+                                                "data-generation": str(generation)}):
+                if running:
+                    done, total = progress
+                    shown = comparison.scenario.scenario.reps if comparison else 0
+                    solara.Text(f"Showing {shown} of {scenario.reps} replications · refining "
+                                f"({done}/{total} runs done)…" if total and shown < scenario.reps
+                                else "Running…", classes=["spc-status-text"])
+                elif comparison is not None:
+                    solara.Text(f"First charts in {comparison.first_seconds:.2f} s · all "
+                                f"{scenario.reps} paired replications in "
+                                f"{comparison.seconds:.2f} s · seeds {scenario.seed}–"
+                                f"{scenario.seed + scenario.reps - 1}",
+                                classes=["spc-status-text", "spc-status-done"])
+                solara.Button("Run", icon_name="mdi-play", color="primary",
+                              on_click=lambda: set_counter(counter + 1), classes=["spc-run"])
+
+        with solara.Div(classes=["spc-body"]):
+            with solara.Div(classes=["spc-side"]):
+                Sidebar(scenario, origin, presets, preset, choose_preset, baseline_name,
+                        set_baseline_name, change, set_scenario)
+            with solara.Div(classes=["spc-main"]):
+                with solara.Div(classes=["spc-story"]):
+                    with solara.Row(style={"align-items": "baseline", "flex-wrap": "wrap"}):
+                        solara.Text(scenario.name.replace("_", " "), classes=["spc-story-name"])
+                        solara.Text(f"vs {baseline_name.replace('_', ' ')}",
+                                    classes=["spc-story-vs"])
+                    solara.Text(scenario.description or "A custom scenario.",
+                                classes=["spc-story-text"])
+                    if info:
+                        solara.Text(info, classes=["spc-info"])
+                    if notice:
+                        solara.Text(notice, classes=["spc-error", "spc-notice"])
+                solara.ProgressLinear(progress[0] / progress[1] * 100
+                                      if running and progress[1] else running)
+                with solara.Div(classes=["spc-cards", "spc-stale" if running else ""]):
+                    for k in charts.CARD_KPIS:
+                        KpiCard(k, comparison, names)
+                with solara.lab.Tabs(color="#0f766e", slider_color="#0f766e", lazy=True):
+                    with solara.lab.Tab("Trajectories", icon_name="mdi-chart-line"):
+                        Trajectories(comparison, scenario.timeline, names)
+                    with solara.lab.Tab("Return on people", icon_name="mdi-cash-plus"):
+                        ReturnOnPeople(comparison, scenario.timeline)
+                    with solara.lab.Tab("Timeline", icon_name="mdi-timeline-clock-outline"):
+                        TimelineEditor(scenario, set_timeline)
+                    with solara.lab.Tab("Inside the organisation", icon_name="mdi-graph-outline"):
+                        InsideView(scenario, key)
+                    with solara.lab.Tab("Files", icon_name="mdi-file-document-outline"):
+                        Files(scenario, comparison, load_file)
+
+
+@solara.component
+def Sidebar(scenario: Scenario, origin: Scenario, presets: list[str], preset: str,
+            choose_preset, baseline_name: str, set_baseline_name, change, set_scenario):
+    """Scenario and baseline pickers, grouped levers, and the world and run settings."""
+    stories = solara.use_memo(lambda: {n: load_scenario(n).description for n in presets}, [])
+
+    def reset() -> None:
+        try:
+            set_scenario(origin.with_changes(steps=scenario.steps, seed=scenario.seed,
+                                             reps=scenario.reps))
+        except ParameterError:  # the origin's timeline does not fit the current horizon
+            set_scenario(origin)
+
+    with solara.Div(classes=["spc-section"]):
+        solara.Text("Scenario", classes=["spc-section-title"])
+        solara.Select("Preset", value=preset, values=presets, on_value=choose_preset,
+                      classes=["spc-preset"])
+        solara.Text(stories.get(preset, ""), classes=["spc-lever-help"])
+        solara.Select("Compare with", value=baseline_name, values=presets,
+                      on_value=set_baseline_name, classes=["spc-baseline"])
+        solara.Text("Same seeds for both: differences are paired.", classes=["spc-lever-help"])
+        solara.Button("Reset levers to the preset", text=True, icon_name="mdi-restore",
+                      on_click=reset,
+                      classes=["spc-reset"])
+    for group in LEVER_GROUPS:
+        with solara.Div(classes=["spc-section"]):
+            solara.Text(LEVER_TITLES[group], classes=["spc-section-title"])
+            for spec in SPECS.values():
+                if spec.group == group:
+                    value = getattr(scenario.params, spec.name)
+                    LeverSlider(spec.name, value, lambda n, v: change(**{n: v}),
+                                changed=value != getattr(origin.params, spec.name))
+    with solara.Div(classes=["spc-section"]):
+        solara.Text("World and run", classes=["spc-section-title"])
+        emp, cust = SPECS["n_employees"], SPECS["n_customers"]
+        SizeInput("Employees", scenario.params.n_employees, max(emp.low, 10), 100_000,
+                  lambda v: change(n_employees=v), "planned frontline staff")
+        SizeInput("Customers", scenario.params.n_customers, max(cust.low, 100), 2_000_000,
+                  lambda v: change(n_customers=v), "people in the market")
+        SizeInput("Weeks", scenario.steps, 4, 520, lambda v: change(steps=v), "horizon")
+        SizeInput("Replications", scenario.reps, 1, MAX_PAGE_REPS, lambda v: change(reps=v),
+                  "paired runs for the 95% intervals")
+        SizeInput("Seed", scenario.seed, 0, 2**32 - 1, lambda v: change(seed=v),
+                  "replication r uses seed + r")
+
+
+@solara.component
+def Trajectories(comparison: Comparison | None, timeline: tuple[Intervention, ...],
+                 names: tuple[str, str]):
+    """The headline KPIs over time, scenario over baseline, with 95% bands."""
+    if comparison is None:
+        solara.ProgressLinear(True)
+        return
+    weeks = np.arange(comparison.matrix("scenario", "engagement_mean").shape[1])
+    with solara.Div(classes=["spc-legend"]):
+        solara.HTML(unsafe_innerHTML=(
+            f'<span class="spc-swatch" style="background:{charts.SCENARIO}"></span>{names[0]}'
+            f'<span class="spc-swatch" style="background:{charts.BASELINE}"></span>{names[1]}'
+            f'<span class="spc-swatch spc-swatch-event"></span>intervention'))
+    with solara.Div(classes=["spc-charts"]):
+        for k in charts.CHART_KPIS:
+            window = charts.SMOOTH_WEEKS.get(k, 1)
+            option = charts.timeseries(k, weeks, comparison.band("scenario", k, window),
+                                       comparison.band("baseline", k, window), timeline, names,
+                                       f"{window}-week average · " if window > 1 else "")
+            with solara.Div(classes=["spc-chart"], attributes={"data-chart": k}):
+                solara.FigureEcharts(option, attributes={"style": "height: 250px"},
+                                     responsive=True)
+
+
+@solara.component
+def ReturnOnPeople(comparison: Comparison | None, timeline: tuple[Intervention, ...]):
+    """Cumulative profit difference and the week the investment pays back."""
+    if comparison is None:
+        solara.ProgressLinear(True)
+        return
+    mean, low, high, payback = comparison.roi()
+    weeks = np.arange(len(mean))
+    money = charts.MEASURES["cum_profit"]
+    final = mean[-1]
+    if payback is None:
+        verdict = (f"Not paid back within {len(mean) - 1} weeks: {money.fmt(final, True)} "
+                   "cumulative profit against the baseline.")
+    elif payback == 0:
+        verdict = f"Ahead from the first week: {money.fmt(final, True)} by the horizon."
+    else:
+        verdict = (f"Pays back in week {payback}: cumulative profit is "
+                   f"{money.fmt(final, True)} against the baseline by week {len(mean) - 1}.")
+    ci = (f"95% CI {money.fmt(low[-1], True)} to {money.fmt(high[-1], True)}"
+          if low[-1] == low[-1] else "one replication: no CI")
+    with solara.Div(classes=["spc-panel"]):
+        with solara.Div(classes=["spc-roi"]):
+            solara.Text(verdict, classes=["spc-roi-verdict"])
+            solara.Text(ci, classes=["spc-lever-help"])
+        solara.FigureEcharts(charts.roi(weeks, mean, low, high, payback, timeline),
+                             attributes={"style": "height: 340px"}, responsive=True)
+
+
+@solara.component
+def Files(scenario: Scenario, comparison: Comparison | None, load_file):
+    """Export the scenario (re-runs with ``sim run`` to the same numbers) and the results."""
+    with solara.Div(classes=["spc-panel"]):
+        solara.Text("Files", classes=["spc-panel-title"])
+        solara.Text("The scenario file holds every parameter, the timeline, the seed and the "
+                    "replications: `sim run FILE.yaml` reproduces this page's numbers.",
+                    classes=["spc-panel-help"])
+        with solara.Row(style={"flex-wrap": "wrap", "gap": "12px"}):
+            solara.FileDownload(scenario.to_yaml(), filename=f"{scenario.name}.yaml",
+                                label="Export scenario YAML", mime_type="text/yaml")
+            if comparison is not None:
+                solara.FileDownload(comparison.csv, filename=f"{scenario.name}-results.csv",
+                                    label="Export results CSV", mime_type="text/csv")
+            YamlUpload(load_file)
+        solara.HTML(tag="pre", unsafe_innerHTML=html.escape(scenario.to_yaml()),
+                    classes=["spc-yaml"])
