@@ -178,7 +178,7 @@ def roi(weeks: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
                       "data": [{"yAxis": 0}]}},
     ]
     events = _event_lines(timeline)
-    if payback is not None and payback > 0:
+    if payback is not None and payback > 1:
         events["data"].append({"xAxis": payback, "name": f"payback wk {payback}",
                                "lineStyle": {"color": SCENARIO, "type": "solid", "width": 2},
                                "label": {"color": SCENARIO, "fontWeight": 700}})

@@ -27,7 +27,6 @@ from sim.params import LEVER_GROUPS, SPECS, ParameterError
 from sim.scenario import Intervention, Scenario, load_scenario, parse_scenario, preset_names
 
 STYLE = Path(__file__).with_name("style.css")
-solara.lab.theme.themes.light.primary = "#0f766e"  # the page's accent, for sliders and buttons
 DEFAULT_PRESET = "invest_in_training"
 DEFAULT_REPS = 5
 MAX_PAGE_REPS = 50
@@ -185,8 +184,8 @@ def Page():
             with solara.Div():
                 solara.Text("Service-profit chain", classes=["spc-brand"])
                 solara.Text("What-if explorer", classes=["spc-title"])
-            with solara.Div(classes=["spc-status"], attributes={"data-running": str(running).lower(),
-                                                "data-generation": str(generation)}):
+            status = {"data-running": str(running).lower(), "data-generation": str(generation)}
+            with solara.Div(classes=["spc-status"], attributes=status):
                 if running:
                     done, total = progress
                     shown = comparison.scenario.scenario.reps if comparison else 0
@@ -319,8 +318,8 @@ def ReturnOnPeople(comparison: Comparison | None, timeline: tuple[Intervention, 
     if payback is None:
         verdict = (f"Not paid back within {len(mean) - 1} weeks: {money.fmt(final, True)} "
                    "cumulative profit against the baseline.")
-    elif payback == 0:
-        verdict = f"Ahead from the first week: {money.fmt(final, True)} by the horizon."
+    elif payback <= 1:
+        verdict = f"Ahead from the first week: {money.fmt(final, True)} by week {len(mean) - 1}."
     else:
         verdict = (f"Pays back in week {payback}: cumulative profit is "
                    f"{money.fmt(final, True)} against the baseline by week {len(mean) - 1}.")

@@ -177,8 +177,9 @@ class Engine:
         with self._lock:
             for ident, scenario in zip(idents, scenarios, strict=True):
                 parts = [self._cache[(ident, r)] for r in range(scenario.reps)]
-                results.append(RunResult(scenario, pd.concat([p[0] for p in parts], ignore_index=True),
-                                         pd.concat([p[1] for p in parts], ignore_index=True)))
+                results.append(RunResult(
+                    scenario, pd.concat([p[0] for p in parts], ignore_index=True),
+                    pd.concat([p[1] for p in parts], ignore_index=True)))
         return results
 
     def shutdown(self) -> None:

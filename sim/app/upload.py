@@ -1,4 +1,4 @@
-"""A one-button YAML upload: a real ``<input type=file>`` (keyboard, tests) instead of a drop zone."""
+"""A one-button YAML upload: a real ``<input type=file>`` (keyboard, tests), not a drop zone."""
 
 from __future__ import annotations
 
