@@ -468,20 +468,32 @@ def _run_local(
     finished: Callable[[RunOutcome], None],
     tick: float,
 ) -> None:
-    """A process pool, rebuilt when a worker dies; only uncommitted runs are resubmitted."""
+    """A process pool, rebuilt when a worker dies; only uncommitted runs are resubmitted.
+
+    When a worker dies every run in flight fails with it, so the culprit is unknown: those runs
+    become suspects and are re-run one at a time. A suspect that kills its worker on its own
+    ``MAX_WORKER_DEATHS`` times is recorded as failed; the innocent ones simply finish.
+    """
     queue = deque(tasks)
+    suspects: deque[RunTask] = deque()
     deaths: Counter[int] = Counter()
     context = multiprocessing.get_context("forkserver")  # no fork of a threaded parent
     context.set_forkserver_preload(["sim.model"])  # import the model once, not per worker
-    while queue:
+    while queue or suspects:
         inflight: dict[Future[RunOutcome], RunTask] = {}
-        broken = False
+        broken = isolated = False
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             try:
-                while (queue or inflight) and not broken:
-                    while queue and len(inflight) < 2 * workers:
-                        task = queue.popleft()
+                while (queue or suspects or inflight) and not broken:
+                    if suspects and not inflight:
+                        isolated = True
+                        task = suspects.popleft()
                         inflight[pool.submit(run_fn, task)] = task
+                    elif not suspects:
+                        isolated = False
+                        while queue and len(inflight) < 2 * workers:
+                            task = queue.popleft()
+                            inflight[pool.submit(run_fn, task)] = task
                     ready, _ = wait(inflight, timeout=tick, return_when=FIRST_COMPLETED)
                     for future in ready:
                         task = inflight.pop(future)
@@ -497,13 +509,16 @@ def _run_local(
             except BrokenProcessPool:
                 broken = True
             if broken:
-                for task in reversed(list(inflight.values())):
+                for task in inflight.values():
+                    if not isolated:
+                        suspects.append(task)
+                        continue
                     deaths[task.spec.run_id] += 1
                     n = deaths[task.spec.run_id]
                     if n >= MAX_WORKER_DEATHS:
                         finished(_died(task, n, "worker process died"))
                     else:
-                        queue.appendleft(task)
+                        suspects.appendleft(task)
                 pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -1,0 +1,294 @@
+"""Sweeps: validation, seeds, determinism across workers and engines, crash-safety and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import mesa
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.experiment import ExperimentError, load_experiment, parse_experiment
+from sim.model import ServiceModel
+from sim.sweep import RunTask, execute_run, load_table, run_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = {
+    "name": "tiny",
+    "set": {"n_employees": 30, "n_customers": 200},
+    "steps": 8,
+    "seed": 11,
+    "replications": 2,
+    "design": {"method": "grid"},
+    "parameters": {"training": [0.0, 0.2], "resources": {"low": 0.3, "high": 0.9, "num": 3}},
+    "outputs": {"kpis": ["profit", "engagement_mean", "customer_retention"], "timeseries": True},
+}
+RANGES = {"training": {"low": 0.0, "high": 0.2}, "resources": {"low": 0.2, "high": 1.0}}
+
+
+def write(tmp_path: Path, data: dict, name: str = "exp.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def rows(out: Path, table: str = "runs") -> pd.DataFrame:
+    """A results table without the timing column (the only non-deterministic one)."""
+    return load_table(out, table).drop(columns=["seconds"], errors="ignore")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The tiny sweep run uninterrupted on one worker: what every other way must reproduce."""
+    out = tmp_path_factory.mktemp("ref")
+    run_sweep(parse_experiment(TINY), out, workers=1, quiet=True)
+    return out
+
+
+# --- experiment files -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": 1}, "unknown key 'colour'"),
+        ({"parameters": {"trainig": [0.1]}}, "unknown parameter 'trainig'; did you mean training"),
+        ({"parameters": {"training": [0.1, 0.9]}}, "training=0.9 is out of range: allowed 0.0..0.25"),
+        ({"parameters": {"training": {"low": 0.2, "high": 0.1, "num": 2}}},
+         "low=0.2 must be below"),
+        ({"design": {"method": "sobol", "samples": 6}, "parameters": RANGES}, "needs a power of 2"),
+        ({"design": {"method": "lhs", "samples": 4}, "parameters": {"training": [0.1]}},
+         "needs a range {low: L, high: H}"),
+        ({"design": {"method": "factorial"}}, "'factorial' is not one of grid"),
+        ({"replications": 0}, "replications=0 is out of range: allowed 1..10000"),
+        ({"outputs": {"kpis": ["proft"]}}, "unknown KPI 'proft'; did you mean profit"),
+        ({"set": {"training": 0.1}}, "'training' is both varied and fixed"),
+        ({"scenario": "no_such_preset"}, "unknown scenario 'no_such_preset'"),
+    ],
+)
+def test_bad_experiment_is_refused_with_one_line(tmp_path, capsys, change, message):
+    path = write(tmp_path, {**TINY, **change})
+    with pytest.raises(ExperimentError) as err:
+        load_experiment(path)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_malformed_yaml(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\nparameters: {training: [0.1,\n")
+    assert main(["sweep", str(path), "--quiet"]) == 2
+    assert "bad.yaml: malformed YAML at line" in capsys.readouterr().err
+
+
+def test_design_sizes_and_paired_seeds():
+    grid = parse_experiment(TINY)
+    assert len(grid.design()) == 6 and len(grid.runs()) == 12
+    by_rep: dict[int, set[int]] = {}
+    for run in grid.runs():
+        by_rep.setdefault(run.replicate, set()).add(run.seed)
+    assert all(len(seeds) == 1 for seeds in by_rep.values())  # same seed at every point
+    assert len({next(iter(s)) for s in by_rep.values()}) == 2  # different replicates differ
+    unpaired = parse_experiment({**TINY, "design": {"method": "grid", "paired": False}})
+    assert len({r.seed for r in unpaired.runs()}) == 12
+    assert unpaired.digest() != grid.digest()
+
+    sobol = {"method": "sobol", "samples": 8}
+    params = {"training": {"low": 0.0, "high": 0.2}, "resources": {"low": 0.2, "high": 1.0},
+              "span_of_control": {"low": 5, "high": 20}}
+    exp = parse_experiment({**TINY, "design": sobol, "parameters": params})
+    assert len(exp.design()) == 8 * (3 + 2)  # N (D + 2) without second order
+    assert all(isinstance(p["span_of_control"], int) for p in exp.design())
+    second = parse_experiment({**TINY, "design": {**sobol, "second_order": True},
+                               "parameters": params})
+    assert len(second.design()) == 8 * (2 * 3 + 2)
+    morris = parse_experiment({**TINY, "design": {"method": "morris", "samples": 3},
+                               "parameters": params})
+    assert len(morris.design()) == 3 * (3 + 1)
+
+
+def test_a_run_is_the_model_run_with_its_recorded_seed(reference):
+    runs = rows(reference)
+    manifest = json.loads((reference / "manifest.json").read_text())
+    assert [s[3] for s in manifest["seeds"]] == runs["seed"].tolist()
+    row = runs.iloc[7]
+    model = ServiceModel(
+        "baseline", seed=int(row["seed"]), n_employees=30, n_customers=200,
+        training=row["training"], resources=row["resources"],
+    ).run(8)
+    assert model.timeseries()["profit"].iloc[-8:].mean() == row["profit"]
+
+
+# --- execution ------------------------------------------------------------------------------------
+def test_two_workers_equal_one_worker_row_for_row(reference, tmp_path):
+    run_sweep(parse_experiment(TINY), tmp_path, workers=2, quiet=True, flush_runs=3)
+    pd.testing.assert_frame_equal(rows(tmp_path), rows(reference))
+    pd.testing.assert_frame_equal(rows(tmp_path, "timeseries"), rows(reference, "timeseries"))
+    assert len(rows(reference)) == 12 and (rows(reference)["status"] == "ok").all()
+    assert len(rows(reference, "timeseries")) == 12 * 9
+
+
+def test_results_load_with_pandas_pyarrow_and_duckdb(reference):
+    direct = pd.read_parquet(reference / "runs")
+    assert len(direct) == 12
+    assert ds.dataset(reference / "timeseries", format="parquet").count_rows() == 12 * 9
+    glob = str(reference / "runs" / "*.parquet")
+    n, mean = duckdb.sql(f"select count(*), avg(profit) from read_parquet('{glob}')").fetchall()[0]
+    assert n == 12 and mean == pytest.approx(direct["profit"].mean())
+
+
+def test_failing_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
+    # 90 staff in spans of 3 need 30 units but there are only 20 customers: that run raises.
+    data = {**TINY, "set": {"n_customers": 20, "n_employees": 30}, "replications": 1,
+            "parameters": {"span_of_control": [3, 11]}}
+    data["set"]["n_employees"] = 90
+    summary = run_sweep(parse_experiment(data), tmp_path, workers=1, quiet=True)
+    runs = rows(tmp_path)
+    assert summary.failed == 1 and list(runs["status"]) == ["failed", "ok"]
+    assert "n_customers=20 is too small" in runs["error"].iloc[0]
+    assert np.isnan(runs["profit"].iloc[0]) and np.isfinite(runs["profit"].iloc[1])
+
+
+class KillWorker:
+    """A run function that SIGKILLs its worker on chosen runs (once, or every time)."""
+
+    def __init__(self, marker_dir: Path, run_ids: set[int], every_time: bool = False) -> None:
+        self.marker_dir, self.run_ids, self.every_time = marker_dir, run_ids, every_time
+
+    def __call__(self, task: RunTask):
+        marker = self.marker_dir / f"killed-{task.spec.run_id}"
+        if task.spec.run_id in self.run_ids and (self.every_time or not marker.exists()):
+            marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return execute_run(task)
+
+
+def test_a_killed_worker_is_replaced_and_only_its_runs_redone(reference, tmp_path):
+    run_sweep(parse_experiment(TINY), tmp_path / "o", workers=2, quiet=True,
+              run_fn=KillWorker(tmp_path, {3, 8}))
+    pd.testing.assert_frame_equal(rows(tmp_path / "o"), rows(reference))
+
+
+def test_a_run_that_always_kills_its_worker_is_recorded_as_failed(reference, tmp_path):
+    summary = run_sweep(parse_experiment(TINY), tmp_path / "o", workers=2, quiet=True,
+                        run_fn=KillWorker(tmp_path, {5}, every_time=True))
+    runs = rows(tmp_path / "o")
+    assert summary.failed == 1 and len(runs) == 12
+    assert runs.loc[5, "status"] == "failed" and "worker process died" in runs.loc[5, "error"]
+    ok = runs.drop(index=5)
+    pd.testing.assert_frame_equal(ok, rows(reference).drop(index=5))
+
+
+def test_sigkill_of_the_sweep_then_resume_gives_exactly_the_uninterrupted_rows(tmp_path):
+    data = {**TINY, "replications": 4, "steps": 12,
+            "parameters": {"training": [0.0, 0.1, 0.2], "resources": [0.3, 0.6, 0.9]}}
+    path = write(tmp_path, data)
+    reference = tmp_path / "ref"
+    run_sweep(parse_experiment(data), reference, workers=2, quiet=True)
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out),
+               "--workers", "2", "--quiet", "--commit-every", "0.05"]
+    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list((out / "runs").glob("part-*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.15)
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, mid-run
+    proc.wait()
+    partial = load_table(out)
+    assert 0 < len(partial) < 36, "the kill should land mid-sweep"
+
+    assert main(["sweep", str(path), "--out", str(out), "--resume", "--quiet"]) == 0
+    pd.testing.assert_frame_equal(rows(out), rows(reference))
+    pd.testing.assert_frame_equal(rows(out, "timeseries"), rows(reference, "timeseries"))
+    # The raw parts hold each run once: nothing lost, nothing duplicated.
+    raw = pd.read_parquet(out / "runs")
+    assert sorted(raw["run_id"]) == list(range(36))
+    assert raw.merge(pd.read_parquet(out / "timeseries"), on="run_id").shape[0] == 36 * 13
+
+
+def test_resume_refuses_a_changed_experiment_and_a_busy_directory(reference, tmp_path, capsys):
+    out = str(reference)
+    changed = write(tmp_path, {**TINY, "steps": 9})
+    assert main(["sweep", str(changed), "--out", out, "--resume", "--quiet"]) == 2
+    assert "was written by a different experiment" in capsys.readouterr().err
+    same = write(tmp_path, TINY, "same.yaml")
+    assert main(["sweep", str(same), "--out", out, "--quiet"]) == 2
+    assert "add --resume" in capsys.readouterr().err
+    assert main(["sweep", str(same), "--out", out, "--resume"]) == 0
+    assert "12 already done, 0 run now" in capsys.readouterr().out
+    import fcntl
+
+    with open(reference / ".lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert main(["sweep", str(same), "--out", out, "--resume", "--quiet"]) == 2
+        assert "another sweep is writing here" in capsys.readouterr().err
+
+
+# --- Dask -----------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A real ``dask scheduler`` and ``dask worker --nthreads 1`` on 127.0.0.1."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "dask"]
+    common = {"cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
+              "start_new_session": True}
+    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], **common)]
+    procs += [subprocess.Popen([*dask, "worker", address, "--nthreads", "1", "--nworkers", "2",
+                                "--no-dashboard", "--host", "127.0.0.1",
+                                "--local-directory", str(tmp_path)], **common)]
+    try:
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_sweep_on_a_dask_cluster_equals_the_local_run(reference, dask_cluster, tmp_path):
+    summary = run_sweep(parse_experiment(TINY), tmp_path, scheduler=dask_cluster, quiet=True)
+    assert summary.ran == 12 and summary.failed == 0
+    pd.testing.assert_frame_equal(rows(tmp_path), rows(reference))
+    pd.testing.assert_frame_equal(rows(tmp_path, "timeseries"), rows(reference, "timeseries"))
+
+
+# --- Mesa interop ---------------------------------------------------------------------------------
+def test_mesa_batch_run_with_seeds():
+    results = mesa.batch_run(
+        ServiceModel,
+        {"resources": [0.3, 0.9], "n_employees": 30, "n_customers": 200},
+        rng=[1, 2],
+        max_steps=4,
+        number_processes=1,
+        display_progress=False,
+    )
+    frame = pd.DataFrame(results)
+    assert len(frame) == 4 and set(frame["resources"]) == {0.3, 0.9}
+    assert frame["Step"].eq(4).all() and frame["profit"].notna().all()
