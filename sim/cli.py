@@ -16,7 +16,7 @@ from sim.params import GROUPS, SPECS, ParameterError
 from sim.scenario import load_scenario, preset_names
 
 # Modules that add their own sub-commands through ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("sim.analytics", "sim.app.cli")
+COMMAND_MODULES: tuple[str, ...] = ("sim.analytics", "sim.app.cli", "sim.sweep", "sim.analysis")
 
 
 def _parse_setting(text: str) -> tuple[str, object]:

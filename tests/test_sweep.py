@@ -63,7 +63,8 @@ def reference(tmp_path_factory) -> Path:
     [
         ({"colour": 1}, "unknown key 'colour'"),
         ({"parameters": {"trainig": [0.1]}}, "unknown parameter 'trainig'; did you mean training"),
-        ({"parameters": {"training": [0.1, 0.9]}}, "training=0.9 is out of range: allowed 0.0..0.25"),
+        ({"parameters": {"training": [0.1, 0.9]}},
+         "training=0.9 is out of range: allowed 0.0..0.25"),
         ({"parameters": {"training": {"low": 0.2, "high": 0.1, "num": 2}}},
          "low=0.2 must be below"),
         ({"design": {"method": "sobol", "samples": 6}, "parameters": RANGES}, "needs a power of 2"),

@@ -1,0 +1,261 @@
+"""``sim analyze DIR``: per-design-point means with 95% CIs, and Sobol/Morris indices via SALib.
+
+Replicates are averaged per design point *before* sensitivity analysis (SALib expects one output
+per sampled row), and indices are reported with their bootstrap confidence intervals; an interval
+that includes 0 is flagged, because small Sobol samples often give wide, even negative, estimates.
+Writes ``DIR/analysis/points.csv``, ``sensitivity.csv`` (Sobol/Morris), ``summary.md`` and
+``figure.png``; prints the markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.experiment import ExperimentError, parse_experiment
+from sim.sweep import load_table
+
+
+def point_means(runs: pd.DataFrame, names: list[str], outputs: list[str]) -> pd.DataFrame:
+    """Mean, 95% t-interval half-width and n (successful replicates) per design point."""
+    ok = runs[runs["status"] == "ok"]
+    rows = []
+    for point, group in ok.groupby("point", sort=True):
+        row: dict[str, Any] = {"point": point, **group.iloc[0][names].to_dict(), "n": len(group)}
+        for kpi in outputs:
+            values = group[kpi].to_numpy(float)
+            mean = values.mean()
+            half = (
+                stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+                if len(values) > 1 else np.nan
+            )
+            row[kpi] = mean
+            row[f"{kpi}_ci95"] = half
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sensitivity(
+    experiment: Any, design: pd.DataFrame, means: pd.DataFrame, outputs: list[str]
+) -> pd.DataFrame:
+    """Sobol (S1, ST) or Morris (mu*, sigma) indices per output and parameter, with 95% CIs."""
+    names = experiment.names
+    n_points = len(design)
+    if len(means) < n_points:
+        missing = n_points - len(means)
+        raise ExperimentError(
+            f"cannot compute {experiment.method} indices: {missing} of {n_points} design points "
+            "have no successful run (resume the sweep or check the failed runs)"
+        )
+    means = means.sort_values("point")
+    problem = experiment.problem()
+    rows = []
+    for kpi in outputs:
+        y = means[kpi].to_numpy(float)
+        if experiment.method == "sobol":
+            from SALib.analyze import sobol
+
+            res = sobol.analyze(problem, y, calc_second_order=experiment.second_order,
+                                seed=experiment.seed)
+            for i, name in enumerate(names):
+                for index in ("S1", "ST"):
+                    rows.append(_index_row(kpi, name, index, res[index][i],
+                                           res[f"{index}_conf"][i]))
+        else:
+            from SALib.analyze import morris
+
+            x = design.sort_values("point")[names].to_numpy(float)
+            res = morris.analyze(problem, x, y, num_levels=experiment.levels, seed=experiment.seed)
+            for i, name in enumerate(names):
+                rows.append(_index_row(kpi, name, "mu_star", res["mu_star"][i],
+                                       res["mu_star_conf"][i]))
+                rows.append(_index_row(kpi, name, "sigma", res["sigma"][i], np.nan))
+    return pd.DataFrame(rows)
+
+
+def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A pipe table (no extra dependency for a dozen lines of formatting)."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float | np.floating):
+            return f"{value:.{digits}g}"
+        return str(value)
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "|" + "|".join("---" for _ in frame.columns) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _index_row(output: str, name: str, index: str, value: float, conf: float) -> dict[str, Any]:
+    low, high = value - conf, value + conf
+    includes_zero = bool(low <= 0 <= high) if np.isfinite(conf) else None
+    return {"output": output, "parameter": name, "index": index, "value": value,
+            "ci95_low": low, "ci95_high": high, "ci_includes_0": includes_zero}
+
+
+def figure(
+    experiment: Any, means: pd.DataFrame, indices: pd.DataFrame | None, outputs: list[str],
+    path: Path,
+) -> None:
+    """One panel per output: effects of the first parameter (grid/LHS) or the indices."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(outputs), figsize=(4.2 * len(outputs), 3.6), squeeze=False)
+    names = experiment.names
+    for ax, kpi in zip(axes[0], outputs, strict=True):
+        if indices is not None and not indices.empty:
+            part = indices[indices["output"] == kpi]
+            kinds = ["S1", "ST"] if experiment.method == "sobol" else ["mu_star"]
+            width = 0.8 / len(kinds)
+            for k, kind in enumerate(kinds):
+                rows = part[part["index"] == kind].set_index("parameter").reindex(names)
+                xs = np.arange(len(names)) + k * width
+                err = (rows["value"] - rows["ci95_low"]).to_numpy(float)
+                ax.bar(xs, rows["value"], width, yerr=err, capsize=3, label=kind)
+            ax.set_xticks(np.arange(len(names)) + width * (len(kinds) - 1) / 2)
+            ax.set_xticklabels(names, rotation=30, ha="right")
+            ax.axhline(0, color="grey", lw=0.5)
+            ax.legend(fontsize=8)
+        elif experiment.method == "grid":
+            x, others = names[0], names[1:]
+            groups = means.groupby(others) if others else [((), means)]
+            for key, group in groups:
+                group = group.sort_values(x)
+                label = ", ".join(f"{o}={v:g}" for o, v in zip(others, np.atleast_1d(key),
+                                                               strict=True))
+                ax.errorbar(group[x], group[kpi], yerr=group[f"{kpi}_ci95"], capsize=3,
+                            marker="o", label=label or None)
+            ax.set_xlabel(x)
+            if others:
+                ax.legend(fontsize=7)
+        else:  # LHS: scatter of the point means against the first parameter
+            ax.errorbar(means[names[0]], means[kpi], yerr=means[f"{kpi}_ci95"], fmt="o", ms=3)
+            ax.set_xlabel(names[0])
+        ax.set_title(kpi, fontsize=10)
+    fig.suptitle(f"{experiment.name} ({experiment.method}, {experiment.replications} reps)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def analyze(directory: str | Path, outputs: list[str] | None = None) -> dict[str, Any]:
+    """Compute and write the tables and figure of a sweep directory; returns the frames."""
+    directory = Path(directory)
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.is_file():
+        raise ExperimentError(f"{directory}: no manifest.json (not a sweep output directory)")
+    import yaml
+
+    resolved = yaml.safe_load((directory / "experiment.yaml").read_text())
+    experiment = _from_resolved(resolved)
+    manifest = json.loads(manifest_path.read_text())
+    if experiment.digest() != manifest["experiment_hash"]:
+        raise ExperimentError(f"{directory}: experiment.yaml does not match the manifest's hash")
+    runs = load_table(directory, "runs")
+    if runs.empty:
+        raise ExperimentError(f"{directory}: no finished runs yet")
+    kpis = outputs or list(experiment.outputs.kpis)
+    for kpi in kpis:
+        if kpi not in runs.columns:
+            raise ExperimentError(
+                f"--outputs: {kpi!r} was not kept (kept: {', '.join(experiment.outputs.kpis)})"
+            )
+    design = pd.read_parquet(directory / "design.parquet")
+    means = point_means(runs, experiment.names, kpis)
+    indices = None
+    if experiment.method in ("sobol", "morris"):
+        indices = sensitivity(experiment, design, means, kpis)
+
+    target = directory / "analysis"
+    target.mkdir(exist_ok=True)
+    means.to_csv(target / "points.csv", index=False)
+    failed = int((runs["status"] != "ok").sum())
+    text = [f"# {experiment.name}", "",
+            f"{len(runs)} of {manifest['points'] * manifest['replications']} runs finished, "
+            f"{failed} failed; means over replications with 95% t-intervals (±).", ""]
+    shown = means.copy()
+    for kpi in kpis:
+        shown[kpi] = [f"{m:,.4g} ± {h:,.2g}" for m, h in zip(means[kpi], means[f"{kpi}_ci95"],
+                                                              strict=True)]
+    shown = shown[["point", *experiment.names, "n", *kpis]]
+    text.append(markdown(shown.head(60)))
+    if len(shown) > 60:
+        text.append(f"\n({len(shown) - 60} more points in points.csv)")
+    if indices is not None:
+        indices.to_csv(target / "sensitivity.csv", index=False)
+        text += ["", f"## {experiment.method} indices (95% CI; SALib)", ""]
+        table = indices.copy()
+        table["ci95"] = [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in
+                         zip(table["ci95_low"], table["ci95_high"], strict=True)]
+        table["note"] = np.where(table["ci_includes_0"] == True, "CI includes 0", "")  # noqa: E712
+        text.append(markdown(table[["output", "parameter", "index", "value", "ci95", "note"]], 3))
+        n_zero = int((indices["ci_includes_0"] == True).sum())  # noqa: E712
+        n_ci = int(indices["ci_includes_0"].notna().sum())
+        text.append(f"\n{n_zero} of {n_ci} intervals include 0 "
+                    "(those effects are not distinguishable from none at this sample size).")
+    (target / "summary.md").write_text("\n".join(text) + "\n")
+    figure(experiment, means, indices, kpis, target / "figure.png")
+    return {"points": means, "indices": indices, "text": "\n".join(text), "dir": target}
+
+
+def _from_resolved(data: dict[str, Any]) -> Any:
+    """Rebuild the Experiment from the resolved ``experiment.yaml`` a sweep wrote."""
+    base = data["base"]
+    scenario = {k: base[k] for k in ("name", "description", "steps", "seed", "params")}
+    scenario["timeline"] = base.get("timeline", [])
+    method = data["method"]
+    params = {
+        name: (list(values) if method == "grid" else {"low": values[0], "high": values[1]})
+        for name, values in data["parameters"].items()
+    }
+    design = {"method": method, "paired": data["paired"]}
+    if method != "grid":
+        design["samples"] = data["samples"]
+    if method == "morris":
+        design["levels"] = data["levels"]
+    if method == "sobol":
+        design["second_order"] = data["second_order"]
+    from sim.scenario import parse_scenario
+
+    experiment = parse_experiment({
+        "name": data["name"], "description": data["description"], "steps": base["steps"],
+        "seed": data["seed"], "replications": data["replications"], "design": design,
+        "parameters": params, "outputs": data["outputs"],
+    })
+    from dataclasses import replace
+
+    return replace(experiment, base=parse_scenario(scenario, "experiment.yaml").with_changes(
+        reps=1))
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Analyse a sweep directory and print its tables."""
+    outputs = [s.strip() for s in args.outputs.split(",")] if args.outputs else None
+    result = analyze(args.directory, outputs)
+    if not args.quiet:
+        print(result["text"])
+        print(f"\nwrote {result['dir']}/points.csv, summary.md, figure.png"
+              + (", sensitivity.csv" if result["indices"] is not None else ""))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``sim analyze`` to the CLI."""
+    parser = subparsers.add_parser(
+        "analyze", help="tables and figure of a sweep (means with CIs, Sobol/Morris indices)",
+    )
+    parser.add_argument("directory", help="output directory of `sim sweep`")
+    parser.add_argument("--outputs", help="comma-separated KPIs (default: all kept)")
+    parser.add_argument("--quiet", action="store_true", help="write files, print nothing")
+    parser.set_defaults(func=cmd_analyze)
