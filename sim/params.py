@@ -173,9 +173,10 @@ class Params:
     burnout_weeks: float = _p(8.0, 1.0, 104.0, "weeks", "behaviour",
                               "Time constant of burnout (exhaustion builds and heals slowly)",
                               "Oliva & Sterman 2001 (fatigue)")
-    engagement_intercept: float = _p(-4.4, -10.0, 10.0, "logit", "behaviour",
+    engagement_intercept: float = _p(-5.608, -10.0, 10.0, "logit", "behaviour",
                                      "Baseline log-odds of engagement with no job resources",
-                                     "calibrated to Gallup 2024 shares")
+                                     "calibrated (experiments/calibration); "
+                                     "prior: calibrated to Gallup 2024 shares")
     eng_w_trust: float = _p(1.5, 0.0, 10.0, "logit per unit", "behaviour",
                             "Weight of trust in the manager on engagement", "seeds 000, 004")
     eng_w_resources: float = _p(1.0, 0.0, 10.0, "logit per unit", "behaviour",
@@ -195,9 +196,10 @@ class Params:
                             "Weight of voice climate on engagement", "seed 004")
     eng_w_surveys: float = _p(0.6, 0.0, 10.0, "logit per unit", "behaviour",
                               "Weight of surveys acted upon on engagement", "seed 002")
-    eng_w_customer_feedback: float = _p(1.5, 0.0, 10.0, "logit per unit", "behaviour",
+    eng_w_customer_feedback: float = _p(2.577, 0.0, 10.0, "logit per unit", "behaviour",
                                         "Weight of served customers' satisfaction on engagement",
-                                        "seed 003 (win-win); Schneider et al. 1998")
+                                        "calibrated (experiments/calibration); "
+                                        "prior: seed 003 (win-win); Schneider et al. 1998")
     eng_w_burnout: float = _p(2.5, 0.0, 10.0, "logit per unit", "behaviour",
                               "Weight of burnout (negative) on engagement", "JD-R (Hu et al. 2011)")
     eng_w_fit: float = _p(1.0, 0.0, 10.0, "logit per unit", "behaviour",
@@ -206,9 +208,10 @@ class Params:
                           "Weight of relative pay on engagement", "turnover research")
     eng_w_mood: float = _p(1.0, 0.0, 10.0, "logit per unit", "behaviour",
                            "Weight of this week's mood on engagement", "seed 003")
-    disposition_sd: float = _p(0.8, 0.0, 5.0, "logit", "behaviour",
+    disposition_sd: float = _p(0.998, 0.0, 5.0, "logit", "behaviour",
                                "Spread of individual dispositions to engage",
-                               "calibrated to Gallup 2024 shares")
+                               "calibrated (experiments/calibration); "
+                               "prior: calibrated to Gallup 2024 shares")
     engagement_contagion: float = _p(0.02, 0.0, 0.5, "per week", "behaviour",
                                      "Weekly pull of engagement toward peers'",
                                      "seed 003; Barsade 2002")
@@ -233,11 +236,14 @@ class Params:
     burnout_customer_strain: float = _p(0.3, 0.0, 2.0, "index", "behaviour",
                                         "Burnout from dissatisfied customers' strain",
                                         "Dallimore et al. 2007")
-    quit_base: float = _p(0.008, 0.0, 0.2, "per week", "behaviour",
+    quit_base: float = _p(0.0132, 0.0, 0.2, "per week", "behaviour",
                           "Weekly quit probability of an average employee",
-                          "BLS quit rates; T12 (40-60%/year frontline)")
-    quit_w_engagement: float = _p(3.0, 0.0, 10.0, "log-hazard per unit", "behaviour",
-                                  "Rise in quitting as engagement falls", "turnover research")
+                          "calibrated (experiments/calibration); "
+                          "prior: BLS quit rates; T12 (40-60%/year frontline)")
+    quit_w_engagement: float = _p(2.662, 0.0, 10.0, "log-hazard per unit", "behaviour",
+                                  "Rise in quitting as engagement falls",
+                                  "calibrated (experiments/calibration); "
+                                  "prior: turnover research")
     quit_w_burnout: float = _p(2.0, 0.0, 10.0, "log-hazard per unit", "behaviour",
                                "Rise in quitting with burnout", "turnover research")
     quit_w_trust: float = _p(1.0, 0.0, 10.0, "log-hazard per unit", "behaviour",
@@ -251,9 +257,11 @@ class Params:
     mentoring_span: float = _p(8.0, 1.0, 40.0, "staff", "behaviour",
                                "Staff a manager can mentor fully; wider spans dilute it",
                                "seed 002")
-    manager_spread: float = _p(0.15, 0.0, 0.5, "index sd", "behaviour",
+    manager_spread: float = _p(0.122, 0.0, 0.5, "index sd", "behaviour",
                                "Spread of manager traits around the policy means",
-                               "Gallup 2015 (managers explain 70% of variance)", structural=True)
+                               "calibrated (experiments/calibration); "
+                               "prior: Gallup 2015 (managers explain 70% of variance)",
+                               structural=True)
     manager_engagement_weeks: float = _p(12.0, 1.0, 104.0, "weeks", "behaviour",
                                          "Time constant of managers' own engagement", "assumption")
     improvement_rate: float = _p(0.02, 0.0, 0.2, "per week", "behaviour",
@@ -262,9 +270,10 @@ class Params:
     capacity_per_employee: float = _p(8.0, 1.0, 200.0, "encounters per week", "behaviour",
                                       "Encounters an employee handles per week at full time",
                                       "design assumption")
-    internal_overhead: float = _p(0.25, 0.0, 0.6, "share of time", "behaviour",
+    internal_overhead: float = _p(0.177, 0.0, 0.6, "share of time", "behaviour",
                                   "Time lost to internal matters under a fully internal focus",
-                                  "seed 001")
+                                  "calibrated (experiments/calibration); "
+                                  "prior: seed 001")
     # --- market: customers ----------------------------------------------------------------------
     visit_rate: float = _p(0.5, 0.01, 5.0, "visits per week", "market",
                            "Visits per week of a customer of average loyalty",
@@ -274,9 +283,10 @@ class Params:
     bad_encounter_threshold: float = _p(0.3, 0.0, 1.0, "quality", "market",
                                         "Encounter quality below which a visit is a very bad one",
                                         "seed 003")
-    p_leave_after_bad: float = _p(0.2, 0.0, 1.0, "probability", "market",
+    p_leave_after_bad: float = _p(0.185, 0.0, 1.0, "probability", "market",
                                   "Chance a customer leaves for good after a very bad encounter",
-                                  "PwC 2018 (17-32% after one bad experience)")
+                                  "calibrated (experiments/calibration); "
+                                  "prior: PwC 2018 (17-32% after one bad experience)")
     disconfirmation_gain: float = _p(1.0, 0.0, 5.0, "per unit quality", "market",
                                      "Satisfaction gained per unit of quality above expectation",
                                      "Oliver 1980")
@@ -291,9 +301,10 @@ class Params:
                               "Heskett et al. 1994")
     loyalty_convexity: float = _p(3.0, 1.0, 8.0, "exponent", "market",
                                   "Convexity of loyalty in satisfaction", "Jones & Sasser 1995")
-    churn_base: float = _p(0.002, 0.0, 0.1, "per week", "market",
+    churn_base: float = _p(0.0012, 0.0, 0.1, "per week", "market",
                            "Weekly churn probability of a customer of loyalty 0.5",
-                           "T8 (15-40% of 'satisfied' defect yearly)")
+                           "calibrated (experiments/calibration); "
+                           "prior: T8 (15-40% of 'satisfied' defect yearly)")
     churn_w_loyalty: float = _p(3.0, 0.0, 10.0, "log-hazard per unit", "market",
                                 "Fall in churn with loyalty", "Jones & Sasser 1995")
     wom_promoter_p: float = _p(0.15, 0.0, 1.0, "probability", "market",
