@@ -161,9 +161,10 @@ class Params:
     n_customers: int = _p(4000, 10, 10_000_000, "people", "size",
                           "People in the market: customers and prospects", "design default",
                           structural=True)
-    initial_active_share: float = _p(0.65, 0.05, 1.0, "share", "size",
+    initial_active_share: float = _p(0.74, 0.05, 1.0, "share", "size",
                                      "Share of the market that are customers at the start",
-                                     "design default", structural=True)
+                                     "steady state of baseline (weeks 53-104, 6 seeds); "
+                                     "prior: design default", structural=True)
     # --- behaviour: employees -------------------------------------------------------------------
     engagement_weeks: float = _p(12.0, 1.0, 104.0, "weeks", "behaviour",
                                  "Time constant of engagement (stable over months)",

@@ -304,7 +304,7 @@ def _git_commit() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=int, default=240, help="candidates evaluated")
+    parser.add_argument("--budget", type=int, default=200, help="candidates evaluated")
     parser.add_argument("--reps", type=int, default=4, help="paired replications per candidate")
     parser.add_argument("--final-reps", type=int, default=12,
                         help="fresh replications for the final target table")
