@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from sim.experiment import parse_experiment
 from sim.model import ServiceModel
-from sim.sweep import run_sweep
+from sim.sweep import load_table, run_sweep
 
 
 def experiment(runs: int, name: str):
@@ -34,11 +34,13 @@ def experiment(runs: int, name: str):
     })
 
 
-def timed_sweep(runs: int, workers: int) -> float:
+def timed_sweep(runs: int, workers: int) -> tuple[float, float]:
+    """Wall time of the sweep and mean model time per run measured inside the workers."""
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         run_sweep(experiment(runs, f"bench{workers}"), out, workers=workers, quiet=True)
-        return time.perf_counter() - start
+        wall = time.perf_counter() - start
+        return wall, float(load_table(out)["seconds"].mean())
 
 
 def pure_model_seconds(runs: int) -> float:
@@ -100,14 +102,17 @@ def main() -> None:
 
     print(f"cores: {psutil.cpu_count()}, load average: {psutil.getloadavg()[0]:.2f}")
     pure = pure_model_seconds(min(args.runs, 10))
-    one = timed_sweep(args.runs, 1)
-    two = timed_sweep(args.runs, 2)
+    one, in_worker = timed_sweep(args.runs, 1)
+    two, _ = timed_sweep(args.runs, 2)
     print(f"pure model time: {pure * 1000:.0f} ms per default run (in-process)")
     print(f"1 worker : {args.runs / one:.2f} runs/s ({one:.1f} s for {args.runs} runs)")
     print(f"2 workers: {args.runs / two:.2f} runs/s ({two:.1f} s for {args.runs} runs)")
     print(f"throughput ratio 2 vs 1 workers: {one / two:.2f}x")
     print(f"runner overhead: {(one / args.runs - pure) * 1000:.1f} ms per run "
-          "(1-worker wall time per run minus pure model time; includes pool start-up)")
+          "(1-worker wall time per run minus pure model time in this process; includes pool "
+          "start-up)")
+    print(f"runner overhead vs in-worker run time ({in_worker * 1000:.0f} ms): "
+          f"{(one / args.runs - in_worker) * 1000:.1f} ms per run")
     if args.long:
         first, last, seconds = memory_over_long_sweep(args.long, 2)
         print(f"long sweep: {args.long} runs on 2 workers in {seconds:.0f} s "

@@ -47,6 +47,10 @@ from sim.scenario import Scenario
 
 EXTRA_TABLES = ("timeseries", "units", "employees", "customers")
 MAX_WORKER_DEATHS = 3  # a run in flight when its worker died this often is recorded as failed
+# Worker processes are replaced after this many runs: a finished ServiceModel is not freed in
+# its process (about 2.6 MB per default run is retained, measured with mesa 3.5), so recycling
+# keeps the workers' memory flat over sweeps of any length for ~1 ms per run.
+TASKS_PER_WORKER = 50
 
 
 # --- one run (executed in a worker) -------------------------------------------------------------
@@ -482,7 +486,9 @@ def _run_local(
     while queue or suspects:
         inflight: dict[Future[RunOutcome], RunTask] = {}
         broken = isolated = False
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, max_tasks_per_child=TASKS_PER_WORKER
+        ) as pool:
             try:
                 while (queue or suspects or inflight) and not broken:
                     if suspects and not inflight:
