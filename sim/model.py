@@ -90,7 +90,9 @@ class ServiceModel(mesa.Model):
         self.cum_profit = 0.0
 
         self.managers = [Manager(self, u) for u in range(self.units.n)]
-        self.employee_at = np.full(self.workforce.n, None, dtype=object)
+        # a list, not an object array: numpy arrays are invisible to the cycle collector, so
+        # agent -> model -> array -> agent cycles would keep every finished model alive
+        self.employee_at: list[Employee | None] = [None] * self.workforce.n
         self._add_employees(np.flatnonzero(self.workforce.filled))
         self.customers = [Customer(self, slot) for slot in range(self.market.n)]
 

@@ -47,10 +47,6 @@ from sim.scenario import Scenario
 
 EXTRA_TABLES = ("timeseries", "units", "employees", "customers")
 MAX_WORKER_DEATHS = 3  # a run in flight when its worker died this often is recorded as failed
-# Worker processes are replaced after this many runs: a finished ServiceModel is not freed in
-# its process (about 2.6 MB per default run is retained, measured with mesa 3.5), so recycling
-# keeps the workers' memory flat over sweeps of any length for ~1 ms per run.
-TASKS_PER_WORKER = 50
 
 
 # --- one run (executed in a worker) -------------------------------------------------------------
@@ -94,9 +90,7 @@ def execute_run(task: RunTask) -> RunOutcome:
             tables["units"] = model.unit_timeseries()
         if task.outputs.agents:
             tables.update(agent_snapshots(model))
-        return RunOutcome(
-            spec, task.values, summary, None, time.perf_counter() - start, tables
-        )
+        return RunOutcome(spec, task.values, summary, None, time.perf_counter() - start, tables)
     except Exception as err:  # noqa: BLE001 - a failing run is data, the sweep goes on
         message = f"{type(err).__name__}: {err}".splitlines()[0][:500]
         return RunOutcome(spec, task.values, {}, message, time.perf_counter() - start)
@@ -230,7 +224,10 @@ def runs_schema(experiment: Experiment) -> pa.Schema:
 def _run_row(outcome: RunOutcome, experiment: Experiment) -> dict[str, Any]:
     spec = outcome.spec
     row: dict[str, Any] = {
-        "run_id": spec.run_id, "point": spec.point, "replicate": spec.replicate, "seed": spec.seed,
+        "run_id": spec.run_id,
+        "point": spec.point,
+        "replicate": spec.replicate,
+        "seed": spec.seed,
     }
     row.update(outcome.values)
     row["status"] = "ok" if outcome.error is None else "failed"
@@ -288,7 +285,11 @@ def code_version() -> str:
     try:
         result = subprocess.run(
             ["git", "describe", "--always", "--dirty", "--tags"],
-            cwd=here, capture_output=True, text=True, timeout=5, check=True,
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         )
         return f"git:{result.stdout.strip()}"
     except (OSError, subprocess.SubprocessError):
@@ -378,7 +379,7 @@ def prepare(experiment: Experiment, out: Path, resume: bool) -> dict[str, Any]:
         "root_seed": experiment.seed,
         "paired_seeds": experiment.paired,
         "seed_rule": "np.random.SeedSequence(root_seed, spawn_key=(0 if paired else point, "
-                     "replicate)).generate_state(1, uint32)[0]",
+        "replicate)).generate_state(1, uint32)[0]",
         "run_id_rule": "point * replications + replicate",
         "seeds": [[r.run_id, r.point, r.replicate, r.seed] for r in runs],
     }
@@ -387,8 +388,10 @@ def prepare(experiment: Experiment, out: Path, resume: bool) -> dict[str, Any]:
         manifest["created"] = old.get("created", manifest["created"])
         versions = old.get("code_versions", [old.get("code_version")])
         if version not in versions:
-            print(f"sim sweep: warning: resuming results of code {versions[-1]} with {version}",
-                  file=sys.stderr)
+            print(
+                f"sim sweep: warning: resuming results of code {versions[-1]} with {version}",
+                file=sys.stderr,
+            )
             versions.append(version)
         manifest["code_versions"] = versions
     else:
@@ -436,8 +439,13 @@ def run_sweep(
         ]
         writer = ResultWriter(out, experiment, flush_seconds, flush_runs)
         bar = tqdm(
-            total=len(runs), initial=len(runs) - len(todo), unit="run", disable=quiet,
-            desc=experiment.name, dynamic_ncols=True, file=sys.stderr,
+            total=len(runs),
+            initial=len(runs) - len(todo),
+            unit="run",
+            disable=quiet,
+            desc=experiment.name,
+            dynamic_ncols=True,
+            file=sys.stderr,
         )
 
         def finished(outcome: RunOutcome) -> None:
@@ -456,7 +464,12 @@ def run_sweep(
             writer.flush()  # commit whatever finished, also on Ctrl-C
             bar.close()
     return SweepSummary(
-        out, len(runs), len(runs) - len(todo), writer.committed, writer.failed, writer.errors,
+        out,
+        len(runs),
+        len(runs) - len(todo),
+        writer.committed,
+        writer.failed,
+        writer.errors,
         time.perf_counter() - start,
     )
 
@@ -486,9 +499,7 @@ def _run_local(
     while queue or suspects:
         inflight: dict[Future[RunOutcome], RunTask] = {}
         broken = isolated = False
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, max_tasks_per_child=TASKS_PER_WORKER
-        ) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             try:
                 while (queue or suspects or inflight) and not broken:
                     if suspects and not inflight:
@@ -508,8 +519,11 @@ def _run_local(
                             broken = True
                             inflight[future] = task  # back with the other unfinished runs
                         elif error is not None:  # e.g. an unpicklable result
-                            finished(RunOutcome(task.spec, task.values, {},
-                                                f"{type(error).__name__}: {error}"))
+                            finished(
+                                RunOutcome(
+                                    task.spec, task.values, {}, f"{type(error).__name__}: {error}"
+                                )
+                            )
                         else:
                             finished(future.result())
             except BrokenProcessPool:
@@ -558,8 +572,14 @@ def _run_dask(
                 finished(future.result())
             else:  # KilledWorker after the scheduler's retries, or a lost result
                 error = future.exception()
-                finished(RunOutcome(task.spec, task.values, {},
-                                    f"{type(error).__name__}: {error}".splitlines()[0][:500]))
+                finished(
+                    RunOutcome(
+                        task.spec,
+                        task.values,
+                        {},
+                        f"{type(error).__name__}: {error}".splitlines()[0][:500],
+                    )
+                )
             future.release()
             if queue:
                 submit()
@@ -577,8 +597,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ExperimentError(f"--scheduler {args.scheduler!r}: expected e.g. tcp://HOST:8786")
     out = args.out or str(Path("experiments") / "output" / experiment.name)
     summary = run_sweep(
-        experiment, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-        quiet=args.quiet, flush_seconds=args.commit_every,
+        experiment,
+        out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        resume=args.resume,
+        quiet=args.quiet,
+        flush_seconds=args.commit_every,
     )
     if not args.quiet or summary.failed:
         where = args.scheduler or f"{args.workers or os.cpu_count()} local worker(s)"
@@ -595,17 +620,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``sim sweep`` to the CLI."""
     parser = subparsers.add_parser(
-        "sweep", help="run an experiment's sweep (local processes or a Dask cluster)",
+        "sweep",
+        help="run an experiment's sweep (local processes or a Dask cluster)",
         description="Run every run of EXPERIMENT.yaml and write Parquet results to --out.",
     )
     parser.add_argument("experiment", help="experiment YAML file (see docs/sweeps.md)")
     parser.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run on this Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on this Dask scheduler, e.g. tcp://10.0.0.5:8786",
+    )
     parser.add_argument("--out", help="results directory (default: experiments/output/NAME)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue a sweep in --out, skipping completed runs")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue a sweep in --out, skipping completed runs"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    parser.add_argument("--commit-every", type=float, default=2.0, metavar="SECONDS",
-                        help="commit finished runs at least this often (default: 2)")
+    parser.add_argument(
+        "--commit-every",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="commit finished runs at least this often (default: 2)",
+    )
     parser.set_defaults(func=cmd_sweep)
