@@ -1,4 +1,4 @@
-"""The calibration experiment still runs end to end (tiny budget, tiny runs) and writes its files."""
+"""The calibration experiment still runs end to end (tiny budget and runs) and writes its files."""
 
 from __future__ import annotations
 
