@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import ServiceModel
+from sim import ServiceModel, turnover
 from sim.encounters import visit_probability
 from sim.workforce import peer_mean, quit_probability
 from tests.conftest import SMALL, late_mean
@@ -79,16 +79,24 @@ def test_understaffing_lowers_quality():
     higher("service_quality", {"staffing_ratio": 0.6}, {"staffing_ratio": 1.2})
 
 
-def test_hiring_selectivity_raises_fit_and_starting_skill():
+def test_hiring_selectivity_raises_fit_and_starting_skill(monkeypatch):
+    """Every hire made during the run is recorded at the moment of hiring."""
+    hired: list[tuple[float, float]] = []
+    start = turnover._start_new_hires
+
+    def record(params, wf, draws, slots):
+        start(params, wf, draws, slots)
+        hired.extend(zip(wf.fit[slots].tolist(), wf.skill[slots].tolist(), strict=True))
+
+    monkeypatch.setattr(turnover, "_start_new_hires", record)
     fits, skills = [], []
     for selectivity in (0.0, 1.0):
-        model = ServiceModel(seed=5, hiring_selectivity=selectivity, quit_base=0.05, **SMALL)
-        model.run(26)
-        wf = model.workforce
-        recent = wf.filled & (wf.tenure <= 4)
-        fits.append(wf.fit[recent].mean())
-        skills.append(wf.skill[recent].mean())
-    assert fits[1] > fits[0] + 0.1
+        hired.clear()
+        ServiceModel(seed=5, hiring_selectivity=selectivity, quit_base=0.05, **SMALL).run(26)
+        fit, skill = np.array(hired).T
+        fits.append(fit.mean())
+        skills.append(skill.mean())
+    assert fits[1] > fits[0] + 0.15
     assert skills[1] > skills[0]
 
 
