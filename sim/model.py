@@ -85,7 +85,9 @@ class ServiceModel(mesa.Model):
         self.contacts = networks.adjacency(src, dst, self.market.n)
 
         self.leadership = leadership.behaviour(p, self.units)
-        workforce.settle(p, self.workforce, self.leadership, self.units, self._team_size())
+        workforce.settle(
+            p, self.workforce, self.leadership, self.units, self._team_size(), self.peers
+        )
         self.encounters = Encounters.empty()
         self.cum_profit = 0.0
 

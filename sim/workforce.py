@@ -23,6 +23,7 @@ TRUST_FROM = {"fairness": 0.55, "surveys": 0.2, "voice": 0.15, "autonomy_respect
 ALIGNMENT_FROM = {"communication": 0.5, "customer_focus": 0.5}
 QUIT_REFERENCE_BURNOUT = 0.2
 MOOD_PERSISTENCE = 0.5  # share of last week's mood carried into this week
+SETTLE_SWEEPS = 8  # fixed-point sweeps for the starting balance of own and peers' engagement
 
 
 def peer_mean(
@@ -112,16 +113,31 @@ def engagement_target(
 
 
 def settle(
-    params: Params, wf: Workforce, lead: Leadership, units: Units, team_size: np.ndarray
+    params: Params,
+    wf: Workforce,
+    lead: Leadership,
+    units: Units,
+    team_size: np.ndarray,
+    peers: sp.csr_matrix | None = None,
 ) -> None:
-    """Start the slow variables at the values the initial situation implies (no start-up jolt)."""
+    """Start the slow variables at the values the initial situation implies (no start-up jolt).
+
+    With ``peers``, engagement starts at the balance of each person's own pull and their peers'
+    (the fixed point of :func:`update`'s engagement rule), found by a few sweeps.
+    """
     wf.trust[:] = trust_target(params, lead)[wf.unit]
     wf.alignment[:] = alignment_target(params, lead, wf.fit, wf.unit)
     wf.autonomy[:] = autonomy_target(params, lead)[wf.unit]
     wf.burnout[:] = burnout_target(params, wf, lead, units.workload)
-    wf.engagement[:] = engagement_target(
-        params, wf, lead, units, mentoring_received(params, lead, team_size)
-    )
+    own = engagement_target(params, wf, lead, units, mentoring_received(params, lead, team_size))
+    wf.engagement[:] = own
+    if peers is None:
+        return
+    pull = 1.0 / params.engagement_weeks
+    for _ in range(SETTLE_SWEEPS):
+        peer, has_peers = peer_mean(peers, wf.engagement, wf.filled)
+        c = np.where(has_peers, params.engagement_contagion, 0.0)
+        wf.engagement[:] = (pull * own + c * peer) / (pull + c)
 
 
 def update(
