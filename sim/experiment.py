@@ -44,11 +44,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from sim.metrics import HEADLINE, KPI_COLUMNS
 from sim.params import SPECS, ParameterError, check_names
-from sim.scenario import MAX_STEPS, Scenario, ScenarioError, load_scenario
+from sim.scenario import MAX_STEPS, Scenario, ScenarioError, load_scenario, read_yaml
 
 METHODS = ("grid", "lhs", "sobol", "morris")
 TOP_KEYS = (
@@ -204,14 +203,7 @@ def load_experiment(path: str | Path) -> Experiment:
     path = Path(path)
     if not path.is_file():
         raise ExperimentError(f"experiment file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ExperimentError(f"{path.name}: malformed YAML{where}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ExperimentError(f"{path.name}: cannot read file ({err.__class__.__name__})") from None
+    data = read_yaml(path, ExperimentError)
     return parse_experiment(data, source=path.name, directory=path.parent)
 
 

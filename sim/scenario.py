@@ -206,12 +206,16 @@ def load_scenario(
         if path.suffix in (".yaml", ".yml"):
             raise ScenarioError(f"scenario file {str(path)!r} does not exist")
         path = preset_path(str(name_or_path))
+    return parse_scenario(read_yaml(path), source=path.name, _seen=_seen)
+
+
+def read_yaml(path: Path, error: type[ParameterError] = ScenarioError) -> Any:
+    """Parse a YAML file, or raise ``error`` with one line naming the file (and the line)."""
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ScenarioError(f"{path.name}: malformed YAML{where}") from None
+        raise error(f"{path.name}: malformed YAML{where}") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(f"{path.name}: cannot read file ({err.__class__.__name__})") from None
-    return parse_scenario(data, source=path.name, _seen=_seen)
+        raise error(f"{path.name}: cannot read file ({err.__class__.__name__})") from None
