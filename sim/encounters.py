@@ -97,18 +97,19 @@ def serve(
     headcount = np.bincount(staff_unit, minlength=n_units)
     first = np.cumsum(headcount) - headcount
     pick = (draws["assign"][visitors] * headcount[home]).astype(np.int64)
-    has_staff = headcount[home] > 0
-    employee = np.full(len(visitors), -1, dtype=np.int64)
-    h = home[has_staff]
-    employee[has_staff] = staff[first[h] + np.minimum(pick[has_staff], headcount[h] - 1)]
+    served = headcount[home] > 0
+    # row of the serving employee in ``staff`` (row 0 stands in where nobody can serve)
+    row = np.where(served, first[home] + np.minimum(pick, np.maximum(headcount[home] - 1, 0)), 0)
+    row = np.minimum(row, max(len(staff) - 1, 0))
+    employee = np.where(served, staff[row] if len(staff) else -1, -1)
 
-    served = employee >= 0
-    e = np.where(served, employee, 0)
-    quality = core_quality(params, wf, units, e)
+    # each employee's quality and chance to fix a problem, computed once, then per visit
+    quality = core_quality(params, wf, units, staff)[row] if len(staff) else np.zeros(len(row))
     u_problem = draws["problem"][visitors]
     problem = u_problem < params.problem_rate
     # given a problem, u_problem / problem_rate is a fresh uniform: it decides the fix
-    fixed = u_problem < params.problem_rate * fix_probability(params, wf, e)
+    fix = fix_probability(params, wf, staff)[row] if len(staff) else np.zeros(len(row))
+    fixed = u_problem < params.problem_rate * fix
     quality = np.where(
         problem,
         np.where(fixed, quality + FIXED_PROBLEM_BONUS, quality * UNFIXED_PROBLEM_FACTOR),

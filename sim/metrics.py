@@ -219,7 +219,10 @@ def measure(
         else np.zeros(n)
     )
     if enc_unit is not None:
-        quality_u = unit_mean(enc.quality, enc_unit, n, np.ones(len(enc_unit), bool))
+        visits_u = np.bincount(enc_unit, minlength=n)
+        quality_u = np.bincount(enc_unit, weights=enc.quality, minlength=n) / np.maximum(
+            visits_u, 1
+        )
     else:
         quality_u = np.full(n, kpis["service_quality"])
     zeros = np.zeros(n)

@@ -31,7 +31,7 @@ class Streams:
     def generator(self, name: str, step: int = 0) -> np.random.Generator:
         """The generator of decision ``name`` at ``step``; the same triple gives the same draws."""
         sequence = np.random.SeedSequence([self.seed, _name_key(name), int(step)])
-        return np.random.Generator(np.random.PCG64(sequence))
+        return np.random.Generator(np.random.PCG64DXSM(sequence))
 
     def uniform(self, name: str, step: int, n: int) -> np.ndarray:
         """``n`` uniforms in [0, 1) as float32, one per slot."""

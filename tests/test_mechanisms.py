@@ -68,7 +68,7 @@ def test_lever_raises_outcome(lever, low, high, outcome):
         ("quit_base", 0.002, 0.03, "skill_mean"),  # quits lose skill
         ("empowerment", 0.1, 0.9, "very_bad_share"),  # authority to fix problems
         ("pay_level", 0.8, 1.3, "employee_turnover_rate"),  # pay lowers quitting
-        ("training", 0.0, 0.2, "very_bad_share"),  # skill -> fewer failures
+        ("learn_training", 0.0, 1.5, "very_bad_share"),  # skill -> fewer failures
     ],
 )
 def test_lever_lowers_outcome(lever, low, high, outcome):
