@@ -50,7 +50,12 @@ def absorb_encounters(params: Params, market: Market, enc: Encounters) -> None:
     market.last_employee[c] = enc.employee
     active = market.status == ACTIVE
     rate = np.float32(1.0 / params.loyalty_weeks)
-    market.loyalty += (market.loyalty_pull - market.loyalty) * (rate * active)
+    np.add(
+        market.loyalty,
+        (market.loyalty_pull - market.loyalty) * rate,
+        out=market.loyalty,
+        where=active,
+    )
     market.tenure += active
 
 

@@ -115,7 +115,7 @@ def serve(
         np.where(fixed, quality + FIXED_PROBLEM_BONUS, quality * UNFIXED_PROBLEM_FACTOR),
         quality,
     )
-    quality = quality * np.interp(units.workload[home], *WORKLOAD_POINTS)
+    quality = quality * np.interp(units.workload, *WORKLOAD_POINTS)[home]
     noise = draws["quality"][visitors] - 0.5
     quality = np.where(served, np.clip(quality + QUALITY_NOISE * noise, 0.0, 1.0), 0.0)
 

@@ -138,9 +138,7 @@ def measure(
     n_active = max(np.count_nonzero(active), 1)
     customers_u = market_unit_sum(active, units)
     loyalty_sum_u = market_unit_sum(np.where(active, market.loyalty, np.float32(0.0)), units)
-    satisfaction_sum_u = market_unit_sum(
-        np.where(active, market.satisfaction, np.float32(0.0)), units
-    )
+    satisfaction_sum = np.sum(market.satisfaction, where=active, dtype=np.float64)
     vacant = budgeted(params, units, wf) & ~on
     if len(enc.customer):
         quality, satisfaction, enc_unit = enc.quality, enc.satisfaction, market.unit[enc.customer]
@@ -186,7 +184,7 @@ def measure(
         "new_customers": float(len(customer_flows.acquired)) if customer_flows else 0.0,
         "referrals": float(len(customer_flows.referred)) if customer_flows else 0.0,
         "loyalty_mean": float(loyalty_sum_u.sum() / n_active),
-        "customer_satisfaction_mean": float(satisfaction_sum_u.sum() / n_active),
+        "customer_satisfaction_mean": float(satisfaction_sum / n_active),
         "employees": float(on.sum()),
         "employee_turnover_rate": quits / staff_before if staff_before else 0.0,
         "quits": float(quits),
