@@ -137,8 +137,8 @@ def measure(
     active = market.status == ACTIVE
     n_active = max(np.count_nonzero(active), 1)
     customers_u = market_unit_sum(active, units)
-    loyalty_sum_u = market_unit_sum(np.where(active, market.loyalty, np.float32(0.0)), units)
-    satisfaction_sum = np.sum(market.satisfaction, where=active, dtype=np.float64)
+    loyalty_sum_u = market_unit_sum(market.loyalty * active, units)
+    satisfaction_sum = (market.satisfaction * active).sum(dtype=np.float64)
     vacant = budgeted(params, units, wf) & ~on
     if len(enc.customer):
         quality, satisfaction, enc_unit = enc.quality, enc.satisfaction, market.unit[enc.customer]
