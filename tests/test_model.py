@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
@@ -191,21 +190,6 @@ def test_network_construction_is_seeded():
     a, b = ServiceModel(seed=5, **SMALL), ServiceModel(seed=5, **SMALL)
     assert sorted(a.peer_network.edges) == sorted(b.peer_network.edges)
     assert (a.contacts != b.contacts).nnz == 0
-
-
-def test_mesa_batch_run():
-    rows = mesa.batch_run(
-        ServiceModel,
-        {"training": [0.0, 0.2], "n_employees": 40, "n_customers": 400},
-        rng=[1, 2],
-        max_steps=5,
-        number_processes=1,
-        display_progress=False,
-    )
-    frame_ = pd.DataFrame(rows)
-    assert len(frame_) == 4
-    assert set(frame_["training"]) == {0.0, 0.2}
-    assert frame_["Step"].max() == 5
 
 
 def test_baseline_preset_equals_defaults():
