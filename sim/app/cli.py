@@ -28,6 +28,8 @@ def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
         env.pop(name, None)
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     env.setdefault("SOLARA_ASSETS_PROXY", "True")
+    env.setdefault("SOLARA_THEME_SHOW_BANNER", "False")  # no "runs on Solara" footer
+    env.setdefault("SOLARA_THEME_TITLE", "What-if explorer")
     return env
 
 
