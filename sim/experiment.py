@@ -47,12 +47,28 @@ import numpy as np
 
 from sim.metrics import HEADLINE, KPI_COLUMNS
 from sim.params import SPECS, ParameterError, check_names
-from sim.scenario import MAX_STEPS, Scenario, ScenarioError, load_scenario, read_yaml
+from sim.scenario import (
+    MAX_STEPS,
+    Scenario,
+    ScenarioError,
+    check_int,
+    check_text,
+    load_scenario,
+    read_yaml,
+)
 
 METHODS = ("grid", "lhs", "sobol", "morris")
 TOP_KEYS = (
-    "name", "description", "scenario", "set", "steps", "seed", "replications",
-    "design", "parameters", "outputs",
+    "name",
+    "description",
+    "scenario",
+    "set",
+    "steps",
+    "seed",
+    "replications",
+    "design",
+    "parameters",
+    "outputs",
 )
 DESIGN_KEYS = ("method", "samples", "levels", "second_order", "paired")
 OUTPUT_KEYS = ("kpis", "summary_weeks", "timeseries", "units", "agents")
@@ -264,8 +280,8 @@ def _parse(data: Any, source: str, directory: Path) -> Experiment:
         raise ParameterError(f"design.method={method}: vary at least 2 parameters")
 
     experiment = Experiment(
-        name=_text(data, "name", Path(source).stem),
-        description=_text(data, "description", ""),
+        name=check_text(data, "name", Path(source).stem),
+        description=check_text(data, "description", ""),
         base=base,
         parameters=parameters,
         method=method,
@@ -378,29 +394,13 @@ def _check(spec: Any, value: Any, where: str) -> float | int:
 def _int(
     data: dict[str, Any], key: str, default: int | None, low: int, high: int, prefix: str = ""
 ) -> int:
-    if key not in data:
-        if default is None:
-            raise ParameterError(f"{prefix}{key}: missing (a whole number {low}..{high})")
-        return default
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParameterError(
-            f"{prefix}{key}: expected a whole number, got {value!r} (allowed {low}..{high})"
-        )
-    if not low <= value <= high:
-        raise ParameterError(f"{prefix}{key}={value} is out of range: allowed {low}..{high}")
-    return value
+    if key not in data and default is None:
+        raise ParameterError(f"{prefix}{key}: missing (a whole number {low}..{high})")
+    return check_int(f"{prefix}{key}", data.get(key, default), low, high)
 
 
 def _bool(data: dict[str, Any], key: str, default: bool, prefix: str = "") -> bool:
     value = data.get(key, default)
     if not isinstance(value, bool):
         raise ParameterError(f"{prefix}{key}: expected true or false, got {value!r}")
-    return value
-
-
-def _text(data: dict[str, Any], key: str, default: str) -> str:
-    value = data.get(key, default)
-    if not isinstance(value, str):
-        raise ParameterError(f"{key}: expected text, got {value!r}")
     return value

@@ -78,10 +78,10 @@ class Scenario:
             name=self.name,
             description=self.description,
             params=self.params.replace(**params) if params else self.params,
-            steps=_check_int("steps", self.steps if steps is None else steps, 1, MAX_STEPS),
+            steps=check_int("steps", self.steps if steps is None else steps, 1, MAX_STEPS),
             timeline=self.timeline,
-            seed=_check_int("seed", self.seed if seed is None else seed, 0, 2**32 - 1),
-            reps=_check_int("reps", self.reps if reps is None else reps, 1, 10_000),
+            seed=check_int("seed", self.seed if seed is None else seed, 0, 2**32 - 1),
+            reps=check_int("reps", self.reps if reps is None else reps, 1, 10_000),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,7 +101,8 @@ class Scenario:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-def _check_int(key: str, value: Any, low: int, high: int) -> int:
+def check_int(key: str, value: Any, low: int, high: int) -> int:
+    """``value`` if it is a whole number in ``low..high``, else a one-line error naming ``key``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ScenarioError(
             f"{key}: expected a whole number, got {value!r} (allowed {low}..{high})"
@@ -151,20 +152,21 @@ def parse_scenario(data: Any, source: str = "scenario", _seen: tuple[str, ...] =
         check_names(overrides)
         timeline = base.timeline + tuple(_parse_timeline(data.get("timeline") or []))
         scenario = Scenario(
-            name=_text(data, "name", base.name if base.name != "custom" else "custom"),
-            description=_text(data, "description", base.description),
+            name=check_text(data, "name", base.name if base.name != "custom" else "custom"),
+            description=check_text(data, "description", base.description),
             params=base.params.replace(**overrides),
-            steps=_check_int("steps", data.get("steps", base.steps), 1, MAX_STEPS),
+            steps=check_int("steps", data.get("steps", base.steps), 1, MAX_STEPS),
             timeline=timeline,
-            seed=_check_int("seed", data.get("seed", base.seed), 0, 2**32 - 1),
-            reps=_check_int("reps", data.get("reps", base.reps), 1, 10_000),
+            seed=check_int("seed", data.get("seed", base.seed), 0, 2**32 - 1),
+            reps=check_int("reps", data.get("reps", base.reps), 1, 10_000),
         )
     except ParameterError as err:
         raise ScenarioError(f"{source}: {err}") from None
     return scenario
 
 
-def _text(data: dict[str, Any], key: str, default: str) -> str:
+def check_text(data: dict[str, Any], key: str, default: str) -> str:
+    """``data[key]`` (or ``default``) if it is text, else a one-line error naming ``key``."""
     value = data.get(key, default)
     if not isinstance(value, str):
         raise ScenarioError(f"{key}: expected text, got {value!r}")
@@ -180,7 +182,7 @@ def _parse_timeline(items: Any) -> list[Intervention]:
             raise ScenarioError(
                 f"timeline: each entry needs exactly 'week' and 'set', got {item!r}"
             )
-        week = _check_int("timeline week", item["week"], 1, MAX_STEPS)
+        week = check_int("timeline week", item["week"], 1, MAX_STEPS)
         changes = item["set"]
         if not isinstance(changes, dict) or not changes:
             raise ScenarioError(f"timeline week {week}: 'set' must map levers to values")
