@@ -62,7 +62,8 @@ def run_scenario(
     )
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through ``write(tmp)`` and move into place: a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)
     os.replace(tmp, path)
@@ -72,11 +73,11 @@ def write_results(result: RunResult, out: str | os.PathLike[str]) -> Path:
     """Write timeseries.parquet, units.parquet and the resolved scenario.yaml into ``out``."""
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
-    _atomic_write(
+    atomic_write(
         directory / "timeseries.parquet", lambda p: result.timeseries.to_parquet(p, index=False)
     )
-    _atomic_write(directory / "units.parquet", lambda p: result.units.to_parquet(p, index=False))
-    _atomic_write(directory / "scenario.yaml", lambda p: p.write_text(result.scenario.to_yaml()))
+    atomic_write(directory / "units.parquet", lambda p: result.units.to_parquet(p, index=False))
+    atomic_write(directory / "scenario.yaml", lambda p: p.write_text(result.scenario.to_yaml()))
     return directory
 
 

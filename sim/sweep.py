@@ -43,6 +43,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from sim.experiment import Experiment, ExperimentError, Outputs, RunSpec, load_experiment
+from sim.runner import atomic_write
 from sim.scenario import Scenario
 
 EXTRA_TABLES = ("timeseries", "units", "employees", "customers")
@@ -135,15 +136,11 @@ def agent_snapshots(model: Any) -> dict[str, pd.DataFrame]:
 
 # --- results on disk ----------------------------------------------------------------------------
 def _atomic_parquet(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _atomic_text(text: str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 class ResultWriter:
