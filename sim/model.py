@@ -33,7 +33,7 @@ from sim.agents import Customer, Employee, Manager
 from sim.population import build_market, build_units, build_workforce
 from sim.rng import Streams
 from sim.scenario import Scenario, load_scenario
-from sim.state import ACTIVE, Encounters
+from sim.state import ACTIVE, Encounters, unit_mean
 
 # The weekly random decisions, one row of uniforms per slot each (see sim.rng).
 MARKET_DECISIONS = ("visit", "assign", "problem", "quality", "talk", "fate")
@@ -133,13 +133,12 @@ class ServiceModel(mesa.Model):
 
         team_size = self._team_size()
         workforce.update(p, wf, self.leadership, units, team_size, inducting, self.peers)
-        team_engagement = np.divide(
-            np.bincount(wf.unit, wf.engagement * wf.filled, units.n), np.maximum(team_size, 1)
+        leadership.update_managers(
+            p,
+            units,
+            unit_mean(wf.engagement, wf.unit, units.n, wf.filled),
+            unit_mean(wf.trust, wf.unit, units.n, wf.filled),
         )
-        team_trust = np.divide(
-            np.bincount(wf.unit, wf.trust * wf.filled, units.n), np.maximum(team_size, 1)
-        )
-        leadership.update_managers(p, units, team_engagement, team_trust)
 
         staff_before = int(wf.filled.sum())
         staff_draws = self.streams.uniforms("staff", t, STAFF_DECISIONS, wf.n)
