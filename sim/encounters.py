@@ -98,17 +98,16 @@ def serve(
     first = np.cumsum(headcount) - headcount
     pick = (draws["assign"][visitors] * headcount[home]).astype(np.int64)
     served = headcount[home] > 0
-    # row of the serving employee in ``staff`` (row 0 stands in where nobody can serve)
-    row = np.where(served, first[home] + np.minimum(pick, np.maximum(headcount[home] - 1, 0)), 0)
-    row = np.minimum(row, max(len(staff) - 1, 0))
-    employee = np.where(served, staff[row] if len(staff) else -1, -1)
+    # row of the serving employee in ``staff``; row len(staff) is "nobody" (no staff in the unit)
+    row = np.where(served, first[home] + np.minimum(pick, headcount[home] - 1), len(staff))
+    employee = np.append(staff, -1)[row]
 
     # each employee's quality and chance to fix a problem, computed once, then per visit
-    quality = core_quality(params, wf, units, staff)[row] if len(staff) else np.zeros(len(row))
+    quality = np.append(core_quality(params, wf, units, staff), 0.0)[row]
     u_problem = draws["problem"][visitors]
     problem = u_problem < params.problem_rate
     # given a problem, u_problem / problem_rate is a fresh uniform: it decides the fix
-    fix = fix_probability(params, wf, staff)[row] if len(staff) else np.zeros(len(row))
+    fix = np.append(fix_probability(params, wf, staff), 0.0)[row]
     fixed = u_problem < params.problem_rate * fix
     quality = np.where(
         problem,
