@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from sim.elementary import exp, power
 from sim.params import Params
 from sim.state import ACTIVE, LOST, PROSPECT, Encounters, Market, Units
 
@@ -39,17 +40,15 @@ class CustomerFlows:
 def absorb_encounters(params: Params, market: Market, enc: Encounters) -> None:
     """Visitors update satisfaction and expectations; every customer's loyalty follows suit."""
     c = enc.customer
-    sat = market.satisfaction[c] + np.float32(params.satisfaction_memory) * (
+    sat = market.satisfaction[c] + params.satisfaction_memory * (
         enc.satisfaction - market.satisfaction[c]
     )
     market.satisfaction[c] = sat
-    market.loyalty_pull[c] = sat ** np.float32(params.loyalty_convexity)
-    market.expectation[c] += (enc.quality - market.expectation[c]) / np.float32(
-        params.expectation_weeks
-    )
+    market.loyalty_pull[c] = power(sat, params.loyalty_convexity)
+    market.expectation[c] += (enc.quality - market.expectation[c]) / params.expectation_weeks
     market.last_employee[c] = enc.employee
     active = market.status == ACTIVE
-    rate = np.float32(1.0 / params.loyalty_weeks)
+    rate = 1.0 / params.loyalty_weeks
     step = market.loyalty_pull - market.loyalty
     step *= rate * active  # multiplying by the mask is far faster than a masked ufunc
     market.loyalty += step
@@ -87,8 +86,8 @@ def _heard_by(market: Market, messages: np.ndarray, status: int) -> tuple[np.nda
 
 def _churn_probability(params: Params, market: Market, slots: np.ndarray) -> np.ndarray:
     """Weekly chance that customers leave, falling with their loyalty."""
-    return params.churn_base * np.exp(
-        np.float32(params.churn_w_loyalty) * (np.float32(0.5) - market.loyalty[slots])
+    return params.churn_base * exp(
+        params.churn_w_loyalty * (0.5 - market.loyalty[slots])
     )
 
 
@@ -107,7 +106,7 @@ def churn_and_grow(
     prospect may join (more likely after positive word of mouth), a lost place may renew.
     """
     told_good, told_bad = heard
-    shift = np.float32(params.wom_expectation)
+    shift = params.wom_expectation
     np.add.at(market.expectation, told_good, shift)
     np.add.at(market.expectation, told_bad, -shift)
     touched = np.concatenate([told_good, told_bad])
@@ -128,7 +127,7 @@ def churn_and_grow(
 
     p_join = params.acquisition_base * (0.5 + units.csat[market.unit[prospect]])
     told, times = _heard_by(market, told_good, PROSPECT)  # positive word of mouth: referrals
-    p_referral = 1.0 - (1.0 - params.referral_p) ** times
+    p_referral = 1.0 - power(1.0 - params.referral_p, times)
     p_join[np.searchsorted(prospect, told)] += p_referral
     acquired = prospect[u[prospect] < p_join]
     referred = told[u[told] < p_referral]
@@ -145,8 +144,8 @@ def churn_and_grow(
     for key, value in NEW_PROSPECT.items():
         getattr(market, key)[renewed] = value
     for changed in (acquired, renewed):
-        market.loyalty_pull[changed] = market.satisfaction[changed] ** np.float32(
-            params.loyalty_convexity
+        market.loyalty_pull[changed] = power(
+            market.satisfaction[changed], params.loyalty_convexity
         )
     market.referred[renewed] = False
     market.last_employee[renewed] = -1

@@ -40,8 +40,8 @@ def time_share(params: Params, inducting: np.ndarray) -> np.ndarray:
 
 def visit_probability(params: Params, market: Market) -> np.ndarray:
     """Weekly chance each active customer visits: loyal customers come more often."""
-    p = np.float32(params.visit_rate) * (np.float32(0.6) + np.float32(0.8) * market.loyalty)
-    return np.minimum(p, np.float32(1.0)) * (market.status == ACTIVE)
+    p = params.visit_rate * (0.6 + 0.8 * market.loyalty)
+    return np.minimum(p, 1.0) * (market.status == ACTIVE)
 
 
 def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray) -> np.ndarray:
@@ -134,8 +134,8 @@ def serve(
     return Encounters(
         customer=visitors,
         employee=employee,
-        quality=quality.astype(np.float32),
-        satisfaction=satisfaction.astype(np.float32),
+        quality=quality,
+        satisfaction=satisfaction,
         spend=spend,
         very_bad=quality < params.bad_encounter_threshold,
     )

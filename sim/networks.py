@@ -20,10 +20,10 @@ PEER_CROSS_PER_HEAD = 1.0  # mean ties to colleagues of other units
 
 
 def adjacency(src: np.ndarray, dst: np.ndarray, n: int) -> sp.csr_matrix:
-    """Symmetric 0/1 adjacency (float32 CSR) from undirected edge arrays."""
+    """Symmetric 0/1 adjacency (float64 CSR) from undirected edge arrays."""
     rows = np.concatenate([src, dst])
     cols = np.concatenate([dst, src])
-    data = np.ones(len(rows), dtype=np.float32)
+    data = np.ones(len(rows))
     matrix = sp.csr_matrix((data, (rows, cols)), shape=(n, n))
     matrix.sum_duplicates()
     matrix.data[:] = 1.0

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import encounters, leadership, workforce
+from sim.elementary import exp, power
 from sim.params import Params
 from sim.rng import Streams
 from sim.state import (
@@ -80,7 +81,7 @@ def staff_plan(params: Params, units: Units) -> np.ndarray:
 
 def hire_fit(u: np.ndarray, selectivity: float) -> np.ndarray:
     """Person-job fit of hires: selective hiring shifts fit up (mean k/(k+1), k = 1 + 2s)."""
-    return 1.0 - (1.0 - u) ** (1.0 + 2.0 * selectivity)
+    return 1.0 - power(1.0 - u, 1.0 + 2.0 * selectivity)
 
 
 def starting_skill(fit: np.ndarray, u: np.ndarray, selectivity: float) -> np.ndarray:
@@ -99,7 +100,7 @@ def build_workforce(units: Units, params: Params, streams: Streams) -> Workforce
     tenure = np.minimum(rng.exponential(100.0, n), 520.0).astype(np.int64)
     fit = hire_fit(u_fit, params.hiring_selectivity)
     skill0 = starting_skill(fit, u_skill, params.hiring_selectivity)
-    experience = 1.0 - np.exp(-tenure / 40.0)
+    experience = 1.0 - exp(-tenure / 40.0)
     skill = np.clip(skill0 + (0.8 - skill0) * experience, 0.0, 1.0)
     wf = Workforce(
         unit=unit,
@@ -128,18 +129,19 @@ def build_market(units: Units, params: Params, streams: Streams) -> Market:
     n = int(units.customer_count.sum())
     unit = np.repeat(np.arange(units.n), units.customer_count).astype(np.int32)
     rng = streams.generator("init.customers")
-    u_active, u_exp, u_sat, u_loy, u_ten = rng.random((5, n), dtype=np.float32)
+    u_active, u_exp, u_sat, u_loy, u_ten = rng.random((5, n))
     status = np.where(u_active < params.initial_active_share, ACTIVE, PROSPECT).astype(np.int8)
     centre = units.csat[unit]  # the unit's steady-state service quality (see _settle_units)
-    satisfaction = np.clip(centre + 0.4 * (u_sat - 0.5), 0.0, 1.0).astype(np.float32)
-    loyalty = np.clip(satisfaction ** params.loyalty_convexity + 0.2 * (u_loy - 0.5), 0.0, 1.0)
+    satisfaction = np.clip(centre + 0.4 * (u_sat - 0.5), 0.0, 1.0)
+    pull = power(satisfaction, params.loyalty_convexity)
+    loyalty = np.clip(pull + 0.2 * (u_loy - 0.5), 0.0, 1.0)
     return Market(
         unit=unit,
         status=status,
-        expectation=np.clip(centre + 0.2 * (u_exp - 0.5), 0.0, 1.0).astype(np.float32),
+        expectation=np.clip(centre + 0.2 * (u_exp - 0.5), 0.0, 1.0),
         satisfaction=satisfaction,
-        loyalty=loyalty.astype(np.float32),
-        loyalty_pull=satisfaction ** np.float32(params.loyalty_convexity),
+        loyalty=loyalty,
+        loyalty_pull=pull,
         tenure=np.where(status == ACTIVE, (u_ten * 260).astype(np.int32), 0).astype(np.int32),
         referred=np.zeros(n, dtype=bool),
         last_employee=np.full(n, -1, dtype=np.int32),
@@ -215,7 +217,7 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
                         + (1.0 - fix) * q * encounters.UNFIXED_PROBLEM_FACTOR)
         q = (1.0 - params.problem_rate) * q + params.problem_rate * with_problem
         quality = np.bincount(wf.unit[staff], weights=q, minlength=units.n) / per_unit
-        loyalty = quality ** params.loyalty_convexity
+        loyalty = power(quality, params.loyalty_convexity)
         visits = (units.customer_count * params.initial_active_share
                   * np.minimum(params.visit_rate * (0.6 + 0.8 * loyalty), 1.0))
         units.workload[:] = np.divide(visits, capacity, out=np.ones(units.n), where=capacity > 0)

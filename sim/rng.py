@@ -33,15 +33,11 @@ class Streams:
         sequence = np.random.SeedSequence([self.seed, _name_key(name), int(step)])
         return np.random.Generator(np.random.PCG64DXSM(sequence))
 
-    def uniform(self, name: str, step: int, n: int) -> np.ndarray:
-        """``n`` uniforms in [0, 1) as float32, one per slot."""
-        return self.generator(name, step).random(n, dtype=np.float32)
-
     def uniforms(
         self, name: str, step: int, decisions: tuple[str, ...], n: int
     ) -> dict[str, np.ndarray]:
-        """One row of ``n`` float32 uniforms per decision, drawn as one block."""
-        block = self.generator(name, step).random((len(decisions), n), dtype=np.float32)
+        """One row of ``n`` float64 uniforms per decision, drawn as one block."""
+        block = self.generator(name, step).random((len(decisions), n))
         return dict(zip(decisions, block, strict=True))
 
     def nx_seed(self, name: str) -> int:

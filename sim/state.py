@@ -110,7 +110,7 @@ class Encounters:
     @classmethod
     def empty(cls) -> Encounters:
         """No encounters (before the first step)."""
-        f = np.zeros(0, dtype=np.float32)
+        f = np.zeros(0)
         i = np.zeros(0, dtype=np.int64)
         return cls(i, i, f, f, f, np.zeros(0, dtype=bool))
 

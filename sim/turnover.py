@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
+from sim.elementary import log1p
 from sim.params import Params
 from sim.population import hire_fit, staff_plan, starting_skill
 from sim.state import Units, Workforce
@@ -53,8 +54,8 @@ def quit_and_hire(
 
     opening = in_budget & ~wf.filled & (wf.ti_hire < 0)
     mean_lag = params.hiring_lag_weeks * (1.0 + 0.5 * params.hiring_selectivity)
-    u_lag = draws["hiring_lag"].astype(np.float64)
-    lag = 1 + np.floor(-np.log1p(-u_lag) * mean_lag).astype(np.int64)
+    u_lag = draws["hiring_lag"]
+    lag = 1 + np.floor(-log1p(-u_lag) * mean_lag).astype(np.int64)
     wf.ti_hire[opening] = step + lag[opening]
     wf.tenure[wf.filled] += 1
     return StaffFlows(quits=quits, hires=hires)
@@ -63,8 +64,8 @@ def quit_and_hire(
 def _start_new_hires(
     params: Params, wf: Workforce, draws: dict[str, np.ndarray], slots: np.ndarray
 ) -> None:
-    fit = hire_fit(draws["hire_fit"][slots].astype(np.float64), params.hiring_selectivity)
-    u_disposition = np.clip(draws["hire_disposition"][slots].astype(np.float64), 1e-7, 1 - 1e-7)
+    fit = hire_fit(draws["hire_fit"][slots], params.hiring_selectivity)
+    u_disposition = np.clip(draws["hire_disposition"][slots], 1e-12, 1 - 1e-12)
     wf.filled[slots] = True
     wf.ti_hire[slots] = -1
     wf.tenure[slots] = 0

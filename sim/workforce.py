@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from sim.elementary import exp, logistic
 from sim.leadership import Leadership
 from sim.params import Params
 from sim.state import Units, Workforce
@@ -109,7 +110,7 @@ def engagement_target(
         - params.eng_w_burnout * wf.burnout
         + wf.disposition
     )
-    return 1.0 / (1.0 + np.exp(-z))
+    return logistic(z)
 
 
 def settle(
@@ -202,4 +203,4 @@ def quit_probability(params: Params, wf: Workforce) -> np.ndarray:
         + params.quit_w_trust * (0.5 - wf.trust)
         - params.quit_w_pay * (params.pay_level - 1.0)
     )
-    return np.minimum(params.quit_base * np.exp(log_hazard), 0.5)
+    return np.minimum(params.quit_base * exp(log_hazard), 0.5)
