@@ -7,7 +7,9 @@ numbers): compare them replication by replication.
 
 from __future__ import annotations
 
+import errno
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ import pandas as pd
 
 from sim.metrics import HEADLINE
 from sim.model import ServiceModel
+from sim.params import ParameterError
 from sim.scenario import Scenario
 
 ANNUALISED = ("customer_churn_rate", "employee_turnover_rate")
@@ -69,10 +72,65 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.replace(tmp, path)
 
 
+def prepare_output_dir(path: str | os.PathLike[str]) -> Path:
+    """The results directory ``path``, created if missing and checked writable; call it first.
+
+    Raises ParameterError with one line (``--out PATH: ...``) when the directory cannot be
+    created or written to, and then leaves nothing behind: directories it made are removed.
+    """
+    text = os.fspath(path)
+    shown = f"--out {text if text.isprintable() else repr(text)}"  # one line, whatever the name
+    if text == "":
+        raise ParameterError("--out: expected a directory path, got an empty string")
+    if "\0" in text:
+        raise ParameterError(f"{shown}: a path cannot contain a NUL character")
+    directory = Path(text)
+    try:
+        if directory.exists() and not directory.is_dir():
+            raise ParameterError(f"{shown}: exists and is not a directory")
+        missing = []  # directories to create, outermost first
+        parent = directory
+        while not parent.exists() and not parent.is_symlink():
+            missing.insert(0, parent)
+            if parent.parent == parent:
+                break
+            parent = parent.parent
+        if missing and parent.exists() and not parent.is_dir():
+            raise ParameterError(f"{shown}: cannot create directory ({parent} is not a directory)")
+    except OSError as err:  # e.g. a name too long, or a parent we may not look into
+        raise ParameterError(f"{shown}: cannot create directory ({_reason(err)})") from None
+    created: list[Path] = []
+    try:
+        for step in missing:
+            try:
+                step.mkdir()
+            except OSError as err:
+                raise ParameterError(f"{shown}: cannot create directory ({_reason(err)})") from None
+            created.append(step)
+        if not directory.is_dir():
+            raise ParameterError(f"{shown}: is not a directory")
+        try:  # os.access says yes to root even on a read-only file system: try a real file
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as err:
+            raise ParameterError(f"{shown}: directory is not writable ({_reason(err)})") from None
+    except ParameterError:
+        for step in reversed(created):
+            try:
+                step.rmdir()
+            except OSError:
+                break
+        raise
+    return directory
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or os.strerror(err.errno or errno.EIO)
+
+
 def write_results(result: RunResult, out: str | os.PathLike[str]) -> Path:
     """Write timeseries.parquet, units.parquet and the resolved scenario.yaml into ``out``."""
-    directory = Path(out)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = prepare_output_dir(out)
     atomic_write(
         directory / "timeseries.parquet", lambda p: result.timeseries.to_parquet(p, index=False)
     )
