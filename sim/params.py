@@ -15,6 +15,7 @@ Groups:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,27 +48,39 @@ class ParamSpec:
         return self.group in LEVER_GROUPS
 
     def check(self, value: Any) -> float | int:
-        """Return ``value`` converted to this parameter's type, or raise ParameterError."""
+        """Return ``value`` converted to this parameter's type, or raise ParameterError.
+
+        Refused, each with one line naming the parameter and its range: anything but an int or a
+        float (text, booleans, lists, mappings), NaN and infinities, fractions for whole-number
+        parameters, and values outside ``low..high`` (however large: no float overflow).
+        """
+        allowed = f"(allowed range {self.low}..{self.high} {self.unit})"
         if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(f"{self.name}: expected a number, got {shown(value)} {allowed}")
+        if isinstance(value, float) and not math.isfinite(value):
             raise ParameterError(
-                f"{self.name}: expected a number, got {value!r} "
-                f"(allowed range {self.low}..{self.high} {self.unit})"
+                f"{self.name}: expected a finite number, got {value!r} {allowed}"
             )
-        if self.kind is int:
-            if float(value) != int(value):
-                raise ParameterError(
-                    f"{self.name}: expected a whole number, got {value!r} "
-                    f"(allowed range {self.low}..{self.high} {self.unit})"
-                )
-            value = int(value)
-        else:
-            value = float(value)
-        if not (self.low <= value <= self.high) or value != value:
+        if self.kind is int and isinstance(value, float) and not value.is_integer():
+            raise ParameterError(f"{self.name}: expected a whole number, got {value!r} {allowed}")
+        if not self.low <= value <= self.high:  # int/float comparison is exact, never overflows
             raise ParameterError(
-                f"{self.name}={value!r} is out of range: "
+                f"{self.name}={shown(value)} is out of range: "
                 f"allowed {self.low}..{self.high} {self.unit}"
             )
-        return value
+        return int(value) if self.kind is int else float(value)
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for one-line messages about any input."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (over sys.get_int_max_str_digits())
+        text = f"<a number of about {value.bit_length() * 0.30103:.0f} digits>"
+    except RecursionError:
+        text = f"<a {type(value).__name__} nested too deeply>"
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _p(
@@ -403,10 +416,10 @@ def check_names(values: dict[str, Any]) -> None:
 
     for key in values:
         if key not in SPECS:
-            near = difflib.get_close_matches(key, list(SPECS), n=3)
+            near = difflib.get_close_matches(key, list(SPECS), n=3) if isinstance(key, str) else []
             hint = (f"; did you mean {', '.join(near)}?" if near
                     else "; run `sim params` for the list")
-            raise ParameterError(f"unknown parameter {key!r}{hint}")
+            raise ParameterError(f"unknown parameter {shown(key)}{hint}")
 
 
 def check_cross_fields(params: Params) -> None:

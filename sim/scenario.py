@@ -25,7 +25,15 @@ from typing import Any
 
 import yaml
 
-from sim.params import LEVERS, SPECS, ParameterError, Params, check_cross_fields, check_names
+from sim.params import (
+    LEVERS,
+    SPECS,
+    ParameterError,
+    Params,
+    check_cross_fields,
+    check_names,
+    shown,
+)
 
 SCENARIO_DIR = Path(
     os.environ.get("SIM_SCENARIOS", Path(__file__).resolve().parent.parent / "scenarios")
@@ -103,13 +111,13 @@ class Scenario:
 
 def check_int(key: str, value: Any, low: int, high: int) -> int:
     """``value`` if it is a whole number in ``low..high``, else a one-line error naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int):  # NaN and infinities included
         raise ScenarioError(
-            f"{key}: expected a whole number, got {value!r} (allowed {low}..{high})"
+            f"{key}: expected a whole number, got {shown(value)} (allowed {low}..{high})"
         )
     if not low <= value <= high:
-        raise ScenarioError(f"{key}={value} is out of range: allowed {low}..{high}")
-    return value
+        raise ScenarioError(f"{key}={shown(value)} is out of range: allowed {low}..{high}")
+    return int(value)
 
 
 def preset_names() -> list[str]:
@@ -221,3 +229,6 @@ def read_yaml(path: Path, error: type[ParameterError] = ScenarioError) -> Any:
         raise error(f"{path.name}: malformed YAML{where}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise error(f"{path.name}: cannot read file ({err.__class__.__name__})") from None
+    except (ValueError, RecursionError) as err:  # a number of over 4300 digits, deep nesting
+        why = "nested too deeply" if isinstance(err, RecursionError) else "a number too long"
+        raise error(f"{path.name}: malformed YAML ({why})") from None
