@@ -4,29 +4,22 @@ Engagement categories follow Gallup's three groups by thresholds on the 0-1 enga
 CSAT is the mean post-visit satisfaction (0-1) of the week's encounters; NPS comes from 0-10
 ratings (rating = satisfaction x 10, rounded): promoters 9-10, detractors 0-6 (Reichheld 2003).
 Rates are weekly: churn = customers lost / active customers at the start of the week; turnover =
-quits / employees at the start of the week. Before the first week (step 0) there are no
-encounters: CSAT and NPS then describe the initial customers' satisfaction and service quality
-the staff's core quality.
+quits / employees at the start of the week. Week 0 is an ordinary settled week (see
+:mod:`sim.start`) with real encounters and flows.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from sim.customers import CustomerFlows
-from sim.finance import Ledger
 from sim.params import Params
-from sim.state import (
-    ACTIVE,
-    PROSPECT,
-    Encounters,
-    Market,
-    Units,
-    Workforce,
-    market_unit_sum,
-    unit_mean,
-)
-from sim.turnover import StaffFlows, budgeted
+from sim.state import ACTIVE, PROSPECT, market_unit_sum, unit_mean
+from sim.turnover import budgeted
+
+if TYPE_CHECKING:
+    from sim.week import Organisation, Week
 
 ENGAGED_AT = 0.65  # engagement at or above: "engaged"
 DISENGAGED_BELOW = 0.35  # engagement below: "actively disengaged"
@@ -117,20 +110,11 @@ def _mean(values: np.ndarray, where: np.ndarray) -> float:
 
 
 def measure(
-    params: Params,
-    units: Units,
-    wf: Workforce,
-    market: Market,
-    enc: Encounters,
-    ledger: Ledger | None,
-    staff_flows: StaffFlows | None,
-    customer_flows: CustomerFlows | None,
-    staff_before: int,
-    active_before: int,
-    quality_now: np.ndarray,
-    cum_profit: float,
+    params: Params, org: Organisation, week: Week, cum_profit: float
 ) -> tuple[dict[str, float], np.ndarray]:
     """The week's KPIs (dict) and unit table (n_units x len(UNIT_COLUMNS))."""
+    units, wf, market, enc = org.units, org.workforce, org.market, week.encounters
+    ledger, staff_flows, customer_flows = week.ledger, week.staff, week.customers
     n = units.n
     on = wf.filled
     eng = wf.engagement
@@ -140,20 +124,14 @@ def measure(
     loyalty_sum_u = market_unit_sum(market.loyalty * active, units)
     satisfaction_sum = (market.satisfaction * active).sum(dtype=np.float64)
     vacant = budgeted(params, units, wf) & ~on
-    if len(enc.customer):
-        quality, satisfaction, enc_unit = enc.quality, enc.satisfaction, market.unit[enc.customer]
-    else:  # before the first week: the initial state
-        quality, satisfaction = quality_now, market.satisfaction[active].astype(np.float64)
-        enc_unit = None
-    quits = len(staff_flows.quits) if staff_flows else 0
-    churned = len(customer_flows.churned) if customer_flows else 0
-    money = {"revenue": 0.0, "costs": 0.0, "profit": 0.0}
-    if ledger is not None:
-        money = {
-            "revenue": float(ledger.revenue.sum()),
-            "costs": float(ledger.costs.sum()),
-            "profit": float(ledger.profit.sum()),
-        }
+    quality, satisfaction, enc_unit = enc.quality, enc.satisfaction, market.unit[enc.customer]
+    quits = len(staff_flows.quits)
+    churned = len(customer_flows.churned)
+    money = {
+        "revenue": float(ledger.revenue.sum()),
+        "costs": float(ledger.costs.sum()),
+        "profit": float(ledger.profit.sum()),
+    }
     kpis = {
         "engagement_mean": _mean(eng, on),
         "engaged_share": _mean(eng >= ENGAGED_AT, on),
@@ -176,19 +154,17 @@ def measure(
         "very_bad_share": float(enc.very_bad.mean()) if len(enc.very_bad) else 0.0,
         "customers_active": float(customers_u.sum()),
         "prospects": float(np.count_nonzero(market.status == PROSPECT)),
-        "customer_churn_rate": churned / active_before if active_before else 0.0,
+        "customer_churn_rate": churned / week.active_before if week.active_before else 0.0,
         "customers_churned": float(churned),
-        "churned_after_bad_encounter": float(len(customer_flows.churned_after_bad))
-        if customer_flows
-        else 0.0,
-        "new_customers": float(len(customer_flows.acquired)) if customer_flows else 0.0,
-        "referrals": float(len(customer_flows.referred)) if customer_flows else 0.0,
+        "churned_after_bad_encounter": float(len(customer_flows.churned_after_bad)),
+        "new_customers": float(len(customer_flows.acquired)),
+        "referrals": float(len(customer_flows.referred)),
         "loyalty_mean": float(loyalty_sum_u.sum() / n_active),
         "customer_satisfaction_mean": float(satisfaction_sum / n_active),
         "employees": float(on.sum()),
-        "employee_turnover_rate": quits / staff_before if staff_before else 0.0,
+        "employee_turnover_rate": quits / week.staff_before if week.staff_before else 0.0,
         "quits": float(quits),
-        "hires": float(len(staff_flows.hires)) if staff_flows else 0.0,
+        "hires": float(len(staff_flows.hires)),
         "vacancies": float(vacant.sum()),
         **money,
         "cum_profit": cum_profit,
@@ -203,27 +179,17 @@ def measure(
         ("hiring_cost", "hiring"),
         ("fixed_cost", "fixed"),
     ):
-        kpis[name] = float(getattr(ledger, key).sum()) if ledger is not None else 0.0
+        kpis[name] = float(getattr(ledger, key).sum())
 
     def per_unit(values: np.ndarray, where: np.ndarray) -> np.ndarray:
         return unit_mean(values, wf.unit, n, where)
 
     staff_u = np.bincount(wf.unit, weights=on, minlength=n)
     loyalty_u = np.divide(loyalty_sum_u, customers_u, out=np.zeros(n), where=customers_u > 0)
-    quits_u = np.bincount(wf.unit[staff_flows.quits], minlength=n) if staff_flows else np.zeros(n)
-    churn_u = (
-        np.bincount(market.unit[customer_flows.churned], minlength=n)
-        if customer_flows
-        else np.zeros(n)
-    )
-    if enc_unit is not None:
-        visits_u = np.bincount(enc_unit, minlength=n)
-        quality_u = np.bincount(enc_unit, weights=enc.quality, minlength=n) / np.maximum(
-            visits_u, 1
-        )
-    else:
-        quality_u = np.full(n, kpis["service_quality"])
-    zeros = np.zeros(n)
+    quits_u = np.bincount(wf.unit[staff_flows.quits], minlength=n)
+    churn_u = np.bincount(market.unit[customer_flows.churned], minlength=n)
+    visits_u = np.bincount(enc_unit, minlength=n)
+    quality_u = np.bincount(enc_unit, weights=enc.quality, minlength=n) / np.maximum(visits_u, 1)
     table = np.column_stack(
         [
             per_unit(eng, on),
@@ -234,9 +200,9 @@ def measure(
             customers_u,
             churn_u / np.maximum(customers_u + churn_u, 1.0),
             quits_u / np.maximum(staff_u + quits_u, 1.0),
-            ledger.revenue if ledger is not None else zeros,
-            ledger.costs if ledger is not None else zeros,
-            ledger.profit if ledger is not None else zeros,
+            ledger.revenue,
+            ledger.costs,
+            ledger.profit,
             staff_u,
             np.bincount(wf.unit, weights=vacant, minlength=n),
             units.workload,

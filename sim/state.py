@@ -107,13 +107,6 @@ class Encounters:
     spend: np.ndarray  # money spent
     very_bad: np.ndarray  # quality below the very-bad threshold
 
-    @classmethod
-    def empty(cls) -> Encounters:
-        """No encounters (before the first step)."""
-        f = np.zeros(0)
-        i = np.zeros(0, dtype=np.int64)
-        return cls(i, i, f, f, f, np.zeros(0, dtype=bool))
-
 
 def market_unit_sum(values: np.ndarray, units: Units) -> np.ndarray:
     """Sums per unit along the last axis of market-slot arrays (a unit's slots are contiguous)."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from functools import lru_cache
 
 import pandas as pd
 import pytest
 
 from sim import ServiceModel
+
+# Settled starts are cached on disk (sim.start); tests keep theirs in a folder of their own,
+# shared by the xdist workers and the subprocesses they start.
+os.environ.setdefault("SIM_CACHE_DIR", os.path.join(tempfile.gettempdir(), "sim-test-cache"))
 
 SMALL = {"n_employees": 110, "n_customers": 2000}
 SEEDS = (1, 2, 3)

@@ -17,19 +17,19 @@ import numpy as np
 AVX512_OFF = "AVX512_ICL X86_V4"
 RUNS = (("baseline", 1), ("cost_cutting", 2), ("lean_staffing", 3), ("employees_first", 4))
 
-FINGERPRINT = """
+FINGERPRINT = f"""
 import sys
 import numpy as np
 from sim import ServiceModel, load_scenario
 from sim.metrics import UNIT_COLUMNS
-arrays = {}
-for name, seed in %r:
+arrays = {{}}
+for name, seed in {RUNS!r}:
     model = ServiceModel(load_scenario(name), seed=seed, n_employees=110, n_customers=3000)
     model.run(60)
     arrays[name] = model.timeseries().select_dtypes("number").to_numpy(float)
     arrays[name + ".units"] = model.unit_timeseries()[list(UNIT_COLUMNS)].to_numpy(float)
 np.savez(sys.argv[1], **arrays)
-""" % (RUNS,)
+"""
 
 
 def _fingerprint(path, disable: str | None) -> dict[str, np.ndarray]:

@@ -91,8 +91,9 @@ def test_hiring_selectivity_raises_fit_and_starting_skill(monkeypatch):
     monkeypatch.setattr(turnover, "_start_new_hires", record)
     fits, skills = [], []
     for selectivity in (0.0, 1.0):
-        hired.clear()
-        ServiceModel(seed=5, hiring_selectivity=selectivity, quit_base=0.05, **SMALL).run(26)
+        model = ServiceModel(seed=5, hiring_selectivity=selectivity, quit_base=0.05, **SMALL)
+        hired.clear()  # only the hires of the run, not those of settling today's organisation
+        model.run(26)
         fit, skill = np.array(hired).T
         fits.append(fit.mean())
         skills.append(skill.mean())

@@ -1,0 +1,171 @@
+"""Today's organisation: the settled start that every scenario run on a seed shares.
+
+A strategist asks "if we change X in our organisation from today, what happens?". So a run does
+not build an organisation from its own levers: it starts from *today's* organisation, built from
+the start policies (the baseline's, or those of the scenario named by ``start:``) and the
+scenario's world (size, behaviour, market and finance parameters), settled by running the
+model's own weekly mechanisms until its stocks stop moving. The scenario's levers take effect
+from week 1. Two scenarios on one seed therefore start from the same people, managers, networks,
+customers and random state, and differ only by what they change.
+
+Settling. :mod:`sim.population` gives a first guess (selected stayers, unit stocks at their fixed
+point); then ``SETTLE_WEEKS`` whole weeks run on their own random streams (prefixed
+``settle.``). That length comes from Welch's method (Law & Kelton, *Simulation Modeling and
+Analysis*): the ensemble means of the stocks over 8 seeds of the baseline, in 26-week blocks,
+trend for about 200 weeks (customers, prospects, loyalty, process quality and profit are the
+slowest; see ``experiments/settle/welch.py``), and six years (312 weeks) leaves a margin: after
+it the baseline's third year is within 1% of its first in every stock and within 5% in profit
+(``tests/test_start.py``). One more week, on the run's
+own streams, is week 0: an ordinary settled week with real flows (revenue, costs, quits, hires,
+referrals).
+
+Caching. A start depends only on its parameters, the seed and the model's code, so it is built
+once and kept, pickled, in memory (for the page) and on disk (for the command line and sweeps;
+``SIM_CACHE_DIR``, default ``~/.cache/service-profit-sim``; ``SIM_CACHE_DIR=off`` disables it).
+A cached start gives the same bits as a fresh one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from sim import leadership, networks, workforce
+from sim.metrics import KPI_COLUMNS
+from sim.params import LEVERS, Params
+from sim.population import build_market, build_units, build_workforce
+from sim.rng import Streams
+from sim.week import Organisation, Week, run_week
+
+SETTLE_WEEKS = 312  # warm-up before week 0 (Welch's method, see above)
+MEMORY_CACHE_BYTES = 512 * 2**20
+
+
+@dataclass
+class Start:
+    """A settled organisation and its week 0."""
+
+    params: Params  # the start parameters (today's policies and the world)
+    organisation: Organisation
+    week0: Week
+    settle_weeks: int  # weeks it took to settle
+
+
+def start_params(world: Params, policies: Params) -> Params:
+    """Today's parameters: the world of ``world`` with the levers of ``policies``."""
+    return world.replace(**{lever: getattr(policies, lever) for lever in LEVERS})
+
+
+def build(params: Params, streams: Streams) -> Organisation:
+    """A first guess of the organisation (see :mod:`sim.population`), not yet settled."""
+    units = build_units(params, streams)
+    wf = build_workforce(units, params, streams)
+    market = build_market(units, params, streams)
+    peer_network = networks.peer_network(units, wf, streams)
+    peers = networks.graph_adjacency(peer_network, wf.n)
+    src, dst = networks.word_of_mouth_edges(
+        units, params.wom_degree, params.wom_nonlocal, streams
+    )
+    org = Organisation(
+        units, wf, market, peer_network, peers, networks.adjacency(src, dst, market.n)
+    )
+    lead = leadership.behaviour(params, units)
+    workforce.settle(params, wf, lead, units, org.team_size(), peers)
+    return org
+
+
+def settle(params: Params, seed: int) -> Start:
+    """Build today's organisation for ``params`` and ``seed`` and run it until it is steady."""
+    streams = Streams(seed)
+    org = build(params, streams)
+    for week in range(1, SETTLE_WEEKS + 1):
+        run_week(org, params, streams, week, stream="settle.")
+    # renumber pending hires so that settle week SETTLE_WEEKS + 1 becomes week 0
+    pending = org.workforce.ti_hire >= 0
+    org.workforce.ti_hire[pending] -= SETTLE_WEEKS + 1
+    week0 = run_week(org, params, streams, 0)
+    return Start(params, org, week0, SETTLE_WEEKS)
+
+
+# --- cache --------------------------------------------------------------------------------------
+_memory: OrderedDict[str, bytes] = OrderedDict()
+
+
+@cache
+def code_fingerprint() -> str:
+    """Hash of the model's source: a start cached by other code is never reused."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(params: Params, seed: int) -> str:
+    """What a start depends on: its parameters, the seed and the code."""
+    text = repr((code_fingerprint(), sorted(params.to_dict().items()), int(seed), KPI_COLUMNS))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cache_dir() -> Path | None:
+    """The on-disk cache folder, or None when disabled."""
+    value = os.environ.get("SIM_CACHE_DIR", "")
+    if value.lower() == "off":
+        return None
+    root = Path(value) if value else Path.home() / ".cache" / "service-profit-sim"
+    return root / "starts"
+
+
+def today(params: Params, seed: int) -> Start:
+    """The settled start for ``params`` and ``seed``: from memory, disk, or built now.
+
+    Returns a fresh copy each call (runs change their organisation in place).
+    """
+    key = cache_key(params, seed)
+    blob = _memory.get(key)
+    if blob is None:
+        blob = _read_disk(key)
+        if blob is None:
+            blob = pickle.dumps(settle(params, seed), protocol=pickle.HIGHEST_PROTOCOL)
+            _write_disk(key, blob)
+        _remember(key, blob)
+    else:
+        _memory.move_to_end(key)
+    return pickle.loads(blob)
+
+
+def _remember(key: str, blob: bytes) -> None:
+    _memory[key] = blob
+    while len(_memory) > 1 and sum(map(len, _memory.values())) > MEMORY_CACHE_BYTES:
+        _memory.popitem(last=False)
+
+
+def _read_disk(key: str) -> bytes | None:
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        return (folder / f"{key}.pkl").read_bytes()
+    except OSError:
+        return None
+
+
+def _write_disk(key: str, blob: bytes) -> None:
+    """Write atomically; a cache that cannot be written is simply not used."""
+    folder = cache_dir()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as tmp:
+            tmp.write(blob)
+        os.replace(tmp.name, folder / f"{key}.pkl")
+    except OSError:
+        pass
