@@ -131,6 +131,8 @@ def _cmd_units(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario).with_changes(seed=args.seed, reps=args.reps)
+    if args.out is not None:
+        _check_csv_target(args.out)  # before the run: a bad --out costs no waiting
     result = run_scenario(scenario)
     table = unit_table(result.units)
     print(f"{scenario.name}: {scenario.reps} replication(s) x {scenario.steps} weeks, "
@@ -144,6 +146,26 @@ def _cmd_units(args: argparse.Namespace) -> int:
         table.to_csv(args.out, index=False)
         print(f"wrote {args.out}")
     return 0
+
+
+def _check_csv_target(out: str) -> None:
+    """Refuse (one line, nothing created) an ``--out`` file that could not be written."""
+    from pathlib import Path
+
+    from sim.params import ParameterError
+    from sim.runner import prepare_output_dir
+
+    target = Path(out)
+    named = out if out.isprintable() else repr(out)
+    if out == "":
+        raise ParameterError("--out: expected a CSV file name, got an empty string")
+    if target.is_dir():
+        raise ParameterError(f"--out {named}: expected a CSV file name, not a directory")
+    try:
+        prepare_output_dir(target.parent)
+    except ParameterError as err:  # "--out PARENT: reason" -> "--out FILE: folder PARENT: reason"
+        reason = str(err).partition(": ")[2]
+        raise ParameterError(f"--out {named}: folder {target.parent}: {reason}") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
