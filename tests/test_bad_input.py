@@ -7,11 +7,14 @@ throw random mixes of valid and invalid scenario files and argument lists at ``s
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from sim.cli import Parser, build_parser, main
 from sim.params import SPECS, ParameterError
 from sim.runner import prepare_output_dir
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
@@ -139,3 +142,189 @@ def test_bad_numbers_in_files_are_refused_in_one_line(text, fragment, tmp_path):
         load_scenario(path)
     message = str(info.value)
     assert fragment in message and "\n" not in message and message.startswith("s.yaml: ")
+
+
+# --- the command line ---------------------------------------------------------------------------
+def run_cli(argv, capsys):
+    """``sim.cli.main(argv)``: (exit status, stdout, stderr lines)."""
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err.splitlines()
+
+
+TINY = ["--steps", "2", "--set", "n_employees=12", "--set", "n_customers=60"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [("steps=3", ("steps", 3)), ("seed=7", ("seed", 7)), ("reps=2", ("reps", 2))],
+)
+def test_set_takes_run_settings_like_their_flags(setting, expected, tmp_path, capsys):
+    tiny = ["--set", "n_employees=12", "--set", "n_customers=60"]
+    if not setting.startswith("steps"):
+        tiny += ["--steps", "2"]
+    status, _, err = run_cli(["run", "baseline", *tiny, "--set", setting,
+                              "--out", str(tmp_path), "--quiet"], capsys)
+    assert status == 0 and err == []
+    resolved = yaml.safe_load((tmp_path / "scenario.yaml").read_text())
+    key, value = expected
+    assert resolved[key] == value
+
+
+def test_set_and_flag_may_agree_but_not_disagree(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert run_cli(["run", "baseline", *TINY, "--set", "steps=2", "--quiet"], capsys)[0] == 0
+    status, _, err = run_cli(["run", "baseline", *TINY, "--set", "steps=5", "--out", str(out)],
+                             capsys)
+    assert status == 2
+    assert err == ["sim: error: steps: given twice, --steps 2 and --set steps=5; give it once"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("steps=.nan", "steps: expected a whole number, got nan (allowed 1..5200)"),
+        ("seed=inf", "seed: expected a whole number, got inf (allowed 0..4294967295)"),
+        ("reps=-inf", "reps: expected a whole number, got -inf (allowed 1..10000)"),
+        ("steps=2.5", "steps: expected a whole number, got 2.5 (allowed 1..5200)"),
+        ("reps=0", "reps=0 is out of range: allowed 1..10000"),
+        ("n_employees=nan", "n_employees: expected a finite number, got nan "
+                            "(allowed range 1..1000000 people)"),
+        ("n_employees=.inf", "n_employees: expected a finite number, got inf "
+                             "(allowed range 1..1000000 people)"),
+        ("induction_weeks=-.inf", "induction_weeks: expected a finite number, got -inf "
+                                  "(allowed range 0..16 weeks)"),
+        ("span_of_control=NaN", "span_of_control: expected a finite number, got nan "
+                                "(allowed range 3..40 staff per manager)"),
+        ("n_customers=Infinity", "n_customers: expected a finite number, got inf "
+                                 "(allowed range 10..10000000 people)"),
+        ("training=.nan", "training: expected a finite number, got nan "
+                          "(allowed range 0.0..0.25 share of paid time)"),
+        ("n_customers=1e400", "n_customers: expected a number, got '1e400' "
+                              "(allowed range 10..10000000 people)"),
+    ],
+)
+def test_cli_refuses_bad_numbers_in_one_line(setting, message, tmp_path, capsys):
+    out = tmp_path / "never"
+    argv = ["run", "baseline", "--set", setting, "--out", str(out)]
+    status, _, err = run_cli(argv, capsys)
+    assert (status, err) == (2, [f"sim: error: {message}"])
+    assert not out.exists()
+
+
+def test_numbers_yaml_reads_as_text_are_numbers_on_the_cli(tmp_path, capsys):
+    status, _, err = run_cli(["run", "baseline", "--steps", "2", "--set", "n_employees=1.2e1",
+                              "--set", "n_customers=6e1", "--out", str(tmp_path), "--quiet"],
+                             capsys)
+    assert (status, err) == (0, [])
+    resolved = yaml.safe_load((tmp_path / "scenario.yaml").read_text())
+    assert resolved["params"]["n_customers"] == 60
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("afile", "--out afile: exists and is not a directory"),
+        ("afile/x", "--out afile/x: cannot create directory (afile is not a directory)"),
+        ("/proc/x", "--out /proc/x: cannot create directory ("),
+        ("", "--out: expected a directory path, got an empty string"),
+    ],
+)
+def test_cli_refuses_an_out_it_cannot_create_before_running(
+    out, message, tmp_path, capsys, monkeypatch
+):
+    import sim.runner
+
+    monkeypatch.chdir(tmp_path)
+    Path("afile").write_text("x")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the run started before --out was checked")
+
+    monkeypatch.setattr(sim.runner, "run_scenario", never)
+    status, _, err = run_cli(["run", "baseline", *TINY, "--out", out], capsys)
+    assert status == 2 and len(err) == 1 and err[0].startswith(f"sim: error: {message}")
+    assert os.listdir(tmp_path) == ["afile"]
+
+
+def test_units_refuses_an_out_file_it_cannot_write(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("afile").write_text("x")
+    for out, message in [
+        ("afile/u.csv", "--out afile/u.csv: folder afile: exists and is not a directory"),
+        (".", "--out .: expected a CSV file name, not a directory"),
+    ]:
+        status, _, err = run_cli(["units", "baseline", "--reps", "1", "--out", out], capsys)
+        assert (status, err) == (2, [f"sim: error: {message}"])
+    assert os.listdir(tmp_path) == ["afile"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "first"),
+    [
+        ([], "sim: error: the following arguments are required: command"),
+        (["nosuchcmd"], "sim: error: argument command: invalid choice: 'nosuchcmd'"),
+        (["run"], "sim run: error: the following arguments are required: scenario"),
+        (["run", "baseline", "--bogus"], "sim run: error: unrecognized arguments: --bogus"),
+        (["run", "baseline", "--steps", "abc"],
+         "sim run: error: argument --steps: invalid int value: 'abc'"),
+        (["run", "baseline", "--steps", "nan"],
+         "sim run: error: argument --steps: invalid int value: 'nan'"),
+        (["params", "--group", "nope"], "sim params: error: argument --group: invalid choice"),
+        (["scenarios", "extra"], "sim scenarios: error: unrecognized arguments: extra"),
+        (["sweep", "x.yaml", "--workers", "abc"],
+         "sim sweep: error: argument --workers: invalid int value: 'abc'"),
+        (["analyze"], "sim analyze: error: the following arguments are required: directory"),
+        (["units", "baseline", "--seed", "x"],
+         "sim units: error: argument --seed: invalid int value: 'x'"),
+        (["app", "--port", "http"], "sim app: error: argument --port: invalid int value: 'http'"),
+    ],
+)
+def test_usage_errors_take_two_lines(argv, first, capsys):
+    status, out, err = run_cli(argv, capsys)
+    command = first.split(": error:")[0]
+    assert status == 2 and out == ""
+    assert len(err) == 2 and err[0].startswith(first) and err[1] == f"(see {command} --help)"
+
+
+def test_every_sub_command_parser_is_the_short_error_kind():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert {"run", "scenarios", "params", "units", "app", "sweep", "analyze"} <= set(commands)
+    assert all(type(command) is Parser for command in commands.values())
+
+
+def test_help_still_exits_0(capsys):
+    assert main(["run", "--help"]) == 0
+    assert "usage: sim run" in capsys.readouterr().out
+
+
+def test_unexpected_failures_are_one_line_and_status_1(capsys, monkeypatch):
+    import sim.runner
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("something\nbroke")
+
+    monkeypatch.setattr(sim.runner, "run_scenario", boom)
+    status, _, err = run_cli(["run", "baseline", *TINY], capsys)
+    assert (status, err) == (1, ["sim: internal error: RuntimeError: something broke "
+                                 "(please report)"])
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/data/x.parquet")
+
+    monkeypatch.setattr(sim.runner, "run_scenario", refused)
+    status, _, err = run_cli(["run", "baseline", *TINY], capsys)
+    assert (status, err) == (1, ["sim: error: /data/x.parquet: Permission denied"])
+    # bad input is still reported as bad input, not hidden behind the last resort
+    status, _, err = run_cli(["run", "baseline", "--set", "training=2"], capsys)
+    assert status == 2 and err[0].startswith("sim: error: training=2 is out of range")
+
+
+def test_a_closed_pipe_ends_quietly():
+    script = Path(sys.executable).with_name("sim")
+    command = f"'{script}' params | head -1; '{script}' scenarios | head -c 10"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("[people]\n")
+    assert done.stderr == ""
