@@ -19,6 +19,8 @@ import pandas as pd
 from scipy import stats
 
 from sim.experiment import ExperimentError, parse_experiment
+from sim.params import shown
+from sim.scenario import read_yaml
 from sim.sweep import load_table
 
 
@@ -155,14 +157,20 @@ def analyze(directory: str | Path, outputs: list[str] | None = None) -> dict[str
     manifest_path = directory / "manifest.json"
     if not manifest_path.is_file():
         raise ExperimentError(f"{directory}: no manifest.json (not a sweep output directory)")
-    import yaml
-
-    resolved = yaml.safe_load((directory / "experiment.yaml").read_text())
-    experiment = _from_resolved(resolved)
-    manifest = json.loads(manifest_path.read_text())
+    resolved_path = directory / "experiment.yaml"
+    if not resolved_path.is_file():
+        raise ExperimentError(f"{directory}: no experiment.yaml (not a sweep output directory)")
+    experiment = _from_resolved(read_yaml(resolved_path, ExperimentError))
+    manifest = _read_manifest(manifest_path)
     if experiment.digest() != manifest["experiment_hash"]:
         raise ExperimentError(f"{directory}: experiment.yaml does not match the manifest's hash")
-    runs = load_table(directory, "runs")
+    try:
+        runs = load_table(directory, "runs")
+        design = pd.read_parquet(directory / "design.parquet")
+    except (OSError, ValueError) as err:  # pyarrow's errors are ValueError or OSError
+        raise ExperimentError(
+            f"{directory}: cannot read the results ({type(err).__name__}: {err})"
+        ) from None
     if runs.empty:
         raise ExperimentError(f"{directory}: no finished runs yet")
     kpis = outputs or list(experiment.outputs.kpis)
@@ -171,13 +179,18 @@ def analyze(directory: str | Path, outputs: list[str] | None = None) -> dict[str
             raise ExperimentError(
                 f"--outputs: {kpi!r} was not kept (kept: {', '.join(experiment.outputs.kpis)})"
             )
-    design = pd.read_parquet(directory / "design.parquet")
+    missing = [c for c in ("point", "status", *experiment.names) if c not in runs.columns]
+    missing += [c for c in ("point", *experiment.names) if c not in design.columns]
+    if missing:
+        raise ExperimentError(f"{directory}: the results lack column {missing[0]!r}")
     means = point_means(runs, experiment.names, kpis)
     indices = None
     if experiment.method in ("sobol", "morris"):
         indices = sensitivity(experiment, design, means, kpis)
 
     target = directory / "analysis"
+    if target.exists() and not target.is_dir():
+        raise ExperimentError(f"{target}: exists and is not a directory (it is where tables go)")
     target.mkdir(exist_ok=True)
     means.to_csv(target / "points.csv", index=False)
     failed = int((runs["status"] != "ok").sum())
@@ -209,30 +222,72 @@ def analyze(directory: str | Path, outputs: list[str] | None = None) -> dict[str
     return {"points": means, "indices": indices, "text": "\n".join(text), "dir": target}
 
 
-def _from_resolved(data: dict[str, Any]) -> Any:
-    """Rebuild the Experiment from the resolved ``experiment.yaml`` a sweep wrote."""
-    base = data["base"]
-    scenario = {k: base[k] for k in ("name", "description", "steps", "seed", "params")}
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest a sweep wrote, with the keys analysis needs; else one-line ExperimentError."""
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as err:
+        raise ExperimentError(f"{path.name}: cannot read ({type(err).__name__})") from None
+    if not isinstance(manifest, dict):
+        raise ExperimentError(f"{path.name}: expected a JSON object, got {shown(manifest)}")
+    for key, kind in (("experiment_hash", str), ("points", int), ("replications", int)):
+        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
+            raise ExperimentError(
+                f"{path.name}: {key}: expected {kind.__name__}, got {shown(manifest.get(key))} "
+                "(not written by `sim sweep`?)"
+            )
+    return manifest
+
+
+def _need(data: Any, key: str, kind: type, where: str = "") -> Any:
+    """``data[key]`` if present and of type ``kind``, else a one-line ExperimentError."""
+    source = "experiment.yaml"
+    if not isinstance(data, dict):
+        raise ExperimentError(f"{source}: {where or 'file'}: expected a mapping, got {shown(data)}")
+    if key not in data:
+        raise ExperimentError(f"{source}: missing {where}{key!r} (not written by `sim sweep`?)")
+    value = data[key]
+    if not isinstance(value, kind):
+        raise ExperimentError(
+            f"{source}: {where}{key}: expected {kind.__name__}, got {shown(value)}"
+        )
+    return value
+
+
+def _from_resolved(data: Any) -> Any:
+    """Rebuild the Experiment from the resolved ``experiment.yaml`` a sweep wrote.
+
+    The resolved file is turned back into an experiment file and read by the same validating
+    parser as ``sim sweep`` (:func:`sim.experiment.parse_experiment`): a damaged or hand-edited
+    file is refused with one line, like any other bad input.
+    """
+    base = _need(data, "base", dict)
+    scenario = {k: base[k] for k in ("name", "description", "steps", "seed", "params") if k in base}
     scenario["timeline"] = base.get("timeline", [])
-    method = data["method"]
-    params = {
-        name: (list(values) if method == "grid" else {"low": values[0], "high": values[1]})
-        for name, values in data["parameters"].items()
-    }
-    design = {"method": method, "paired": data["paired"]}
+    method = _need(data, "method", str)
+    params = {}
+    for name, values in _need(data, "parameters", dict).items():
+        values = _need({name: values}, name, list, "parameters.")
+        if method != "grid" and len(values) != 2:
+            raise ExperimentError(
+                f"experiment.yaml: parameters.{name}: expected [low, high], got {shown(values)}"
+            )
+        params[name] = list(values) if method == "grid" else {"low": values[0], "high": values[1]}
+    design = {"method": method, "paired": _need(data, "paired", object)}
     if method != "grid":
-        design["samples"] = data["samples"]
+        design["samples"] = _need(data, "samples", object)
     if method == "morris":
-        design["levels"] = data["levels"]
+        design["levels"] = _need(data, "levels", object)
     if method == "sobol":
-        design["second_order"] = data["second_order"]
+        design["second_order"] = _need(data, "second_order", object)
     from sim.scenario import parse_scenario
 
     experiment = parse_experiment({
-        "name": data["name"], "description": data["description"], "steps": base["steps"],
-        "seed": data["seed"], "replications": data["replications"], "design": design,
-        "parameters": params, "outputs": data["outputs"],
-    })
+        "name": _need(data, "name", object), "description": _need(data, "description", object),
+        "steps": _need(base, "steps", object, "base."), "seed": _need(data, "seed", object),
+        "replications": _need(data, "replications", object), "design": design,
+        "parameters": params, "outputs": _need(data, "outputs", object),
+    }, source="experiment.yaml")
     from dataclasses import replace
 
     return replace(experiment, base=parse_scenario(scenario, "experiment.yaml").with_changes(

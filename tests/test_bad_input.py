@@ -328,3 +328,81 @@ def test_a_closed_pipe_ends_quietly():
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
     assert done.stdout.startswith("[people]\n")
     assert done.stderr == ""
+
+
+# --- sim analyze on a damaged sweep directory (fault 5) ------------------------------------------
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    """A finished two-point sweep of a tiny organisation."""
+    from sim.experiment import parse_experiment
+    from sim.sweep import run_sweep
+
+    out = tmp_path_factory.mktemp("sweep")
+    experiment = parse_experiment({
+        "name": "tiny", "set": {"n_employees": 12, "n_customers": 60}, "steps": 2,
+        "replications": 2, "parameters": {"training": [0.0, 0.1]},
+        "outputs": {"kpis": ["profit"]},
+    })
+    run_sweep(experiment, out, workers=1, quiet=True)
+    return out
+
+
+def damaged(sweep_dir, tmp_path, name, text):
+    import shutil
+
+    target = tmp_path / "sweep"
+    shutil.copytree(sweep_dir, target)
+    if text is None:
+        (target / name).unlink()
+    else:
+        (target / name).write_text(text)
+    return target
+
+
+def test_analyze_still_reads_a_good_sweep(sweep_dir, tmp_path, capsys):
+    target = damaged(sweep_dir, tmp_path, "unused.txt", "")
+    status, out, err = run_cli(["analyze", str(target), "--quiet"], capsys)
+    assert (status, err) == (0, []) and (target / "analysis" / "points.csv").is_file()
+
+
+def _edit(resolved, change):
+    data = yaml.safe_load(resolved)
+    change(data)
+    return yaml.safe_dump(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "message"),
+    [
+        ("experiment.yaml", lambda t: "name: [x\n", "experiment.yaml: malformed YAML at line 2"),
+        ("experiment.yaml", lambda t: "- 1\n- 2\n", "experiment.yaml: file: expected a mapping"),
+        ("experiment.yaml", lambda t: "\xff", None),
+        ("experiment.yaml", None, "no experiment.yaml (not a sweep output directory)"),
+        ("experiment.yaml", lambda t: _edit(t, lambda d: d.pop("base")),
+         "experiment.yaml: missing 'base' (not written by `sim sweep`?)"),
+        ("experiment.yaml", lambda t: _edit(t, lambda d: d.update(parameters={"training": 0.1})),
+         "experiment.yaml: parameters.training: expected list, got 0.1"),
+        ("experiment.yaml", lambda t: _edit(t, lambda d: d.update(method="bogus")),
+         "design.method: 'bogus' is not one of grid, lhs, sobol, morris"),
+        ("experiment.yaml", lambda t: _edit(t, lambda d: d.update(replications=float("nan"))),
+         "experiment.yaml: replications: expected a whole number, got nan"),
+        ("experiment.yaml", lambda t: _edit(t, lambda d: d["base"]["params"].update(
+            n_employees=float("inf"))), "n_employees: expected a finite number, got inf"),
+        ("experiment.yaml", lambda t: _edit(t, lambda d: d.update(seed=99)),
+         "experiment.yaml does not match the manifest's hash"),
+        ("manifest.json", lambda t: "{", "manifest.json: cannot read (JSONDecodeError)"),
+        ("manifest.json", lambda t: "[1]", "manifest.json: expected a JSON object, got [1]"),
+        ("manifest.json", lambda t: '{"points": 2}', "manifest.json: experiment_hash: expected"),
+        ("design.parquet", lambda t: "not parquet", "cannot read the results"),
+        ("analysis", lambda t: "a file", "analysis: exists and is not a directory"),
+    ],
+)
+def test_analyze_refuses_a_damaged_sweep_in_one_line(
+    name, edit, message, sweep_dir, tmp_path, capsys
+):
+    original = (sweep_dir / name).read_text() if name.endswith((".yaml", ".json")) else ""
+    target = damaged(sweep_dir, tmp_path, name, None if edit is None else edit(original))
+    status, out, err = run_cli(["analyze", str(target)], capsys)
+    assert status == 2 and len(err) == 1 and err[0].startswith("sim: error: ")
+    assert message is None or message in err[0]
+    assert not (target / "analysis").is_dir()
