@@ -5,6 +5,8 @@ A scenario file looks like::
     name: invest_in_training
     description: Double ongoing training and lengthen induction.
     base: baseline            # optional: start from another preset
+    start: baseline           # optional: whose levers today's organisation has (default
+                              # baseline); "settled" compares settled organisations instead
     steps: 104                # weeks to simulate
     params:
       training: 0.10
@@ -38,7 +40,10 @@ from sim.params import (
 SCENARIO_DIR = Path(
     os.environ.get("SIM_SCENARIOS", Path(__file__).resolve().parent.parent / "scenarios")
 )
-TOP_KEYS = ("name", "description", "base", "steps", "seed", "reps", "params", "timeline")
+TOP_KEYS = (
+    "name", "description", "base", "start", "steps", "seed", "reps", "params", "timeline"
+)
+SETTLED = "settled"  # start: compare organisations settled under their own levers
 MAX_STEPS = 5200
 
 
@@ -65,6 +70,7 @@ class Scenario:
     timeline: tuple[Intervention, ...] = ()
     seed: int = 1
     reps: int = 1
+    start: str = "baseline"  # whose levers today's organisation has: a preset, a file, "settled"
 
     def __post_init__(self) -> None:
         check_cross_fields(self.params)
@@ -90,7 +96,27 @@ class Scenario:
             timeline=self.timeline,
             seed=check_int("seed", self.seed if seed is None else seed, 0, 2**32 - 1),
             reps=check_int("reps", self.reps if reps is None else reps, 1, 10_000),
+            start=self.start,
         )
+
+    def start_params(self) -> Params:
+        """Today's parameters: this scenario's world with the start's levers.
+
+        The world (size, behaviour, market, finance) is the scenario's; the levers are those of
+        the ``start`` scenario (its own world and timeline are not used). ``start: settled``
+        takes the scenario's own levers: its organisation settles under them.
+        """
+        if self.start == SETTLED:
+            return self.params
+        policies = load_scenario(self.start).params
+        return self.params.replace(**{lever: getattr(policies, lever) for lever in LEVERS})
+
+    @property
+    def mode(self) -> str:
+        """How the run starts, in words for outputs and the page."""
+        if self.start == SETTLED:
+            return "compare settled organisations"
+        return f"change from today ({self.start})"
 
     def to_dict(self) -> dict[str, Any]:
         """The fully resolved scenario as plain data (re-runs to the same numbers)."""
@@ -100,6 +126,7 @@ class Scenario:
             "steps": self.steps,
             "seed": self.seed,
             "reps": self.reps,
+            "start": self.start,
             "params": self.params.to_dict(),
             "timeline": [{"week": e.week, "set": dict(e.changes)} for e in self.timeline],
         }
@@ -167,10 +194,24 @@ def parse_scenario(data: Any, source: str = "scenario", _seen: tuple[str, ...] =
             timeline=timeline,
             seed=check_int("seed", data.get("seed", base.seed), 0, 2**32 - 1),
             reps=check_int("reps", data.get("reps", base.reps), 1, 10_000),
+            start=_check_start(data.get("start", base.start), _seen),
         )
     except ParameterError as err:
         raise ScenarioError(f"{source}: {err}") from None
     return scenario
+
+
+def _check_start(value: Any, seen: tuple[str, ...]) -> str:
+    """A usable ``start``: "settled", a preset name or a scenario file that loads."""
+    allowed = f"allowed: {SETTLED}, a preset ({', '.join(preset_names())}) or a scenario file"
+    if not isinstance(value, str) or not value:
+        raise ScenarioError(f"start: expected text, got {value!r} ({allowed})")
+    if value != SETTLED and value not in seen:
+        try:
+            load_scenario(value, _seen=(*seen, value))
+        except ScenarioError:
+            raise ScenarioError(f"start: {value!r} is not usable ({allowed})") from None
+    return value
 
 
 def check_text(data: dict[str, Any], key: str, default: str) -> str:
