@@ -94,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run_scenario(scenario)
     if not args.quiet:
         print(f"{scenario.name}: {scenario.reps} replication(s) x {scenario.steps} weeks, "
-              f"seed {scenario.seed}")
+              f"seed {scenario.seed}, {scenario.mode}")
         print(summary(result.timeseries).to_string(float_format=lambda v: f"{v:,.3f}"))
     if args.out is not None:
         directory = write_results(result, args.out)
