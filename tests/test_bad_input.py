@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from sim.cli import Parser, build_parser, main
-from sim.params import SPECS, ParameterError
+from sim.params import LEVERS, SPECS, ParameterError
 from sim.runner import prepare_output_dir
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 
@@ -324,7 +327,7 @@ def test_unexpected_failures_are_one_line_and_status_1(capsys, monkeypatch):
 
 def test_a_closed_pipe_ends_quietly():
     script = Path(sys.executable).with_name("sim")
-    command = f"'{script}' params | head -1; '{script}' scenarios | head -c 10"
+    command = f"'{script}' params | head -1"
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
     assert done.stdout.startswith("[people]\n")
     assert done.stderr == ""
@@ -406,3 +409,208 @@ def test_analyze_refuses_a_damaged_sweep_in_one_line(
     assert status == 2 and len(err) == 1 and err[0].startswith("sim: error: ")
     assert message is None or message in err[0]
     assert not (target / "analysis").is_dir()
+
+
+# --- property-based: random files and argument lists never end in a traceback -------------------
+PRESETS = ("baseline", "cost_cutting", "training_cut_and_restore")
+LEVER_NAMES = tuple(LEVERS)
+# Appended to every `sim run`, so an accepted input runs in a fraction of a second.
+FAST = ["--steps", "2", "--reps", "1", "--seed", "1",
+        "--set", "n_employees=12", "--set", "n_customers=60"]
+
+junk = st.recursive(
+    st.none() | st.booleans() | st.text(max_size=6)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(-(10**6), 10**6) | st.sampled_from([10**400, -(10**400)]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)
+non_finite = st.sampled_from([float("nan"), float("inf"), float("-inf")])
+
+
+def value_for(name: str) -> st.SearchStrategy:
+    """Mostly allowed values of parameter ``name``, else edges, NaN/inf, huge or junk."""
+    spec = SPECS[name]
+    if spec.kind is int:
+        allowed = st.integers(int(spec.low), int(spec.high))
+    else:
+        allowed = st.floats(float(spec.low), float(spec.high))
+    return st.one_of(
+        allowed, allowed, allowed,
+        st.sampled_from([spec.low, spec.high, spec.default, spec.low - 1, spec.high * 2]),
+        non_finite, st.sampled_from([10**30, -(10**30), 1e300, 2.5]), junk,
+    )
+
+
+param_item = st.one_of(
+    st.sampled_from(sorted(SPECS)).flatmap(lambda n: st.tuples(st.just(n), value_for(n))),
+    st.tuples(st.text(max_size=8) | st.integers(), junk),
+)
+lever_item = st.one_of(
+    st.sampled_from(LEVER_NAMES).flatmap(lambda n: st.tuples(st.just(n), value_for(n))),
+    st.tuples(st.sampled_from(["n_customers", "span_of_control", "nope"]), junk),
+)
+week = st.one_of(st.sampled_from([1, 2, 2]), st.integers(-5, 6000), non_finite, junk)
+timeline_event = st.one_of(
+    st.fixed_dictionaries({"week": week, "set": st.dictionaries(
+        lever_item.map(lambda kv: kv[0]), st.just(0.1), max_size=1)}),
+    st.fixed_dictionaries({"week": week, "set": st.lists(lever_item, max_size=2).map(dict)}),
+    junk,
+)
+run_setting = st.one_of(st.integers(1, 3), st.integers(-10, 10**12), non_finite, junk)
+scenario_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.text(max_size=10) | junk,
+        "description": st.text(max_size=20) | junk,
+        "base": st.sampled_from(PRESETS) | junk,
+        "start": st.sampled_from([*PRESETS, "settled"]) | junk,
+        "steps": run_setting, "seed": run_setting, "reps": run_setting,
+        "params": st.lists(param_item, max_size=4).map(dict) | junk,
+        "timeline": st.lists(timeline_event, max_size=3) | junk,
+    },
+)
+scenario_data = st.one_of(
+    scenario_fields, scenario_fields, scenario_fields,
+    st.tuples(scenario_fields, st.text(max_size=5), junk).map(lambda t: {**t[0], t[1]: t[2]}),
+    junk,
+)
+
+
+def dumped(data) -> str:
+    try:
+        return yaml.safe_dump(data, allow_unicode=True)
+    except (yaml.YAMLError, ValueError):  # a key YAML cannot write: write junk instead
+        return "params: [\n"
+
+
+scenario_text = st.one_of(
+    scenario_data.map(dumped), scenario_data.map(dumped), scenario_data.map(dumped),
+    scenario_data.map(dumped).flatmap(lambda t: st.integers(0, len(t)).map(lambda i: t[:i])),
+    st.text(max_size=40),
+    st.sampled_from(["params:\n  n_customers: " + "9" * 5000 + "\n",
+                     "params: " + "[" * 2000 + "]" * 2000 + "\n", "a: &x [*x]\n", "\t"]),
+)
+set_value = st.one_of(
+    st.sampled_from(["0.1", "nan", ".nan", "inf", "-.inf", "1e400", "1e5", "[1", "{a: 1}",
+                     "yes", "~", "", "12", "2", "1", "0", "-1", "9" * 5000]),
+    st.integers(-(10**20), 10**20).map(str), st.floats().map(repr), st.text(max_size=8),
+)
+set_key = st.one_of(st.sampled_from([*sorted(SPECS), "steps", "seed", "reps"]),
+                    st.text(max_size=6))
+option = st.one_of(
+    st.tuples(st.sampled_from(["--steps", "--seed", "--reps"]),
+              st.one_of(st.integers(-3, 6000).map(str), set_value)).map(list),
+    st.tuples(st.just("--set"), st.tuples(set_key, set_value).map("=".join)).map(list),
+    st.tuples(st.just("--set"), st.text(max_size=6)).map(list),
+    st.sampled_from([["--quiet"], ["--bogus"], ["--set"], ["-x"], ["extra"]]),
+)
+OUTS = ("out", "out/deeper", "afile", "afile/x", "/proc/x", "", None)
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def check_outcome(status, err, root, before, *, allow_usage=True):
+    """0, or 2 with one line `sim...` (usage errors: plus a `(see ... --help)` line)."""
+    event(f"exit {status}")
+    assert status in (0, 2), err
+    assert not any("Traceback" in line for line in err)
+    if status == 2:
+        usage = allow_usage and len(err) == 2 and err[1].startswith("(see sim")
+        assert len(err) == 1 or usage, err
+        assert err[0].startswith("sim"), err
+        assert _files(root) == before, "a refused input wrote something"
+
+
+settings_for_hypothesis = settings(
+    max_examples=60, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@settings_for_hypothesis
+@given(text=scenario_text, options=st.lists(option, max_size=4), out=st.sampled_from(OUTS),
+       use_file=st.booleans() | st.just(True))
+def test_sim_run_never_shows_a_traceback(text, options, out, use_file, capsys):
+    capsys.readouterr()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "afile").write_text("x")
+        (root / "s.yaml").write_text(text)
+        before = _files(root)
+        scenario = str(root / "s.yaml") if use_file else "baseline"
+        argv = ["run", scenario, *(arg for opt in options for arg in opt), *FAST]
+        if out is not None:
+            argv += ["--out", out if out in ("", "/proc/x") else str(root / out)]
+        status, stdout, err = run_cli(argv, capsys)
+        check_outcome(status, err, root, before)
+        if status == 0 and out is not None:
+            assert (root / out / "scenario.yaml").is_file()
+
+
+@settings_for_hypothesis
+@given(data=scenario_data)
+def test_scenario_files_are_accepted_or_refused_in_one_line(data, capsys):
+    capsys.readouterr()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "s.yaml").write_text(dumped(data))
+        before = _files(root)
+        status, _, err = run_cli(["run", str(root / "s.yaml"), *FAST, "--quiet",
+                                  "--out", str(root / "out")], capsys)
+        check_outcome(status, err, root, before, allow_usage=False)
+        if status == 2:
+            assert err[0].startswith("sim: error: "), err
+
+
+listing_args = st.lists(
+    st.one_of(st.sampled_from(["--group", "people", "size", "nope", "--bogus", "-h2", "x"]),
+              st.text(max_size=6)),
+    max_size=3,
+)
+
+
+@settings_for_hypothesis
+@given(command=st.sampled_from(["params", "scenarios"]), args=listing_args)
+def test_listings_never_show_a_traceback(command, args, capsys):
+    capsys.readouterr()
+    if "-h" in args or "--help" in args:
+        return
+    status, out, err = run_cli([command, *args], capsys)
+    assert status in (0, 2) and not any("Traceback" in line for line in err)
+    if status == 2:
+        assert len(err) == 2 and err[0].startswith(f"sim {command}: error: ")
+    else:
+        assert err == [] and out
+
+
+@settings_for_hypothesis
+@given(
+    target=st.sampled_from(["sweep", "sweep", "missing", "afile", "empty", "s.yaml"]),
+    damage=st.one_of(st.none(), st.none(), st.tuples(
+        st.sampled_from(["experiment.yaml", "manifest.json", "design.parquet"]),
+        scenario_text | scenario_data.map(dumped))),
+    outputs=st.one_of(st.none(), st.none(), st.sampled_from(["profit", "profit,bogus", "", ","]),
+                      st.text(max_size=6)),
+)
+def test_sim_analyze_never_shows_a_traceback(target, damage, outputs, sweep_dir, capsys):
+    import shutil
+
+    capsys.readouterr()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        shutil.copytree(sweep_dir, root / "sweep")
+        (root / "afile").write_text("x")
+        (root / "empty").mkdir()
+        (root / "s.yaml").write_text("name: x\n")
+        if damage is not None:
+            (root / "sweep" / damage[0]).write_text(damage[1])
+        before = _files(root)
+        argv = ["analyze", str(root / target), "--quiet"]
+        if outputs is not None:
+            argv += ["--outputs", outputs]
+        status, _, err = run_cli(argv, capsys)
+        check_outcome(status, err, root, before)

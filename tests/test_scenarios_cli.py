@@ -153,6 +153,10 @@ def test_cli_run_writes_reproducible_results(tmp_path, capsys):
         (["run", "no_such_preset"], "unknown scenario 'no_such_preset'"),
         (["run", "baseline", "--steps", "0"], "steps=0 is out of range"),
         (["run", "training_cut_and_restore", "--steps", "20"], "outside the horizon 1..20"),
+        (["run", "baseline", "--set", "n_employees=.nan"], "n_employees: expected a finite number"),
+        (["run", "baseline", "--set", "induction_weeks=inf"], "expected a finite number, got inf"),
+        (["run", "baseline", "--steps", "5", "--set", "steps=6"], "steps: given twice"),
+        (["run", "baseline", "--set", "seed=-1"], "seed=-1 is out of range"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(argv, fragment, capsys, tmp_path):
