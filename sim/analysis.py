@@ -243,7 +243,7 @@ def _need(data: Any, key: str, kind: type, where: str = "") -> Any:
     """``data[key]`` if present and of type ``kind``, else a one-line ExperimentError."""
     source = "experiment.yaml"
     if not isinstance(data, dict):
-        raise ExperimentError(f"{source}: {where or 'file'}: expected a mapping, got {shown(data)}")
+        raise ExperimentError(f"{source}: {where}expected a mapping of keys, got {shown(data)}")
     if key not in data:
         raise ExperimentError(f"{source}: missing {where}{key!r} (not written by `sim sweep`?)")
     value = data[key]

@@ -378,7 +378,7 @@ def _edit(resolved, change):
     ("name", "edit", "message"),
     [
         ("experiment.yaml", lambda t: "name: [x\n", "experiment.yaml: malformed YAML at line 2"),
-        ("experiment.yaml", lambda t: "- 1\n- 2\n", "experiment.yaml: file: expected a mapping"),
+        ("experiment.yaml", lambda t: "- 1\n- 2\n", "experiment.yaml: expected a mapping of keys"),
         ("experiment.yaml", lambda t: "\xff", None),
         ("experiment.yaml", None, "no experiment.yaml (not a sweep output directory)"),
         ("experiment.yaml", lambda t: _edit(t, lambda d: d.pop("base")),
