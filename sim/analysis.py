@@ -262,7 +262,8 @@ def _from_resolved(data: Any) -> Any:
     file is refused with one line, like any other bad input.
     """
     base = _need(data, "base", dict)
-    scenario = {k: base[k] for k in ("name", "description", "steps", "seed", "params") if k in base}
+    keys = ("name", "description", "start", "steps", "seed", "params")
+    scenario = {k: base[k] for k in keys if k in base}
     scenario["timeline"] = base.get("timeline", [])
     method = _need(data, "method", str)
     params = {}

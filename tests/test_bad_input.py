@@ -614,3 +614,17 @@ def test_sim_analyze_never_shows_a_traceback(target, damage, outputs, sweep_dir,
             argv += ["--outputs", outputs]
         status, _, err = run_cli(argv, capsys)
         check_outcome(status, err, root, before)
+
+
+def test_analyze_rebuilds_a_sweep_whose_scenario_has_a_start(tmp_path, capsys):
+    from sim.experiment import parse_experiment
+    from sim.sweep import run_sweep
+
+    (tmp_path / "s.yaml").write_text("name: s\nstart: settled\nparams: {training: 0.1}\n")
+    experiment = parse_experiment({
+        "name": "t", "scenario": "s.yaml", "set": {"n_employees": 12, "n_customers": 60},
+        "steps": 2, "replications": 2, "parameters": {"resources": [0.2, 0.5]},
+        "outputs": {"kpis": ["profit"]},
+    }, directory=tmp_path)
+    run_sweep(experiment, tmp_path / "out", workers=1, quiet=True)
+    assert run_cli(["analyze", str(tmp_path / "out"), "--quiet"], capsys)[:3:2] == (0, [])
