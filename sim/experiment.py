@@ -2,9 +2,10 @@
 
 An experiment file looks like::
 
-    name: grid_training_resources
+    name: grid_training_resources # default: the file name; also the default output folder
     description: Training x resources, 5 replications each.
-    scenario: baseline            # preset name or scenario YAML (relative to this file)
+    scenario: baseline            # preset name or scenario YAML (relative to this file);
+                                  # default: baseline (``sim sweep`` says so when it starts)
     set: {n_customers: 2000}      # fixed overrides applied to every run (optional)
     steps: 52                     # weeks per run (default: the scenario's)
     seed: 20240601                # root seed of the whole experiment
@@ -26,10 +27,14 @@ An experiment file looks like::
       agents: false                         # keep agent-level snapshots at the last step (big)
 
 Everything is validated on load; a problem raises :class:`ExperimentError` with one line naming
-the key, the value and what is allowed. Seeds are derived per run with
-``np.random.SeedSequence(seed, spawn_key=(group, replicate))`` where ``group`` is 0 for every point
-when ``paired`` (the default: replicate r has the same seed at every design point, so differences
-between points are paired) and the design point's index otherwise. A run is therefore a pure
+the key, the value and what is allowed: unknown keys, wrong types, NaN and infinities anywhere
+(values, ranges, counts), a design key the method does not use, a grid whose whole-number values
+repeat after rounding, and designs over ``MAX_RUNS`` runs (counted before anything is sampled).
+
+Seeds are derived per run with ``np.random.SeedSequence(seed, spawn_key=(group, replicate))``
+where ``group`` is 0 for every point when ``paired`` (the default: replicate r has the same seed
+at every design point, so differences between points are paired) and the design point's index
+otherwise. A run is therefore a pure
 function of the experiment and its run id, whatever executes it.
 """
 
@@ -119,6 +124,8 @@ class Experiment:
     paired: bool = True
     outputs: Outputs = field(default_factory=Outputs)
     source: str = "experiment"
+    scenario: str = "baseline"  # as the file gives it (a preset name or a path)
+    scenario_default: bool = True  # the file names no scenario: baseline by default
 
     # --- design ---------------------------------------------------------------------------------
     @property
@@ -217,8 +224,13 @@ class Experiment:
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment YAML file."""
     path = Path(path)
+    shown = repr(str(path))
+    if path.is_dir():
+        raise ExperimentError(f"{shown} is a directory, expected an experiment YAML file")
+    if not path.exists():
+        raise ExperimentError(f"experiment file {shown} does not exist")
     if not path.is_file():
-        raise ExperimentError(f"experiment file {str(path)!r} does not exist")
+        raise ExperimentError(f"{shown} is not a regular file, expected an experiment YAML file")
     data = read_yaml(path, ExperimentError)
     return parse_experiment(data, source=path.name, directory=path.parent)
 
@@ -243,20 +255,22 @@ def _parse(data: Any, source: str, directory: Path) -> Experiment:
         if key not in data:
             raise ExperimentError(f"{source}: missing key {key!r}")
 
-    base = _base_scenario(data.get("scenario", "baseline"), directory)
-    fixed = data.get("set") or {}
-    if not isinstance(fixed, dict):
-        raise ParameterError(f"set: expected a mapping of parameter: value, got {fixed!r}")
+    scenario_default = "scenario" not in data
+    scenario = data.get("scenario", "baseline")
+    base = _base_scenario(scenario, directory)
+    fixed = _mapping(data, "set", "a mapping of parameter: value")
     check_names(fixed)
+    fixed = {k: _check(SPECS[k], v, f"set.{k}") for k, v in fixed.items()}
     base = base.with_changes(steps=_int(data, "steps", base.steps, 1, MAX_STEPS), reps=1, **fixed)
 
-    design = data.get("design") or {}
-    if not isinstance(design, dict):
-        raise ParameterError(f"design: expected a mapping with 'method', got {design!r}")
+    design = _mapping(data, "design", "a mapping with 'method'")
     _known(design, DESIGN_KEYS, "design")
     method = design.get("method", "grid")
-    if method not in METHODS:
-        raise ParameterError(f"design.method: {method!r} is not one of {', '.join(METHODS)}")
+    if not isinstance(method, str) or method not in METHODS:
+        raise ParameterError(f"design.method: {_shown(method)} is not one of {', '.join(METHODS)}")
+    for key, users in (("levels", ("morris",)), ("second_order", ("sobol",))):
+        if key in design and method not in users:
+            raise ParameterError(f"design.{key}: only used by a {' or '.join(users)} design")
 
     parameters = _parameters(data["parameters"], method)
     overlap = sorted(set(parameters) & set(fixed))
@@ -280,7 +294,7 @@ def _parse(data: Any, source: str, directory: Path) -> Experiment:
         raise ParameterError(f"design.method={method}: vary at least 2 parameters")
 
     experiment = Experiment(
-        name=check_text(data, "name", Path(source).stem),
+        name=_name(data, Path(source).stem),
         description=check_text(data, "description", ""),
         base=base,
         parameters=parameters,
@@ -291,10 +305,12 @@ def _parse(data: Any, source: str, directory: Path) -> Experiment:
         levels=levels,
         second_order=second_order,
         paired=paired,
-        outputs=_outputs(data.get("outputs") or {}, base.steps),
+        outputs=_outputs(_mapping(data, "outputs", "a mapping"), base.steps),
         source=source,
+        scenario=scenario,
+        scenario_default=scenario_default,
     )
-    n_points = len(experiment.raw_design())
+    n_points = design_size(experiment)  # before sampling: a huge design is refused, not built
     if n_points * experiment.replications > MAX_RUNS:
         raise ParameterError(
             f"{n_points} design points x {experiment.replications} replications exceeds "
@@ -302,6 +318,18 @@ def _parse(data: Any, source: str, directory: Path) -> Experiment:
         )
     experiment.design()  # range-checks every sampled value
     return experiment
+
+
+def design_size(experiment: Experiment) -> int:
+    """Number of design points, counted without sampling (what SALib's samplers return)."""
+    d = len(experiment.parameters)
+    if experiment.method == "grid":
+        return math.prod(len(v) for v in experiment.parameters.values())
+    if experiment.method == "lhs":
+        return experiment.samples
+    if experiment.method == "sobol":
+        return experiment.samples * ((2 * d + 2) if experiment.second_order else (d + 2))
+    return experiment.samples * (d + 1)  # morris: trajectories of d + 1 points
 
 
 def _base_scenario(name: Any, directory: Path) -> Scenario:
@@ -348,7 +376,13 @@ def _parameters(raw: Any, method: str) -> dict[str, Any]:
         if method == "grid":
             num = _int(value, "num", None, 2, 1000, prefix=f"{where}.")
             grid = np.linspace(low, high, num)
-            out[name] = tuple(spec.check(round(v) if spec.kind is int else float(v)) for v in grid)
+            values = tuple(spec.check(round(v) if spec.kind is int else float(v)) for v in grid)
+            if len(set(values)) != len(values):
+                most = f" (at most {high - low + 1} whole numbers)" if spec.kind is int else ""
+                raise ParameterError(
+                    f"{where}: num={num} repeats values between {low} and {high}{most}"
+                )
+            out[name] = values
         else:
             out[name] = (low, high)
     return out
@@ -384,11 +418,52 @@ def _known(data: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
             raise ExperimentError(f"{where}: unknown key {key!r} (allowed: {', '.join(allowed)})")
 
 
+def _mapping(data: dict[str, Any], key: str, what: str) -> dict[str, Any]:
+    """``data[key]`` if a mapping; absent or empty (``key:`` alone) means an empty one."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParameterError(f"{key}: expected {what}, got {_shown(value)}")
+    return value
+
+
+def _name(data: dict[str, Any], default: str) -> str:
+    """The experiment's name: one line, usable as a folder name (the default --out)."""
+    name = check_text(data, "name", default)
+    if (
+        not name.strip()
+        or name in (".", "..")
+        or len(name) > 120
+        or not name.isprintable()
+        or any(c in name for c in "/\\")
+    ):
+        raise ParameterError(
+            f"name: {_shown(name)} cannot name a results folder (one line, no '/', at most "
+            "120 characters)"
+        )
+    return name
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (one line whatever the input)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # e.g. an int too long to print
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def _check(spec: Any, value: Any, where: str) -> float | int:
+    if isinstance(value, float) and not math.isfinite(value):  # whatever ParamSpec.check does
+        raise ParameterError(
+            f"{where}: expected a finite number, got {value!r} (allowed {spec.low}..{spec.high})"
+        )
     try:
         return spec.check(value)
     except ParameterError as err:
-        raise ParameterError(f"{where}: {err}") from None
+        text = str(err).removeprefix(f"{spec.name}: ")  # "where" names it already
+        raise ParameterError(f"{where}: {text}") from None
 
 
 def _int(
