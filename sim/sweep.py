@@ -14,24 +14,29 @@ at any moment leaves only whole files; the ``runs`` part is written last and is 
 so on resume the optional tables' orphans (written before a crash, with no ``runs`` part) are
 deleted and those runs redone. A lock file (``flock``, released by the kernel when the process
 dies) stops two sweeps writing one directory. Readers dedupe by ``run_id`` all the same.
+
+Every input is checked before anything is written (flags, the experiment file, the Dask scheduler
+answering within ``--connect-timeout``, then ``--out``); a problem is one ``ExperimentError`` line.
+Local worker processes never outlive the sweep, however it ends: see :mod:`sim.sweep_pool`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import fcntl
 import importlib.metadata
 import json
-import multiprocessing
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections import Counter, deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,11 +48,20 @@ import pyarrow.parquet as pq
 import yaml
 
 from sim.experiment import Experiment, ExperimentError, Outputs, RunSpec, load_experiment
-from sim.runner import atomic_write
+from sim.runner import atomic_write, prepare_output_dir
 from sim.scenario import Scenario
+from sim.sweep_pool import MAX_WORKER_DEATHS, run_local
 
 EXTRA_TABLES = ("timeseries", "units", "employees", "customers")
-MAX_WORKER_DEATHS = 3  # a run in flight when its worker died this often is recorded as failed
+# What a results directory may hold besides dot-files (the lock, temporary files).
+OWN_ENTRIES = frozenset(
+    {"manifest.json", "experiment.yaml", "design.parquet", "runs", "analysis", *EXTRA_TABLES}
+)
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
+CONNECT_TIMEOUT = 10.0  # seconds for a Dask scheduler to answer (--connect-timeout)
+MIN_CONNECT_SECONDS, MAX_CONNECT_SECONDS = 1.0, 600.0
+MIN_COMMIT_SECONDS, MAX_COMMIT_SECONDS = 0.01, 3600.0
+__all__ = ["MAX_WORKER_DEATHS", "load_table", "run_sweep"]
 
 
 # --- one run (executed in a worker) -------------------------------------------------------------
@@ -406,60 +420,170 @@ def prepare(experiment: Experiment, out: Path, resume: bool) -> dict[str, Any]:
     return manifest
 
 
+def connect_scheduler(address: str, timeout: float) -> Any:
+    """A Dask client of the scheduler at ``address``, or one line saying why there is none.
+
+    Checked first, before anything is written: the address's form, then a handshake under a hard
+    ``timeout`` (nothing listening, a server that never answers, or one that is not a Dask
+    scheduler all end within it), then the client itself.
+    """
+    _check_address(address)
+    address_shown = _shown(address)
+    failed = f"--scheduler {address_shown}: no Dask scheduler answered within {timeout:g} s"
+    outcome: dict[str, Any] = {}
+
+    def probe() -> None:  # its own thread and event loop: also works under a running loop
+        try:
+            outcome["reply"] = asyncio.run(asyncio.wait_for(_identity(address), timeout))
+        except BaseException as err:  # noqa: BLE001 - reported below as one line
+            outcome["error"] = err
+
+    thread = threading.Thread(target=probe, name="sim-sweep-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 5)
+    if thread.is_alive() or "error" in outcome:
+        error = outcome.get("error")
+        if error is None or isinstance(error, (OSError, TimeoutError, asyncio.TimeoutError)):
+            raise ExperimentError(failed) from None
+        raise ExperimentError(
+            f"--scheduler {address_shown}: something answered, but not a Dask scheduler "
+            f"({type(error).__name__})"
+        ) from None
+    reply = outcome.get("reply")
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        kind = reply.get("type") if isinstance(reply, dict) else type(reply).__name__
+        raise ExperimentError(
+            f"--scheduler {address_shown}: a Dask {kind} answered, not a scheduler"
+        )
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{timeout}s", set_as_default=False)
+    except (OSError, TimeoutError) as err:
+        raise ExperimentError(failed) from err
+
+
+async def _identity(address: str) -> Any:
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=None)  # the caller's wait_for bounds the whole exchange
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+def _check_address(address: str) -> None:
+    """Refuse what is not ``SCHEME://HOST:PORT`` for a scheme Dask speaks."""
+    example = "expected e.g. tcp://HOST:8786"
+    scheme, sep, location = address.partition("://")
+    if not sep or scheme not in SCHEDULER_SCHEMES:
+        raise ExperimentError(
+            f"--scheduler {_shown(address)}: {example} ({', '.join(SCHEDULER_SCHEMES)})"
+        )
+    host, colon, port = location.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ExperimentError(f"--scheduler {_shown(address)}: {example} (a host and a port)")
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    text = repr(value) if not isinstance(value, str) or not value.isprintable() else value
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an existing directory that holds other things than a sweep's results."""
+    if (out / "manifest.json").exists():
+        return  # a sweep's results: prepare() decides (resume, or refuse)
+    foreign = sorted(
+        p.name for p in out.iterdir() if p.name not in OWN_ENTRIES and not p.name.startswith(".")
+    )
+    if foreign:
+        raise ExperimentError(
+            f"--out {out}: not empty and not a sweep's results (holds {_shown(foreign[0], 40)}"
+            f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}); "
+            "use a new or empty directory"
+        )
+
+
 def run_sweep(
     experiment: Experiment,
     out: str | os.PathLike[str],
     *,
     workers: int | None = None,
     scheduler: str | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
     resume: bool = False,
     quiet: bool = False,
     run_fn: Callable[[RunTask], RunOutcome] = execute_run,
     flush_seconds: float = 2.0,
     flush_runs: int = 64,
 ) -> SweepSummary:
-    """Run every run of ``experiment`` not yet committed in ``out`` and commit each as it ends."""
+    """Run every run of ``experiment`` not yet committed in ``out`` and commit each as it ends.
+
+    Nothing is written until the Dask scheduler (if any) has answered and ``out`` is known to be
+    usable: a bad address or directory raises :class:`ExperimentError` with one line.
+    """
     from tqdm import tqdm
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    with DirectoryLock(out):
-        manifest = prepare(experiment, out, resume)
-        _clean_orphans(out)
-        done = completed_run_ids(out)
-        design, runs = manifest["_design"], manifest["_runs"]
-        todo = [
-            RunTask(r, design[r.point], experiment.base, experiment.outputs)
-            for r in runs
-            if r.run_id not in done
-        ]
-        writer = ResultWriter(out, experiment, flush_seconds, flush_runs)
-        bar = tqdm(
-            total=len(runs),
-            initial=len(runs) - len(todo),
-            unit="run",
-            disable=quiet,
-            desc=experiment.name,
-            dynamic_ncols=True,
-            file=sys.stderr,
-        )
+    client = connect_scheduler(scheduler, connect_timeout) if scheduler else None
+    try:
+        out = prepare_output_dir(out)
+        _check_out(out)
+        with DirectoryLock(out):
+            manifest = prepare(experiment, out, resume)
+            _clean_orphans(out)
+            done = completed_run_ids(out)
+            design, runs = manifest["_design"], manifest["_runs"]
+            todo = [
+                RunTask(r, design[r.point], experiment.base, experiment.outputs)
+                for r in runs
+                if r.run_id not in done
+            ]
+            n_workers = workers or os.cpu_count() or 1
+            if not quiet:
+                print(start_line(experiment, len(design), len(runs) - len(todo), out,
+                                 _where(client, n_workers)), flush=True)
+            writer = ResultWriter(out, experiment, flush_seconds, flush_runs)
+            bar = tqdm(
+                total=len(runs),
+                initial=len(runs) - len(todo),
+                unit="run",
+                disable=quiet,
+                desc=experiment.name,
+                dynamic_ncols=True,
+                file=sys.stderr,
+            )
 
-        def finished(outcome: RunOutcome) -> None:
-            writer.add(outcome)
-            bar.update(1)
-            if writer.failed:
-                bar.set_postfix(failed=writer.failed, refresh=False)
-            writer.maybe_flush()
+            def finished(outcome: RunOutcome) -> None:
+                writer.add(outcome)
+                bar.update(1)
+                if writer.failed:
+                    bar.set_postfix(failed=writer.failed, refresh=False)
+                writer.maybe_flush()
 
-        try:
-            if scheduler:
-                _run_dask(todo, scheduler, run_fn, finished)
-            else:
-                _run_local(todo, workers or os.cpu_count() or 1, run_fn, finished, flush_seconds)
-        finally:
-            writer.flush()  # commit whatever finished, also on Ctrl-C
-            bar.close()
+            try:
+                if client is not None:
+                    _run_dask(todo, client, run_fn, finished)
+                else:
+                    run_local(
+                        todo,
+                        n_workers,
+                        run_fn,
+                        finished,
+                        flush_seconds,
+                        run_id=lambda task: task.spec.run_id,
+                        failed=_failed,
+                    )
+            finally:
+                writer.flush()  # commit whatever finished, also on Ctrl-C or SIGTERM
+                bar.close()
+    finally:
+        if client is not None:
+            client.close()
     return SweepSummary(
         out,
         len(runs),
@@ -471,137 +595,149 @@ def run_sweep(
     )
 
 
-def _died(task: RunTask, attempts: int, why: str) -> RunOutcome:
-    return RunOutcome(task.spec, task.values, {}, f"{why} ({attempts} attempts)")
+def start_line(experiment: Experiment, points: int, done: int, out: Path, where: str) -> str:
+    """What is about to run, on what, from which scenario (the default one said so)."""
+    total = points * experiment.replications
+    scenario = f"scenario {experiment.scenario}"
+    if experiment.scenario_default:
+        scenario += " (the default: the file names no 'scenario')"
+    already = f", {done} already done" if done else ""
+    return (
+        f"{experiment.name}: {total} runs ({points} points x {experiment.replications} "
+        f"replications{already}) of {scenario}, {experiment.base.steps} weeks each, "
+        f"on {where}; results in {out}"
+    )
 
 
-def _run_local(
-    tasks: Iterable[RunTask],
-    workers: int,
-    run_fn: Callable[[RunTask], RunOutcome],
-    finished: Callable[[RunOutcome], None],
-    tick: float,
-) -> None:
-    """A process pool, rebuilt when a worker dies; only uncommitted runs are resubmitted.
+def _where(client: Any, workers: int) -> str:
+    if client is None:
+        return f"{workers} local worker process{'es' if workers != 1 else ''}"
+    threads = sum(client.nthreads().values())
+    return f"Dask scheduler {client.scheduler.address} ({threads} worker threads now)"
 
-    When a worker dies every run in flight fails with it, so the culprit is unknown: those runs
-    become suspects and are re-run one at a time. A suspect that kills its worker on its own
-    ``MAX_WORKER_DEATHS`` times is recorded as failed; the innocent ones simply finish.
-    """
-    queue = deque(tasks)
-    suspects: deque[RunTask] = deque()
-    deaths: Counter[int] = Counter()
-    context = multiprocessing.get_context("forkserver")  # no fork of a threaded parent
-    context.set_forkserver_preload(["sim.model"])  # import the model once, not per worker
-    while queue or suspects:
-        inflight: dict[Future[RunOutcome], RunTask] = {}
-        broken = isolated = False
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            try:
-                while (queue or suspects or inflight) and not broken:
-                    if suspects and not inflight:
-                        isolated = True
-                        task = suspects.popleft()
-                        inflight[pool.submit(run_fn, task)] = task
-                    elif not suspects:
-                        isolated = False
-                        while queue and len(inflight) < 2 * workers:
-                            task = queue.popleft()
-                            inflight[pool.submit(run_fn, task)] = task
-                    ready, _ = wait(inflight, timeout=tick, return_when=FIRST_COMPLETED)
-                    for future in ready:
-                        task = inflight.pop(future)
-                        error = future.exception()
-                        if isinstance(error, BrokenProcessPool):
-                            broken = True
-                            inflight[future] = task  # back with the other unfinished runs
-                        elif error is not None:  # e.g. an unpicklable result
-                            finished(
-                                RunOutcome(
-                                    task.spec, task.values, {}, f"{type(error).__name__}: {error}"
-                                )
-                            )
-                        else:
-                            finished(future.result())
-            except BrokenProcessPool:
-                broken = True
-            if broken:
-                for task in inflight.values():
-                    if not isolated:
-                        suspects.append(task)
-                        continue
-                    deaths[task.spec.run_id] += 1
-                    n = deaths[task.spec.run_id]
-                    if n >= MAX_WORKER_DEATHS:
-                        finished(_died(task, n, "worker process died"))
-                    else:
-                        suspects.appendleft(task)
-                pool.shutdown(wait=False, cancel_futures=True)
+
+def _failed(task: RunTask, why: str) -> RunOutcome:
+    return RunOutcome(task.spec, task.values, {}, why.splitlines()[0][:500] if why else why)
 
 
 def _run_dask(
     tasks: list[RunTask],
-    address: str,
+    client: Any,
     run_fn: Callable[[RunTask], RunOutcome],
     finished: Callable[[RunOutcome], None],
 ) -> None:
     """The same runs on a Dask cluster: explicit unique keys (never merged), bounded in flight."""
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
     queue = deque(tasks)
     session = uuid.uuid4().hex[:8]
-    with Client(address, timeout="30s") as client:
-        slots = max(1, sum(client.nthreads().values()))
-        pending = as_completed()
-        inflight: dict[str, RunTask] = {}
+    slots = max(1, sum(client.nthreads().values()))
+    pending = as_completed(loop=client.loop)  # this client, not a global default one
+    inflight: dict[str, RunTask] = {}
 
-        def submit() -> None:
-            task = queue.popleft()
-            key = f"sim-run-{session}-{task.spec.run_id}"
-            pending.add(client.submit(run_fn, task, key=key, pure=False, retries=0))
-            inflight[key] = task
+    def submit() -> None:
+        task = queue.popleft()
+        key = f"sim-run-{session}-{task.spec.run_id}"
+        pending.add(client.submit(run_fn, task, key=key, pure=False, retries=0))
+        inflight[key] = task
 
-        for _ in range(min(len(queue), 2 * slots)):
+    for _ in range(min(len(queue), 2 * slots)):
+        submit()
+    for future in pending:
+        task = inflight.pop(future.key)
+        if future.status == "finished":
+            finished(future.result())
+        else:  # KilledWorker after the scheduler's retries, or a lost result
+            error = future.exception()
+            finished(_failed(task, f"{type(error).__name__}: {error}"))
+        future.release()
+        if queue:
             submit()
-        for future in pending:
-            task = inflight.pop(future.key)
-            if future.status == "finished":
-                finished(future.result())
-            else:  # KilledWorker after the scheduler's retries, or a lost result
-                error = future.exception()
-                finished(
-                    RunOutcome(
-                        task.spec,
-                        task.values,
-                        {},
-                        f"{type(error).__name__}: {error}".splitlines()[0][:500],
-                    )
-                )
-            future.release()
-            if queue:
-                submit()
-
 
 # --- command line -------------------------------------------------------------------------------
+class SweepInterrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during ``sim sweep``: unwinds like Ctrl-C (commit, stop the workers)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`SweepInterrupted` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise SweepInterrupted(signum)
+
+    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def max_workers() -> int:
+    """The most local workers ``--workers`` accepts: 4 per core (more only costs memory)."""
+    return 4 * (os.cpu_count() or 1)
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Refuse out-of-range or contradictory flags with one line each."""
+    low, high = MIN_COMMIT_SECONDS, MAX_COMMIT_SECONDS
+    if not low <= args.commit_every <= high:  # NaN fails too
+        raise ExperimentError(
+            f"--commit-every {args.commit_every:g}: allowed {low:g}..{high:g} seconds"
+        )
+    if args.workers is not None:
+        if args.scheduler:
+            raise ExperimentError(
+                f"--workers {args.workers}: only for local runs; with --scheduler the cluster's "
+                "workers run the sweep"
+            )
+        if not 1 <= args.workers <= max_workers():
+            raise ExperimentError(
+                f"--workers {args.workers}: allowed 1..{max_workers()} "
+                f"(4 per core on this machine's {os.cpu_count()} cores)"
+            )
+    if not MIN_CONNECT_SECONDS <= args.connect_timeout <= MAX_CONNECT_SECONDS:
+        raise ExperimentError(
+            f"--connect-timeout {args.connect_timeout:g}: allowed "
+            f"{MIN_CONNECT_SECONDS:g}..{MAX_CONNECT_SECONDS:g} seconds"
+        )
+    if args.scheduler is not None:
+        _check_address(args.scheduler)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run (or resume) the sweep of an experiment file and print what happened."""
+    check_flags(args)
     experiment = load_experiment(args.experiment)
-    if not 0 < args.commit_every <= 3600:
-        raise ExperimentError(f"--commit-every {args.commit_every}: allowed 0..3600 seconds")
-    if args.workers is not None and args.workers < 1:
-        raise ExperimentError(f"--workers {args.workers}: need at least 1")
-    if args.scheduler and not args.scheduler.startswith(("tcp://", "tls://", "ws://", "inproc://")):
-        raise ExperimentError(f"--scheduler {args.scheduler!r}: expected e.g. tcp://HOST:8786")
-    out = args.out or str(Path("experiments") / "output" / experiment.name)
-    summary = run_sweep(
-        experiment,
-        out,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        resume=args.resume,
-        quiet=args.quiet,
-        flush_seconds=args.commit_every,
-    )
+    out = args.out
+    if out is None:
+        out = str(Path("experiments") / "output" / experiment.name)
+    try:
+        with _signals_interrupt():
+            summary = run_sweep(
+                experiment,
+                out,
+                workers=args.workers,
+                scheduler=args.scheduler,
+                connect_timeout=args.connect_timeout,
+                resume=args.resume,
+                quiet=args.quiet,
+                flush_seconds=args.commit_every,
+            )
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        kept = (Path(out) / "manifest.json").exists()
+        hint = f"; committed runs are kept in {out}: add --resume to continue" if kept else ""
+        print(f"sim: interrupted ({signal.Signals(signum).name}){hint}", file=sys.stderr)
+        return 128 + signum
     if not args.quiet or summary.failed:
         where = args.scheduler or f"{args.workers or os.cpu_count()} local worker(s)"
         print(
@@ -619,16 +755,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sweep",
         help="run an experiment's sweep (local processes or a Dask cluster)",
-        description="Run every run of EXPERIMENT.yaml and write Parquet results to --out.",
+        description="Run every run of EXPERIMENT.yaml and write Parquet results to --out. "
+        "Bad input is refused with one line (exit status 2) before anything is written.",
     )
     parser.add_argument("experiment", help="experiment YAML file (see docs/sweeps.md)")
-    parser.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local worker processes, 1..4 per core (default: one per core)",
+    )
     parser.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="run on this Dask scheduler, e.g. tcp://10.0.0.5:8786",
+        help="run on this Dask scheduler, e.g. tcp://10.0.0.5:8786; it must answer within "
+        "--connect-timeout, before anything is written",
     )
-    parser.add_argument("--out", help="results directory (default: experiments/output/NAME)")
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for the Dask scheduler to answer "
+        f"({MIN_CONNECT_SECONDS:g}..{MAX_CONNECT_SECONDS:g}, default: {CONNECT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="results directory (default: experiments/output/NAME)"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue a sweep in --out, skipping completed runs"
     )
@@ -638,6 +791,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=2.0,
         metavar="SECONDS",
-        help="commit finished runs at least this often (default: 2)",
+        help=f"commit finished runs at least this often "
+        f"({MIN_COMMIT_SECONDS:g}..{MAX_COMMIT_SECONDS:g}, default: 2)",
     )
     parser.set_defaults(func=cmd_sweep)

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pyarrow.dataset as ds
 import pytest
 import yaml
 
-from sim.cli import main
+from sim.cli import build_parser, main
 from sim.experiment import ExperimentError, load_experiment, parse_experiment
 from sim.model import ServiceModel
 from sim.sweep import RunTask, execute_run, load_table, run_sweep
@@ -75,6 +76,39 @@ def reference(tmp_path_factory) -> Path:
         ({"outputs": {"kpis": ["proft"]}}, "unknown KPI 'proft'; did you mean profit"),
         ({"set": {"training": 0.1}}, "'training' is both varied and fixed"),
         ({"scenario": "no_such_preset"}, "unknown scenario 'no_such_preset'"),
+        # NaN and infinities, wherever a number goes
+        ({"parameters": {"training": [float("nan"), 0.1]}},
+         "parameters.training: expected a finite number, got nan"),
+        ({"parameters": {"training": {"low": 0.0, "high": float("inf"), "num": 2}}},
+         "parameters.training: expected a finite number, got inf"),
+        ({"design": {"method": "lhs", "samples": 4},
+          "parameters": {**RANGES, "training": {"low": float("-inf"), "high": 0.1}}},
+         "parameters.training: expected a finite number, got -inf"),
+        ({"set": {"n_customers": float("nan")}}, "set.n_customers: expected a finite number"),
+        ({"steps": float("inf")}, "steps: expected a whole number, got inf"),
+        ({"seed": float("nan")}, "seed: expected a whole number, got nan"),
+        ({"replications": float("nan")}, "replications: expected a whole number, got nan"),
+        ({"parameters": {"training": {"low": 0.0, "high": 0.2, "num": float("inf")}}},
+         "parameters.training.num: expected a whole number, got inf"),
+        ({"design": {"method": "lhs", "samples": float("nan")}, "parameters": RANGES},
+         "design.samples: expected a whole number, got nan"),
+        ({"design": {"method": "morris", "samples": 2, "levels": float("inf")},
+          "parameters": RANGES}, "design.levels: expected a whole number, got inf"),
+        ({"outputs": {"summary_weeks": float("nan")}},
+         "outputs.summary_weeks: expected a whole number, got nan"),
+        # shapes and designs that used to slip through
+        ({"design": []}, "design: expected a mapping with 'method', got []"),
+        ({"set": 0}, "set: expected a mapping of parameter: value, got 0"),
+        ({"outputs": ["profit"]}, "outputs: expected a mapping, got ['profit']"),
+        ({"design": {"method": "grid", "levels": 4}}, "design.levels: only used by a morris"),
+        ({"design": {"method": "lhs", "samples": 4, "second_order": True}, "parameters": RANGES},
+         "design.second_order: only used by a sobol"),
+        ({"parameters": {"span_of_control": {"low": 5, "high": 6, "num": 5}}},
+         "num=5 repeats values between 5 and 6 (at most 2 whole numbers)"),
+        ({"design": {"method": "sobol", "samples": 2**22}, "parameters": RANGES},
+         "16777216 design points x 2 replications exceeds 5,000,000 runs"),
+        ({"name": "../elsewhere"}, "cannot name a results folder"),
+        ({"name": "two\nlines"}, "cannot name a results folder"),
     ],
 )
 def test_bad_experiment_is_refused_with_one_line(tmp_path, capsys, change, message):
@@ -85,6 +119,166 @@ def test_bad_experiment_is_refused_with_one_line(tmp_path, capsys, change, messa
     assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_huge_design_is_refused_before_it_is_sampled(tmp_path):
+    data = {**TINY, "design": {"method": "sobol", "samples": 2**22, "second_order": True},
+            "parameters": {name: {"low": 0.0, "high": 0.2} for name in
+                           ("training", "recognition", "empowerment", "micromanagement")}}
+    start = time.perf_counter()
+    with pytest.raises(ExperimentError, match="exceeds 5,000,000 runs"):
+        parse_experiment(data)
+    assert time.perf_counter() - start < 1  # 42M points x 4 would take GBs and minutes
+
+
+def test_a_directory_is_not_an_experiment_file(tmp_path, capsys):
+    folder = tmp_path / "exp.yaml"
+    folder.mkdir()
+    assert main(["sweep", str(folder), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "is a directory, expected an experiment YAML file" in err and err.count("\n") == 1
+    assert main(["sweep", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_without_scenario_the_default_baseline_is_said_at_the_start(tmp_path, capsys):
+    data = {**TINY, "replications": 1, "steps": 2, "parameters": {"training": [0.1]}}
+    assert "scenario" not in data
+    experiment = parse_experiment(data)
+    assert experiment.scenario == "baseline" and experiment.scenario_default
+    assert main(["sweep", str(write(tmp_path, data)), "--out", str(tmp_path / "o"),
+                 "--workers", "1"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("tiny: 1 runs (1 points x 1 replications) of scenario baseline "
+                            "(the default: the file names no 'scenario'), 2 weeks each")
+    named = parse_experiment({**data, "scenario": "baseline"})
+    assert named.scenario == "baseline" and not named.scenario_default
+    assert named.digest() == experiment.digest()  # same runs either way
+    docs = (ROOT / "docs" / "sweeps.md").read_text()
+    assert "without `scenario:` runs the `baseline` preset" in docs
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--workers", "0"], "--workers 0: allowed 1..{cap}"),
+        (["--workers", "-1"], "--workers -1: allowed 1..{cap}"),
+        (["--workers", str(10**9)], f"--workers {10**9}: allowed 1..{{cap}}"),
+        (["--commit-every", "0"], "--commit-every 0: allowed 0.01..3600 seconds"),
+        (["--commit-every", "nan"], "--commit-every nan: allowed 0.01..3600 seconds"),
+        (["--commit-every", "inf"], "--commit-every inf: allowed 0.01..3600 seconds"),
+        (["--connect-timeout", "0"], "--connect-timeout 0: allowed 1..600 seconds"),
+        (["--scheduler", "localhost:8786"], "--scheduler localhost:8786: expected e.g. tcp://"),
+        (["--scheduler", "tcp://127.0.0.1:notaport"], "(a host and a port)"),
+        (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"],
+         "--workers 2: only for local runs"),
+    ],
+)
+def test_bad_flags_are_refused_with_one_line(tmp_path, capsys, flags, message):
+    path = write(tmp_path, TINY)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o"), *flags]) == 2
+    captured = capsys.readouterr()
+    cap = 4 * (os.cpu_count() or 1)
+    assert captured.err.startswith("sim: error: ") and captured.err.count("\n") == 1
+    assert message.format(cap=cap) in captured.err and captured.out == ""
+    assert not (tmp_path / "o").exists()
+
+
+def test_commit_every_accepts_what_its_message_allows(tmp_path):
+    data = {**TINY, "replications": 1, "steps": 2, "parameters": {"training": [0.1]}}
+    path = write(tmp_path, data)
+    for seconds in ("0.01", "3600"):
+        out = tmp_path / f"o{seconds}"
+        assert main(["sweep", str(path), "--out", str(out), "--quiet", "--workers", "1",
+                     "--commit-every", seconds]) == 0
+        assert len(load_table(out)) == 1
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_file", "in_proc", "foreign"])
+def test_an_unusable_out_is_refused_before_anything_runs(tmp_path, capsys, where):
+    path = write(tmp_path, TINY)
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    out, message = {
+        "under_a_file": (tmp_path / "file" / "o", "cannot create directory"),
+        "a_file": (tmp_path / "file", "exists and is not a directory"),
+        "in_proc": (Path("/proc/sim-sweep-test/o"), "cannot create directory"),
+        "foreign": (tmp_path / "busy", "not empty and not a sweep's results (holds notes.txt)"),
+    }[where]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.err.count("\n") == 1 and captured.out == ""
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def silent_server(answer: bytes | None):
+    """A TCP server that accepts and then says ``answer`` (not Dask) or nothing at all."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if answer is not None:
+                conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("listener", ["nothing", "silent", "http"])
+def test_an_unreachable_scheduler_fails_first_in_one_line_writing_nothing(
+    tmp_path, capsys, listener
+):
+    server = None
+    if listener == "nothing":
+        port = free_port()
+    else:
+        server = silent_server(None if listener == "silent" else b"HTTP/1.0 200 OK\r\n\r\nhi")
+        port = server.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    out = tmp_path / "o"
+    start = time.perf_counter()
+    try:
+        status = main(["sweep", str(write(tmp_path, TINY)), "--scheduler", address,
+                       "--connect-timeout", "2", "--out", str(out)])
+    finally:
+        if server is not None:
+            server.close()
+    seconds = time.perf_counter() - start
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1, err
+    if listener == "http":
+        assert f"--scheduler {address}: something answered, but not a Dask scheduler" in err
+        assert seconds < 2
+    else:
+        assert err == f"sim: error: --scheduler {address}: no Dask scheduler answered within 2 s\n"
+        assert 1.9 < seconds < 4
+    assert not out.exists()
+
+
+def test_the_connect_timeout_is_stated_in_help_and_docs(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sweep", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--connect-timeout SECONDS" in text and "default: 10" in text
+    assert "waits at most `--connect-timeout` seconds (default 10)" in " ".join(
+        (ROOT / "docs" / "sweeps.md").read_text().split())
 
 
 def test_malformed_yaml(tmp_path, capsys):
@@ -192,19 +386,104 @@ def test_a_run_that_always_kills_its_worker_is_recorded_as_failed(reference, tmp
     pd.testing.assert_frame_equal(ok, rows(reference).drop(index=5))
 
 
-def test_sigkill_of_the_sweep_then_resume_gives_exactly_the_uninterrupted_rows(tmp_path):
-    data = {**TINY, "replications": 4, "steps": 12,
+KILLABLE = {**TINY, "replications": 4, "steps": 12,
             "parameters": {"training": [0.0, 0.1, 0.2], "resources": [0.3, 0.6, 0.9]}}
-    path = write(tmp_path, data)
-    reference = tmp_path / "ref"
-    run_sweep(parse_experiment(data), reference, workers=2, quiet=True)
-    out = tmp_path / "killed"
+
+
+@pytest.fixture(scope="module")
+def killable_reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("killable") / "ref"
+    run_sweep(parse_experiment(KILLABLE), out, workers=2, quiet=True)
+    return out
+
+
+def start_sweep(tmp_path: Path, out: Path) -> tuple[subprocess.Popen, Path]:
+    """``sim sweep`` in its own session and temporary directory, once it has committed a run."""
+    path = write(tmp_path, KILLABLE)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir(exist_ok=True)
     command = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out),
                "--workers", "2", "--quiet", "--commit-every", "0.05"]
-    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
+                            env={**os.environ, "TMPDIR": str(tmpdir)}, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not list((out / "runs").glob("part-*.parquet")) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()
         time.sleep(0.02)
+    return proc, path
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state, ppid, ..., starttime at 19)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def descendants(root: int) -> set[tuple[int, str]]:
+    """(pid, start time) of every process below ``root``, from /proc (no psutil needed)."""
+    children: dict[int, list[tuple[int, str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append((int(entry.name), fields[19]))
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child[0])
+    return found
+
+
+def still_running(processes: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Those of ``processes`` alive now: same pid and start time, and not a zombie."""
+    alive = set()
+    for pid, start in processes:
+        fields = _stat(pid)
+        if fields is not None and fields[19] == start and fields[0] != "Z":
+            alive.add((pid, start))
+    return alive
+
+
+@pytest.mark.parametrize(
+    ("how", "status"),
+    [("SIGKILL", -signal.SIGKILL), ("SIGTERM", 128 + signal.SIGTERM), ("ctrl-c", 130)],
+)
+def test_a_killed_sweep_leaves_no_process_or_temp_folder_and_resumes_exactly(
+    tmp_path, killable_reference, how, status
+):
+    out = tmp_path / "killed"
+    proc, path = start_sweep(tmp_path, out)
+    family = descendants(proc.pid)
+    assert len(family) >= 4  # resource tracker, forkserver and the 2 workers below it
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does: the whole process group
+    else:
+        os.kill(proc.pid, getattr(signal, how))  # the sweep process alone
+    assert proc.wait(timeout=10) == status
+    deadline = time.monotonic() + 5
+    while still_running(family) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not still_running(family), f"orphans after {how}: {still_running(family)}"
+    assert not list((tmp_path / "tmp").glob("pymp-*"))
+    stderr = proc.stderr.read().decode()
+    if how != "SIGKILL":
+        assert "committed runs are kept" in stderr and "--resume" in stderr, stderr
+    partial = load_table(out)
+    assert 0 < len(partial) < 36, "the kill should land mid-sweep"
+    assert (partial["status"] == "ok").all()  # an interruption is never a failed run
+
+    assert main(["sweep", str(path), "--out", str(out), "--resume", "--quiet"]) == 0
+    pd.testing.assert_frame_equal(rows(out), rows(killable_reference))
+    pd.testing.assert_frame_equal(rows(out, "timeseries"), rows(killable_reference, "timeseries"))
+
+
+def test_sigkill_of_the_sweep_then_resume_gives_exactly_the_uninterrupted_rows(
+    tmp_path, killable_reference
+):
+    out = tmp_path / "killed"
+    proc, path = start_sweep(tmp_path, out)
     time.sleep(0.15)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, mid-run
     proc.wait()
@@ -212,8 +491,8 @@ def test_sigkill_of_the_sweep_then_resume_gives_exactly_the_uninterrupted_rows(t
     assert 0 < len(partial) < 36, "the kill should land mid-sweep"
 
     assert main(["sweep", str(path), "--out", str(out), "--resume", "--quiet"]) == 0
-    pd.testing.assert_frame_equal(rows(out), rows(reference))
-    pd.testing.assert_frame_equal(rows(out, "timeseries"), rows(reference, "timeseries"))
+    pd.testing.assert_frame_equal(rows(out), rows(killable_reference))
+    pd.testing.assert_frame_equal(rows(out, "timeseries"), rows(killable_reference, "timeseries"))
     # The raw parts hold each run once: nothing lost, nothing duplicated.
     raw = pd.read_parquet(out / "runs")
     assert sorted(raw["run_id"]) == list(range(36))
@@ -239,12 +518,6 @@ def test_resume_refuses_a_changed_experiment_and_a_busy_directory(reference, tmp
 
 
 # --- Dask -----------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A real ``dask scheduler`` and ``dask worker --nthreads 1`` on 127.0.0.1."""
@@ -274,10 +547,11 @@ def dask_cluster(tmp_path):
 
 
 def test_a_sweep_on_a_dask_cluster_equals_the_local_run(reference, dask_cluster, tmp_path):
-    summary = run_sweep(parse_experiment(TINY), tmp_path, scheduler=dask_cluster, quiet=True)
+    out = tmp_path / "o"  # tmp_path holds the Dask worker's scratch space
+    summary = run_sweep(parse_experiment(TINY), out, scheduler=dask_cluster, quiet=True)
     assert summary.ran == 12 and summary.failed == 0
-    pd.testing.assert_frame_equal(rows(tmp_path), rows(reference))
-    pd.testing.assert_frame_equal(rows(tmp_path, "timeseries"), rows(reference, "timeseries"))
+    pd.testing.assert_frame_equal(rows(out), rows(reference))
+    pd.testing.assert_frame_equal(rows(out, "timeseries"), rows(reference, "timeseries"))
 
 
 # --- Mesa interop ---------------------------------------------------------------------------------

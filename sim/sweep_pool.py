@@ -1,0 +1,175 @@
+"""Local worker processes for ``sim sweep`` that never outlive the sweep, however it ends.
+
+The pool is a :class:`~concurrent.futures.ProcessPoolExecutor` on the ``forkserver`` start method
+(the forkserver imports the model once; workers are forked from it, never from the threaded
+parent). Left alone, a SIGKILL of the parent would orphan all of it: each worker blocks on its task
+queue (or on writing a result nobody reads), and the forkserver and the resource tracker wait for
+the workers. So:
+
+* **Workers** run :func:`worker_init` (the executor's ``initializer``): a daemon thread blocks on
+  the parent sentinel, a pipe whose write end only the parent holds (multiprocessing's own
+  ``parent_process().join()``). The kernel closes it when the parent dies, by any signal, and the
+  worker ends with ``os._exit`` at once, mid-run or idle. Workers ignore SIGINT: a Ctrl-C at the
+  terminal reaches the whole process group, and a run interrupted inside its worker must not come
+  back as a "failed" result (failed runs are final on ``--resume``); the parent decides.
+* **The forkserver** exits by itself when every holder of its "alive" pipe is gone (the parent and
+  the workers), so it follows the workers within milliseconds; the **resource tracker** likewise
+  (it then unlinks the pool's semaphores). This module is preloaded into the forkserver, where an
+  ``atexit`` hook removes multiprocessing's ``pymp-*`` temporary directory (it holds the
+  forkserver's socket) when the parent died without removing it.
+* **The parent**, on any interruption (Ctrl-C, the SIGTERM that ``sim sweep`` turns into an
+  exception, an error), kills the workers before re-raising: runs in flight are dropped, never
+  recorded, and ``--resume`` redoes them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import multiprocessing.forkserver
+import os
+import shutil
+import signal
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+MAX_WORKER_DEATHS = 3  # a run in flight when its worker died this often is recorded as failed
+FORKSERVER_PRELOAD = ["sim.sweep_pool", "sim.model"]  # this module first: its exit hook
+ORPHANED_EXIT = 75  # exit status of a worker that found its parent gone
+
+_IMPORT_PID = os.getpid()
+_IMPORT_PPID = os.getppid()
+
+
+# --- in the workers -------------------------------------------------------------------------------
+def worker_init() -> None:
+    """Executor ``initializer``: ignore Ctrl-C and exit as soon as the parent process is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(
+            target=_exit_with, args=(parent,), name="sim-sweep-parent-watch", daemon=True
+        ).start()
+
+
+def _exit_with(parent: Any) -> None:
+    parent.join()  # returns when the parent's end of the sentinel pipe closes: it has ended
+    os._exit(ORPHANED_EXIT)  # no cleanup: the results belong to the parent, which is gone
+
+
+# --- in the forkserver ----------------------------------------------------------------------------
+def _remove_orphaned_socket_dir() -> None:
+    """In the forkserver, at exit: remove the ``pymp-*`` directory if its owner died first.
+
+    Only the forkserver process qualifies (it has a listening address and no "alive" pipe of its
+    own; the parent has both, workers leave with ``os._exit``), and only when its parent has gone
+    (``getppid`` changed), since a living parent removes that directory itself when it exits.
+    """
+    if os.getpid() != _IMPORT_PID or os.getppid() == _IMPORT_PPID:
+        return
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    address = getattr(server, "_forkserver_address", None)
+    if not isinstance(address, str) or getattr(server, "_forkserver_alive_fd", 0) is not None:
+        return
+    directory = os.path.dirname(address)
+    if os.path.basename(directory).startswith("pymp-"):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+atexit.register(_remove_orphaned_socket_dir)
+
+
+# --- in the parent --------------------------------------------------------------------------------
+def context() -> Any:
+    """The forkserver context with the model (and this module's exit hook) preloaded."""
+    ctx = multiprocessing.get_context("forkserver")  # no fork of a threaded parent
+    ctx.set_forkserver_preload(FORKSERVER_PRELOAD)  # takes effect when the server first starts
+    return ctx
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes now (runs in flight are lost) and shut the pool down."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        try:
+            process.kill()
+        except (OSError, ValueError, AttributeError):  # already gone or closed
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        try:
+            process.join(timeout=5)
+        except (OSError, ValueError, AttributeError, AssertionError):
+            pass
+
+
+def run_local[Task, Outcome](
+    tasks: Iterable[Task],
+    workers: int,
+    run_fn: Callable[[Task], Outcome],
+    finished: Callable[[Outcome], None],
+    tick: float,
+    run_id: Callable[[Task], int],
+    failed: Callable[[Task, str], Outcome],
+) -> None:
+    """Run ``tasks`` on a process pool, rebuilt when a worker dies; ``finished`` gets each outcome.
+
+    When a worker dies every run in flight fails with it, so the culprit is unknown: those runs
+    become suspects and are re-run one at a time. A suspect that kills its worker on its own
+    ``MAX_WORKER_DEATHS`` times becomes ``failed(task, why)``; the innocent ones simply finish.
+    An exception that is not about a run (an interruption, an error in ``finished``) kills the
+    workers before it propagates.
+    """
+    queue = deque(tasks)
+    suspects: deque[Task] = deque()
+    deaths: Counter[int] = Counter()
+    ctx = context()
+    while queue or suspects:
+        inflight: dict[Future[Outcome], Task] = {}
+        broken = isolated = False
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=worker_init
+        ) as pool:
+            try:
+                while (queue or suspects or inflight) and not broken:
+                    if suspects and not inflight:
+                        isolated = True
+                        task = suspects.popleft()
+                        inflight[pool.submit(run_fn, task)] = task
+                    elif not suspects:
+                        isolated = False
+                        while queue and len(inflight) < 2 * workers:
+                            task = queue.popleft()
+                            inflight[pool.submit(run_fn, task)] = task
+                    ready, _ = wait(inflight, timeout=tick, return_when=FIRST_COMPLETED)
+                    for future in ready:
+                        task = inflight.pop(future)
+                        error = future.exception()
+                        if isinstance(error, BrokenProcessPool):
+                            broken = True
+                            inflight[future] = task  # back with the other unfinished runs
+                        elif error is not None:  # e.g. an unpicklable result
+                            finished(failed(task, f"{type(error).__name__}: {error}"))
+                        else:
+                            finished(future.result())
+            except BrokenProcessPool:
+                broken = True
+            except BaseException:
+                stop_workers(pool)
+                raise
+            if broken:
+                for task in inflight.values():
+                    if not isolated:
+                        suspects.append(task)
+                        continue
+                    deaths[run_id(task)] += 1
+                    n = deaths[run_id(task)]
+                    if n >= MAX_WORKER_DEATHS:
+                        finished(failed(task, f"worker process died ({n} attempts)"))
+                    else:
+                        suspects.appendleft(task)
+                pool.shutdown(wait=False, cancel_futures=True)
