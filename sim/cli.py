@@ -95,6 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{scenario.name}: {scenario.reps} replication(s) x {scenario.steps} weeks, "
               f"seed {scenario.seed}, {scenario.mode}")
+        if result.fit is not None:
+            print(result.fit.report())
         print(summary(result.timeseries).to_string(float_format=lambda v: f"{v:,.3f}"))
     if args.out is not None:
         directory = write_results(result, args.out)

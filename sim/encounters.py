@@ -16,7 +16,6 @@ import numpy as np
 from sim.params import Params
 from sim.state import ACTIVE, Encounters, Market, Units, Workforce
 
-STANDARD_QUALITY = 0.5  # quality the service system delivers whoever serves (the floor)
 QUALITY_FROM = {
     "skill": 0.30,
     "engagement": 0.25,
@@ -48,7 +47,8 @@ def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray)
     """Quality an employee delivers at normal workload with no problem in the visit."""
     eng = wf.engagement[staff]
     display = wf.mood[staff] * (0.5 + 0.5 * eng)
-    return STANDARD_QUALITY + (1.0 - STANDARD_QUALITY) * (
+    floor = params.standard_quality
+    return floor + (1.0 - floor) * (
         QUALITY_FROM["skill"] * wf.skill[staff]
         + QUALITY_FROM["engagement"] * eng
         + QUALITY_FROM["resources"] * params.resources

@@ -21,6 +21,7 @@ import pandas as pd
 
 from sim import metrics, networks
 from sim.agents import Customer, Employee, Manager
+from sim.organisation import resolve
 from sim.rng import Streams
 from sim.scenario import Scenario, load_scenario
 from sim.start import today
@@ -51,7 +52,7 @@ class ServiceModel(mesa.Model):
             scenario = Scenario(name="baseline")
         elif isinstance(scenario, str):
             scenario = load_scenario(scenario)
-        scenario = scenario.with_changes(seed=seed, **params)
+        scenario, self.fit = resolve(scenario.with_changes(seed=seed, **params))
         super().__init__(rng=scenario.seed)
         self.scenario = scenario
         self.replication = replication

@@ -288,6 +288,10 @@ class Params:
                                   "Time lost to internal matters under a fully internal focus",
                                   "calibrated (experiments/calibration); "
                                   "prior: seed 001")
+    standard_quality: float = _p(0.5, 0.2, 0.9, "quality 0-1", "behaviour",
+                                 "Quality the service system delivers whoever serves (the floor)",
+                                 "design assumption; level-set by an organisation's CSAT "
+                                 "(sim/organisation.py)")
     # --- market: customers ----------------------------------------------------------------------
     visit_rate: float = _p(0.5, 0.01, 5.0, "visits per week", "market",
                            "Visits per week of a customer of average loyalty",

@@ -19,6 +19,7 @@ import pandas as pd
 
 from sim.metrics import HEADLINE
 from sim.model import ServiceModel
+from sim.organisation import Fit, resolve
 from sim.params import ParameterError
 from sim.scenario import Scenario
 
@@ -32,6 +33,7 @@ class RunResult:
     scenario: Scenario
     timeseries: pd.DataFrame  # one row per replication and step
     units: pd.DataFrame  # one row per replication, step and business unit
+    fit: Fit | None = None  # the fit of the scenario's organisation figures, if it had any
 
 
 def replication_seed(scenario: Scenario, replication: int) -> int:
@@ -50,7 +52,12 @@ def run_one(scenario: Scenario, replication: int = 0) -> ServiceModel:
 def run_scenario(
     scenario: Scenario, on_progress: Callable[[int, int], None] | None = None
 ) -> RunResult:
-    """Run all replications of ``scenario`` (``on_progress(done, total)`` after each)."""
+    """Run all replications of ``scenario`` (``on_progress(done, total)`` after each).
+
+    A scenario with ``organisation:`` figures is fitted once; the result holds the resolved
+    scenario (fitted parameters, no figures) and the fit.
+    """
+    scenario, fitted = resolve(scenario)
     series, units = [], []
     for r in range(scenario.reps):
         model = run_one(scenario, r)
@@ -61,7 +68,8 @@ def run_scenario(
         if on_progress:
             on_progress(r + 1, scenario.reps)
     return RunResult(
-        scenario, pd.concat(series, ignore_index=True), pd.concat(units, ignore_index=True)
+        scenario, pd.concat(series, ignore_index=True), pd.concat(units, ignore_index=True),
+        fitted,
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from sim.organisation import check_figures
 from sim.params import (
     LEVERS,
     SPECS,
@@ -41,7 +42,8 @@ SCENARIO_DIR = Path(
     os.environ.get("SIM_SCENARIOS", Path(__file__).resolve().parent.parent / "scenarios")
 )
 TOP_KEYS = (
-    "name", "description", "base", "start", "steps", "seed", "reps", "params", "timeline"
+    "name", "description", "base", "start", "organisation", "steps", "seed", "reps", "params",
+    "timeline",
 )
 SETTLED = "settled"  # start: compare organisations settled under their own levers
 MAX_STEPS = 5200
@@ -71,6 +73,7 @@ class Scenario:
     seed: int = 1
     reps: int = 1
     start: str = "baseline"  # whose levers today's organisation has: a preset, a file, "settled"
+    organisation: dict[str, float] | None = None  # figures today's organisation is fitted to
 
     def __post_init__(self) -> None:
         check_cross_fields(self.params)
@@ -97,6 +100,7 @@ class Scenario:
             seed=check_int("seed", self.seed if seed is None else seed, 0, 2**32 - 1),
             reps=check_int("reps", self.reps if reps is None else reps, 1, 10_000),
             start=self.start,
+            organisation=self.organisation,
         )
 
     def start_params(self) -> Params:
@@ -127,6 +131,7 @@ class Scenario:
             "seed": self.seed,
             "reps": self.reps,
             "start": self.start,
+            **({"organisation": dict(self.organisation)} if self.organisation else {}),
             "params": self.params.to_dict(),
             "timeline": [{"week": e.week, "set": dict(e.changes)} for e in self.timeline],
         }
@@ -195,6 +200,8 @@ def parse_scenario(data: Any, source: str = "scenario", _seen: tuple[str, ...] =
             seed=check_int("seed", data.get("seed", base.seed), 0, 2**32 - 1),
             reps=check_int("reps", data.get("reps", base.reps), 1, 10_000),
             start=_check_start(data.get("start", base.start), _seen),
+            organisation=(check_figures(data["organisation"]) if "organisation" in data
+                          else base.organisation),
         )
     except ParameterError as err:
         raise ScenarioError(f"{source}: {err}") from None
