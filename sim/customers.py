@@ -84,7 +84,7 @@ def _heard_by(market: Market, messages: np.ndarray, status: int) -> tuple[np.nda
     return people[keep], times[keep]
 
 
-def _churn_probability(params: Params, market: Market, slots: np.ndarray) -> np.ndarray:
+def churn_probability(params: Params, market: Market, slots: np.ndarray) -> np.ndarray:
     """Weekly chance that customers leave, falling with their loyalty."""
     return params.churn_base * exp(
         params.churn_w_loyalty * (0.5 - market.loyalty[slots])
@@ -117,7 +117,7 @@ def churn_and_grow(
     prospect = np.flatnonzero(market.status == PROSPECT)
     lost = np.flatnonzero(market.status == LOST)
 
-    p_leave = _churn_probability(params, market, active)
+    p_leave = churn_probability(params, market, active)
     told, times = _heard_by(market, told_bad, ACTIVE)  # negative word of mouth pushes out
     p_leave[np.searchsorted(active, told)] += params.wom_churn * times
     bad = np.searchsorted(active, enc.customer[enc.very_bad])  # visitors were all active

@@ -43,6 +43,11 @@ def visit_probability(params: Params, market: Market) -> np.ndarray:
     return np.minimum(p, 1.0) * (market.status == ACTIVE)
 
 
+def spend_per_visit(params: Params, loyalty: np.ndarray) -> np.ndarray:
+    """Money a served visit brings: loyal customers spend more (Gallup CE3: share of wallet)."""
+    return params.spend_per_visit * (1.0 + params.spend_loyalty_premium * (loyalty - 0.5))
+
+
 def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray) -> np.ndarray:
     """Quality an employee delivers at normal workload with no problem in the visit."""
     eng = wf.engagement[staff]
@@ -125,12 +130,7 @@ def serve(
     visits = np.bincount(home, minlength=n_units)
     total = np.bincount(home, weights=satisfaction, minlength=n_units)
     np.divide(total, visits, out=units.csat, where=visits > 0)
-    spend = np.where(
-        served,
-        params.spend_per_visit
-        * (1.0 + params.spend_loyalty_premium * (market.loyalty[visitors] - 0.5)),
-        0.0,
-    )
+    spend = np.where(served, spend_per_visit(params, market.loyalty[visitors]), 0.0)
     return Encounters(
         customer=visitors,
         employee=employee,
