@@ -1,12 +1,14 @@
 """Customers after their visits: satisfaction, expectations, loyalty, word of mouth, churn.
 
-Satisfaction accumulates over encounters; expectations drift slowly toward experienced quality
-(Oliver 1980). Loyalty follows satisfaction convexly: the very satisfied are far more loyal than
-the merely satisfied (Jones & Sasser 1995). Delighted and angry customers talk to their contacts
-(an asymmetric U: both extremes talk, the angry a bit more; Anderson 1998). Positive messages turn
-prospects into customers (referrals); negative ones push customers away. A very bad encounter can
-lose a customer for good (seed 003; PwC 2018). Lost customers' places are slowly taken by new
-households (market renewal).
+Satisfaction accumulates over encounters; expectations drift slowly toward a mix of the quality
+experienced and the service level the market offers (competitors, the brand's promise): customers
+judge a unit against what they could get elsewhere, not only against its own past (Oliver 1980;
+Zeithaml, Berry & Parasuraman 1993). Loyalty follows satisfaction convexly: the very satisfied
+are far more loyal than the merely satisfied (Jones & Sasser 1995). Delighted and angry customers
+talk to their contacts (an asymmetric U: both extremes talk, the angry a bit more; Anderson
+1998). Positive messages turn prospects into customers (referrals); negative ones push customers
+away. A very bad encounter can lose a customer for good (seed 003; PwC 2018). Lost customers'
+places are slowly taken by new households (market renewal).
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ def absorb_encounters(params: Params, market: Market, enc: Encounters) -> None:
     )
     market.satisfaction[c] = sat
     market.loyalty_pull[c] = power(sat, params.loyalty_convexity)
-    market.expectation[c] += (enc.quality - market.expectation[c]) / params.expectation_weeks
+    anchor = params.expectation_anchor
+    target = (1.0 - anchor) * enc.quality + anchor * params.market_expectation
+    market.expectation[c] += (target - market.expectation[c]) / params.expectation_weeks
     market.last_employee[c] = enc.employee
     active = market.status == ACTIVE
     rate = 1.0 / params.loyalty_weeks

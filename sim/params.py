@@ -308,6 +308,12 @@ class Params:
     disconfirmation_gain: float = _p(1.0, 0.0, 5.0, "per unit quality", "market",
                                      "Satisfaction gained per unit of quality above expectation",
                                      "Oliver 1980")
+    market_expectation: float = _p(0.75, 0.0, 1.0, "quality 0-1", "market",
+                                   "Service level the market offers (competitors, the brand's "
+                                   "promise)", "Zeithaml, Berry & Parasuraman 1993; assumption")
+    expectation_anchor: float = _p(0.5, 0.0, 1.0, "weight", "market",
+                                   "Weight of the market's service level in expectations (the "
+                                   "rest: own experience)", "Zeithaml, Berry & Parasuraman 1993")
     expectation_weeks: float = _p(10.0, 1.0, 104.0, "weeks", "market",
                                   "Time constant of expectations adapting to experience",
                                   "Oliver 1980")
