@@ -86,7 +86,7 @@ def serve(
     visitors = np.flatnonzero(visit)
     home = market.unit[visitors]
 
-    staff = np.flatnonzero(wf.filled)  # position slots are ordered by unit
+    staff = np.flatnonzero(wf.filled & ~wf.absent)  # slots are ordered by unit; absent: away
     staff_unit = wf.unit[staff]
     capacity_each = (
         params.capacity_per_employee

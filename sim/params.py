@@ -265,6 +265,15 @@ class Params:
                              "Gallup 2015 (people leave managers)")
     quit_w_pay: float = _p(2.0, 0.0, 10.0, "log-hazard per x wage", "behaviour",
                            "Fall in quitting with relative pay", "Boushey & Glynn 2012")
+    absence_base: float = _p(0.03, 0.0, 0.3, "per week", "behaviour",
+                             "Weekly chance an average employee is away (sickness, absence)",
+                             "assumption (2-4% of working time lost to absence)")
+    absence_w_burnout: float = _p(2.0, 0.0, 10.0, "log-hazard per unit", "behaviour",
+                                  "Rise in absence with burnout",
+                                  "Schaufeli, Bakker & van Rhenen 2009")
+    absence_w_engagement: float = _p(2.0, 0.0, 10.0, "log-hazard per unit", "behaviour",
+                                     "Fall in absence with engagement",
+                                     "Schaufeli, Bakker & van Rhenen 2009; T10 (rho about -.17)")
     hiring_lag_weeks: float = _p(4.0, 0.0, 26.0, "weeks", "behaviour",
                                  "Mean time to fill a vacancy (longer when selective)",
                                  "Schlesinger & Heskett 1991")

@@ -118,6 +118,8 @@ def build_workforce(units: Units, params: Params, streams: Streams) -> Workforce
         disposition=rng.normal(0.0, params.disposition_sd, n),
         feedback=np.full(n, 0.75),
         tenure=np.where(filled, tenure, 0),
+        absent=np.zeros(n, dtype=bool),
+        absence_rate=np.zeros(n),
     )
     _select_stayers(params, units, wf, streams, experience)
     _settle_units(params, units, wf)

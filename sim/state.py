@@ -69,6 +69,8 @@ class Workforce:
     disposition: np.ndarray  # individual log-odds shift of engagement, fixed at hire
     feedback: np.ndarray  # recent satisfaction of the customers served, 0-1
     tenure: np.ndarray  # weeks in the job
+    absent: np.ndarray  # away this week (sickness, absence): paid, not serving
+    absence_rate: np.ndarray  # share of recent weeks away (52-week moving average)
 
     @property
     def n(self) -> int:

@@ -69,6 +69,7 @@ def _start_new_hires(
     wf.filled[slots] = True
     wf.ti_hire[slots] = -1
     wf.tenure[slots] = 0
+    wf.absence_rate[slots] = 0.0
     wf.fit[slots] = fit
     wf.skill[slots] = starting_skill(fit, draws["hire_skill"][slots], params.hiring_selectivity)
     wf.disposition[slots] = params.disposition_sd * ndtri(u_disposition)

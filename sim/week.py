@@ -1,6 +1,7 @@
 """One week of the organisation, as whole-array updates: the order of a week, written once.
 
-1. leadership - managers' effective behaviour from traits, levers and their own engagement
+1. leadership - managers' effective behaviour from traits, levers and their own engagement;
+                absence - who is away this week (burnout raises it, engagement lowers it)
 2. encounters - customers visit, are served by an employee of their unit, judge the quality
 3. feedback   - the satisfaction of the customers served reaches the employees who served them
 4. customers  - satisfaction, expectations and loyalty update; word of mouth; churn; referrals
@@ -34,7 +35,7 @@ from sim.turnover import StaffFlows
 
 # The weekly random decisions, one row of uniforms per slot each (see sim.rng).
 MARKET_DECISIONS = ("visit", "assign", "problem", "quality", "talk", "fate")
-STAFF_DECISIONS = ("quit", "hiring_lag", "hire_fit", "hire_skill", "hire_disposition")
+STAFF_DECISIONS = ("quit", "hiring_lag", "hire_fit", "hire_skill", "hire_disposition", "absent")
 
 
 @dataclass
@@ -76,6 +77,8 @@ def run_week(
     lead = leadership.behaviour(params, units)
     inducting = wf.filled & (wf.tenure < params.induction_weeks)
     market_draws = streams.uniforms(f"{stream}market", week, MARKET_DECISIONS, market.n)
+    staff_draws = streams.uniforms(f"{stream}staff", week, STAFF_DECISIONS, wf.n)
+    workforce.record_absence(params, wf, staff_draws["absent"])
     enc = encounters.serve(params, wf, units, market, market_draws, inducting)
     encounters.pass_feedback_to_staff(wf, enc)
 
@@ -93,7 +96,6 @@ def run_week(
     )
 
     staff_before = int(np.count_nonzero(wf.filled))
-    staff_draws = streams.uniforms(f"{stream}staff", week, STAFF_DECISIONS, wf.n)
     staff_flows = turnover.quit_and_hire(params, units, wf, staff_draws, week)
     ledger = finance.book(params, units, wf, market, enc, inducting, staff_flows.hires)
     return Week(lead, enc, customer_flows, staff_flows, ledger, staff_before, active_before)

@@ -23,6 +23,7 @@ from sim.state import Units, Workforce
 TRUST_FROM = {"fairness": 0.55, "surveys": 0.2, "voice": 0.15, "autonomy_respected": 0.1}
 ALIGNMENT_FROM = {"communication": 0.5, "customer_focus": 0.5}
 QUIT_REFERENCE_BURNOUT = 0.2
+ABSENCE_MEMORY_WEEKS = 52  # window of an employee's recorded absence rate
 MOOD_PERSISTENCE = 0.5  # share of last week's mood carried into this week
 SETTLE_SWEEPS = 8  # fixed-point sweeps for the starting balance of own and peers' engagement
 
@@ -193,6 +194,23 @@ def update(
         wf.autonomy,
     ):
         np.clip(state, 0.0, 1.0, out=state)
+
+
+def absence_probability(params: Params, wf: Workforce) -> np.ndarray:
+    """Weekly chance each employee is away: burnout raises it, engagement lowers it.
+
+    Job Demands-Resources: exhaustion predicts absence, engagement fewer absences (Schaufeli,
+    Bakker & van Rhenen 2009); across studies engagement and absence correlate about -.17.
+    """
+    log_hazard = (params.absence_w_burnout * (wf.burnout - QUIT_REFERENCE_BURNOUT)
+                  - params.absence_w_engagement * (wf.engagement - 0.5))
+    return np.minimum(params.absence_base * exp(log_hazard), 0.5)
+
+
+def record_absence(params: Params, wf: Workforce, u_absent: np.ndarray) -> None:
+    """Who is away this week, and each employee's recent absence rate."""
+    wf.absent[:] = wf.filled & (u_absent < absence_probability(params, wf))
+    wf.absence_rate += (wf.absent - wf.absence_rate) / ABSENCE_MEMORY_WEEKS
 
 
 def quit_probability(params: Params, wf: Workforce) -> np.ndarray:

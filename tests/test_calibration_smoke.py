@@ -24,12 +24,12 @@ def _load():
 
 def test_tiny_calibration_writes_table_values_and_figures(tmp_path: Path) -> None:
     calibrate = _load()
-    status = calibrate.main(["--budget", "3", "--reps", "1", "--final-reps", "1", "--workers", "1",
-                             "--steps", "10", "--n-employees", "44", "--n-customers", "400",
+    status = calibrate.main(["--budget", "3", "--reps", "2", "--final-reps", "2", "--workers", "1",
+                             "--n-employees", "44", "--n-customers", "400",
                              "--out", str(tmp_path)])
     assert status == 0
     for name in ("calibrated.yaml", "targets.csv", "targets.md", "trials.csv", "targets.png",
-                 "search_history.png"):
+                 "search_history.png", "identifiability.csv"):
         assert (tmp_path / name).stat().st_size > 0, name
     record = yaml.safe_load((tmp_path / "calibrated.yaml").read_text())
     assert set(record["calibrated"]) == set(calibrate.SEARCH)
@@ -37,16 +37,21 @@ def test_tiny_calibration_writes_table_values_and_figures(tmp_path: Path) -> Non
         low, high = calibrate.SEARCH[name]
         assert low <= value <= high
     table = (tmp_path / "targets.md").read_text()
-    assert all(t.evidence in table for t in calibrate.TARGETS)
+    assert all(f"| {t.id} |" in table for t in calibrate.TARGETS)
 
 
 def test_loss_is_zero_inside_every_band_and_grows_outside() -> None:
+    import pandas as pd
+
     calibrate = _load()
-    inside = {t.key: (t.low + t.high) / 2 for t in calibrate.TARGETS}
-    assert calibrate.loss(inside) == 0.0
-    first = calibrate.TARGETS[0]
-    miss = dict(inside, **{first.key: first.high + first.tolerance})
-    assert calibrate.loss(miss) == pytest.approx(1.0)
+    table = pd.DataFrame([{"id": t.id, "low": t.low, "high": t.high,
+                           "measured": (t.low + t.high) / 2} for t in calibrate.TARGETS])
+    assert calibrate.loss(table) == 0.0
+    first = next(t for t in calibrate.TARGETS if t.id in calibrate.CALIBRATED)
+    table.loc[table["id"] == first.id, "measured"] = first.high + (first.high - first.low)
+    assert calibrate.loss(table) == pytest.approx(1.0)
+    table.loc[table["id"] == "T13", "measured"] = 99.0  # not calibrated: no effect
+    assert calibrate.loss(table) == pytest.approx(1.0)
 
 
 def test_apply_defaults_edits_only_default_and_source(tmp_path: Path) -> None:

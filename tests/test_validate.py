@@ -19,7 +19,7 @@ def test_every_target_has_one_measure_and_a_band():
 
 
 def test_the_table_reports_value_interval_and_verdict():
-    table = validate(reps=2, size=SMALL)
+    table = validate(reps=2, overrides=SMALL)
     assert list(table["id"]) == [t.id for t in TARGETS]
     assert set(table["result"]) <= {"PASS", "FAIL", "NOT MODELLED"}
     measured = table[table["result"] != "NOT MODELLED"]
