@@ -11,6 +11,7 @@ import numpy as np
 import solara
 
 from sim.app import charts
+from sim.app.limits import LIMITS
 from sim.app.state import END_WEEKS, FLOWS, Comparison
 from sim.metrics import UNIT_COLUMNS
 from sim.model import ServiceModel
@@ -187,8 +188,17 @@ def _snapshot(model: ServiceModel, lay: charts.Layout | None,
 
 @solara.component
 def InsideView(scenario: Scenario, key: str):
-    """Replication 0 of the scenario, week by week: units and the network, with play mode."""
-    def build() -> tuple[ServiceModel, charts.Layout | None, tuple[np.ndarray, np.ndarray]]:
+    """Replication 0 of the scenario, week by week: units and the network, with play mode.
+
+    The model lives in the server process (it is stepped interactively), so it is built only up
+    to ``LIMITS.max_inside_people`` employees and customers.
+    """
+    people = scenario.params.n_employees + scenario.params.n_customers
+    fits = people <= LIMITS.max_inside_people
+
+    def build() -> tuple[ServiceModel, charts.Layout | None, tuple[np.ndarray, np.ndarray]] | None:
+        if not fits:
+            return None
         model = ServiceModel(scenario, seed=scenario.seed)
         wf, market = model.workforce, model.market
         lay = None
@@ -197,18 +207,24 @@ def InsideView(scenario: Scenario, key: str):
             lay = charts.layout(model.units.n, wf.unit, market.unit, scenario.seed)
         return model, lay, (edges[:, 0], edges[:, 1])
 
-    model, lay, peers = solara.use_memo(build, [key])
+    built = solara.use_memo(build, [key])
+    model, lay, peers = built if built is not None else (None, None, None)
     snap, set_snap = solara.use_state(cast(dict[str, Any], {}))
     playing, set_playing = solara.use_state(False)
     lock = solara.use_memo(threading.Lock, [key])
 
     def first() -> None:
+        if model is None:
+            set_snap({})
+            return
         with lock:
             set_snap(_snapshot(model, lay, peers))
 
     solara.use_effect(first, [key])
 
     def advance(weeks: int) -> None:
+        if model is None:
+            return
         with lock:
             for _ in range(weeks):
                 if model.steps >= scenario.steps:
@@ -217,7 +233,7 @@ def InsideView(scenario: Scenario, key: str):
             set_snap(_snapshot(model, lay, peers))
 
     def play(cancel: threading.Event) -> None:
-        if not playing:
+        if not playing or model is None:
             return
         while not cancel.is_set() and model.steps < scenario.steps:
             start = time.perf_counter()
@@ -227,6 +243,13 @@ def InsideView(scenario: Scenario, key: str):
 
     solara.use_thread(play, dependencies=[playing, key])
     week = snap.get("week", 0) if snap else 0
+    if not fits:
+        with solara.Div(classes=["spc-panel"]):
+            solara.Text("Watch the spirals form", classes=["spc-panel-title"])
+            solara.Text(f"The inside view runs in the page's server and is shown for up to "
+                        f"{LIMITS.max_inside_people:,} employees and customers together (this "
+                        f"scenario has {people:,}).", classes=["spc-empty"])
+        return
     with solara.Div(classes=["spc-panel"]):
         with solara.Row(style={"align-items": "center"}, classes=["spc-play"]):
             solara.Text("Watch the spirals form", classes=["spc-panel-title"])

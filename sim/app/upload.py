@@ -1,4 +1,8 @@
-"""A one-button YAML upload: a real ``<input type=file>`` (keyboard, tests), not a drop zone."""
+"""A one-button YAML upload: a real ``<input type=file>`` (keyboard, tests), not a drop zone.
+
+A file over the page's upload limit is not read by the browser at all (its text arrives as None);
+the server checks the size again, since a client can send anything.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ import ipyvuetify as v
 import solara
 import traitlets
 
-MAX_BYTES = 1_000_000
+from sim.app.limits import LIMITS
+
+MAX_BYTES = LIMITS.max_upload_bytes
 
 
 class UploadWidget(v.VuetifyTemplate):
