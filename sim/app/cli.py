@@ -3,6 +3,12 @@
 The page's JavaScript and CSS come from the ``solara-assets`` package (no CDN), the browser is not
 opened and no version check is made, and only ``--host``/``--port`` decide where it listens (a
 stray ``HOST`` environment variable does not).
+
+Session lifetime: a tab that is closed ends its session at once (the browser says so). A tab
+that disappears without closing (network lost, laptop asleep, browser killed) keeps its session
+for ``SESSION_LIFETIME`` so that it can reconnect; then Solara closes it and its memory is freed.
+Solara's own default is 24 hours (``SOLARA_KERNEL_CULL_TIMEOUT``, setting ``kernel.cull_timeout``
+in ``solara.server.settings``); an operator may still set that variable to override ours.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import sys
 from pathlib import Path
 
 PAGE = Path(__file__).with_name("page.py")
+SESSION_LIFETIME = "2m"   # how long a disconnected tab's session waits for it to come back
 
 
 def server_command(host: str, port: int, page: Path = PAGE) -> list[str]:
@@ -30,6 +37,7 @@ def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("SOLARA_ASSETS_PROXY", "True")
     env.setdefault("SOLARA_THEME_SHOW_BANNER", "False")  # no "runs on Solara" footer
     env.setdefault("SOLARA_THEME_TITLE", "What-if explorer")
+    env.setdefault("SOLARA_KERNEL_CULL_TIMEOUT", SESSION_LIFETIME)
     return env
 
 

@@ -2,7 +2,9 @@
 
 Everything a visitor changes lives in this session's component state (never at module level), so
 tabs and users do not share models. Runs happen in a background thread that hands replications to
-the shared process pool of :mod:`sim.app.state`; the page shows progress and stays usable.
+the shared, fairly queued workers of :mod:`sim.app.state`; the page shows progress, stays usable
+and can cancel. Every size the page accepts, from its inputs or a file, is checked against the one
+definition of the page's limits, :data:`sim.app.limits.LIMITS`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 import html
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import cast
 
@@ -21,7 +24,8 @@ import yaml
 
 from sim.app import charts
 from sim.app.components import LEVER_TITLES, InsideView, KpiCard, LeverSlider, TimelineEditor
-from sim.app.state import Cancelled, Comparison, baseline_for, compare
+from sim.app.limits import LIMITS
+from sim.app.state import ENGINE, Cancelled, Comparison, Progress, baseline_for, compare
 from sim.app.upload import YamlUpload
 from sim.params import LEVER_GROUPS, SPECS, ParameterError
 from sim.scenario import Intervention, Scenario, load_scenario, parse_scenario, preset_names
@@ -29,7 +33,6 @@ from sim.scenario import Intervention, Scenario, load_scenario, parse_scenario, 
 STYLE = Path(__file__).with_name("style.css")
 DEFAULT_PRESET = "invest_in_training"
 DEFAULT_REPS = 5
-MAX_PAGE_REPS = 50
 DEBOUNCE_S = 0.12
 
 
@@ -37,11 +40,51 @@ def _preset(name: str, keep: Scenario | None = None) -> Scenario:
     """A preset with the visitor's replications, seed and sizes kept."""
     scenario = load_scenario(name)
     if keep is None:
-        return scenario.with_changes(reps=DEFAULT_REPS)
+        return LIMITS.check(scenario.with_changes(reps=DEFAULT_REPS))
     sizes = {k: getattr(keep.params, k) for k in ("n_employees", "n_customers")}
     timeline = tuple(e for e in scenario.timeline if e.week <= keep.steps)
     scenario = dataclasses.replace(scenario, timeline=timeline, steps=keep.steps)
-    return scenario.with_changes(seed=keep.seed, reps=keep.reps, **sizes)
+    return LIMITS.check(scenario.with_changes(seed=keep.seed, reps=keep.reps, **sizes))
+
+
+def read_scenario(name: str, text: str | None) -> Scenario:
+    """An uploaded file as a Scenario the page may run, or ParameterError with one line.
+
+    The page's limits are checked on the raw data, before anything is built, and again on the
+    resolved scenario (a ``base`` preset may bring sizes of its own).
+    """
+    try:
+        LIMITS.check_upload(text)
+        assert text is not None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ParameterError(f"malformed YAML{where}") from None
+        except (ValueError, RecursionError) as err:  # a number of over 4300 digits, deep nesting
+            why = "nested too deeply" if isinstance(err, RecursionError) else "a number too long"
+            raise ParameterError(f"malformed YAML ({why})") from None
+        LIMITS.check_data(data)
+        return LIMITS.check(parse_scenario(data, source=name))
+    except ParameterError as err:
+        line = _one_line(err)
+        raise ParameterError(line if line.startswith(f"{name}:") else f"{name}: {line}") from None
+
+
+def progress_text(progress: Progress | None, shown: int, reps: int, elapsed: float) -> str:
+    """The status line of a running comparison."""
+    if progress is None or not progress.runs:
+        return "Running…"
+    if progress.running == 0 and progress.runs_done < progress.runs:
+        where = "waiting for a free worker (other visitors' runs share them)"
+    elif progress.weeks_done == 0:
+        where = "preparing today's organisation"
+    else:
+        where = f"{progress.fraction:.0%} of the simulated weeks"
+    early = f"showing {shown} of {reps} replications · " if shown else ""
+    return (f"Running: {early}{where} · {progress.runs_done}/{progress.runs} runs done · "
+            f"{elapsed:.0f} s")
 
 
 def _one_line(err: BaseException) -> str:
@@ -57,15 +100,19 @@ def Layout(children: list = []):  # noqa: B006 - Solara's layout signature
 
 @solara.component
 def SizeInput(label: str, value: int, low: int, high: int, on_value, hint: str = ""):
-    """A whole-number input that refuses values outside ``low..high`` with a message."""
+    """A whole-number input that refuses values outside ``low..high`` with a message.
+
+    ``on_value`` may refuse a value in range too (the page's work limit): it then returns the
+    one-line reason, shown under the input.
+    """
     error, set_error = solara.use_state("")
 
     def accept(v: int | None) -> None:
         if v is None or not low <= v <= high:
-            set_error(f"{label}: allowed {low:,}..{high:,}")
+            shown = "no value" if v is None else f"{v:,}"
+            set_error(f"{label}: {shown} is outside the allowed {low:,}..{high:,}")
             return
-        set_error("")
-        on_value(v)
+        set_error(on_value(v) or "")
 
     with solara.Div(classes=["spc-size"]):
         solara.InputInt(label, value=value, on_value=accept, optional=True, dense=True,
@@ -88,27 +135,40 @@ def Page():
     notice, set_notice = solara.use_state("")
     info, set_info = solara.use_state("")
     comparison, set_comparison = solara.use_state(None)  # type: Comparison | None
-    progress, set_progress = solara.use_state((0, 0))
+    # Progress is read only by the small components that show it, so an update re-renders them,
+    # not the whole page.
+    progress = solara.use_memo(lambda: solara.reactive(cast(Progress | None, None)), [])
     counter, set_counter = solara.use_state(0)
+    session = solara.use_memo(lambda: uuid.uuid4().hex, [])   # this tab, for the fair queue
+    started_at = solara.use_ref(time.perf_counter())
+    user_cancelled = solara.use_ref(False)
     generation, set_generation = solara.use_state(0)   # finished comparisons (tests wait on it)
     changed_at = solara.use_ref(time.perf_counter())
     first_seconds = solara.use_ref(cast(float | None, None))  # early results of the last run
+    # The newest scenario, also before the page has re-rendered with it: two quick edits (a size,
+    # then the weeks) must both apply, and the limits must judge them together.
+    latest = solara.use_ref(scenario)
     key = scenario.to_yaml()
 
     def set_scenario(new: Scenario) -> None:
+        """Show and run ``new``; ParameterError (one line) if it is over the page's limits."""
+        LIMITS.check(new)
         changed_at.current = time.perf_counter()
+        latest.current = new
         set_notice("")
         set_scenario_state(new)
 
-    def change(**kw) -> None:
+    def change(**kw) -> str:
         try:
-            set_scenario(scenario.with_changes(**kw))
+            set_scenario(latest.current.with_changes(**kw))
         except ParameterError as err:
             set_notice(_one_line(err))
+            return _one_line(err)
+        return ""
 
     def choose_preset(name: str) -> None:
         try:
-            new = _preset(name, scenario)
+            new = _preset(name, latest.current)
         except ParameterError as err:
             set_notice(_one_line(err))
             return
@@ -119,21 +179,13 @@ def Page():
 
     def set_timeline(events: tuple[Intervention, ...]) -> None:
         try:
-            set_scenario(dataclasses.replace(scenario, timeline=events))
+            set_scenario(dataclasses.replace(latest.current, timeline=events))
         except ParameterError as err:
             set_notice(_one_line(err))
 
     def load_file(name: str, text: str | None) -> None:
         try:
-            if text is None:
-                raise ParameterError(f"{name}: file too large for a scenario")
-            try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError as err:
-                mark = getattr(err, "problem_mark", None)
-                where = f" at line {mark.line + 1}" if mark else ""
-                raise ParameterError(f"{name}: malformed YAML{where}") from None
-            new = parse_scenario(data, source=name)
+            new = read_scenario(name, text)
         except ParameterError as err:
             set_notice(_one_line(err))
             set_info("")
@@ -152,13 +204,19 @@ def Page():
 
     def compute(cancel: threading.Event) -> None:
         first_seconds.current = None
+        user_cancelled.current = False
         if cancel.wait(DEBOUNCE_S):
             return
+        started_at.current = time.perf_counter()
+        progress.value = None
         try:
             base = baseline_for(baseline_name, scenario)
-            result = compare(scenario, base, cancel, on_progress=lambda d, t: set_progress((d, t)),
-                             on_early=show_early)
+            result = compare(scenario, base, cancel, on_progress=progress.set,
+                             on_early=show_early, session=session)
         except Cancelled:
+            if user_cancelled.current:
+                set_info(f"Run cancelled after {time.perf_counter() - started_at.current:.1f} s;"
+                         " press Run to run again.")
             return
         except ParameterError as err:
             set_notice(_one_line(err))
@@ -177,6 +235,18 @@ def Page():
                              solara.ResultState.WAITING)
     names = (scenario.name, baseline_name)
 
+    def cancel_run() -> None:
+        user_cancelled.current = True
+        ENGINE.cancel(session)     # stop this tab's replications now, not after a grace period
+        task.cancel()
+
+    def run_again() -> None:
+        set_info("")
+        set_counter(counter + 1)
+
+    # A closed tab (or a session Solara culls) unmounts the page: drop its queued work at once.
+    solara.use_effect(lambda: (lambda: ENGINE.cancel(session)), [])
+
     solara.Style(STYLE)
     solara.Title("What-if explorer · service-profit chain")
     with solara.Div(classes=["spc-app"]):
@@ -187,19 +257,20 @@ def Page():
             status = {"data-running": str(running).lower(), "data-generation": str(generation)}
             with solara.Div(classes=["spc-status"], attributes=status):
                 if running:
-                    done, total = progress
                     shown = comparison.scenario.scenario.reps if comparison else 0
-                    solara.Text(f"Showing {shown} of {scenario.reps} replications · refining "
-                                f"({done}/{total} runs done)…" if total and shown < scenario.reps
-                                else "Running…", classes=["spc-status-text"])
+                    RunStatus(progress, shown if shown < scenario.reps else 0, scenario.reps,
+                              started_at.current)
                 elif comparison is not None:
                     solara.Text(f"First charts in {comparison.first_seconds:.2f} s · all "
                                 f"{scenario.reps} paired replications in "
                                 f"{comparison.seconds:.2f} s · seeds {scenario.seed}–"
                                 f"{scenario.seed + scenario.reps - 1}",
                                 classes=["spc-status-text", "spc-status-done"])
+                if running:
+                    solara.Button("Cancel", icon_name="mdi-stop", outlined=True,
+                                  on_click=cancel_run, classes=["spc-cancel"])
                 solara.Button("Run", icon_name="mdi-play", color="primary",
-                              on_click=lambda: set_counter(counter + 1), classes=["spc-run"])
+                              on_click=run_again, classes=["spc-run"])
 
         with solara.Div(classes=["spc-body"]):
             with solara.Div(classes=["spc-side"]):
@@ -217,8 +288,7 @@ def Page():
                         solara.Text(info, classes=["spc-info"])
                     if notice:
                         solara.Text(notice, classes=["spc-error", "spc-notice"])
-                solara.ProgressLinear(progress[0] / progress[1] * 100
-                                      if running and progress[1] else running)
+                RunProgress(progress, running)
                 with solara.Div(classes=["spc-cards", "spc-stale" if running else ""]):
                     for k in charts.CARD_KPIS:
                         KpiCard(k, comparison, names)
@@ -236,6 +306,21 @@ def Page():
 
 
 @solara.component
+def RunStatus(progress: solara.Reactive[Progress | None], shown: int, reps: int, since: float):
+    """The status line of a running comparison (re-rendered on its own as progress arrives)."""
+    solara.Text(progress_text(progress.value, shown, reps, time.perf_counter() - since),
+                classes=["spc-status-text"])
+
+
+@solara.component
+def RunProgress(progress: solara.Reactive[Progress | None], running: bool):
+    """The bar under the header: the share of simulated weeks done while a comparison runs."""
+    value = progress.value
+    solara.ProgressLinear(value.fraction * 100 if running and value is not None and value.weeks
+                          else running)
+
+
+@solara.component
 def Sidebar(scenario: Scenario, origin: Scenario, presets: list[str], preset: str,
             choose_preset, baseline_name: str, set_baseline_name, change, set_scenario):
     """Scenario and baseline pickers, grouped levers, and the world and run settings."""
@@ -246,7 +331,7 @@ def Sidebar(scenario: Scenario, origin: Scenario, presets: list[str], preset: st
             set_scenario(origin.with_changes(steps=scenario.steps, seed=scenario.seed,
                                              reps=scenario.reps))
         except ParameterError:  # the origin's timeline does not fit the current horizon
-            set_scenario(origin)
+            set_scenario(origin)  # admitted when it was loaded
 
     with solara.Div(classes=["spc-section"]):
         solara.Text("Scenario", classes=["spc-section-title"])
@@ -269,14 +354,14 @@ def Sidebar(scenario: Scenario, origin: Scenario, presets: list[str], preset: st
                                 changed=value != getattr(origin.params, spec.name))
     with solara.Div(classes=["spc-section"]):
         solara.Text("World and run", classes=["spc-section-title"])
-        emp, cust = SPECS["n_employees"], SPECS["n_customers"]
-        SizeInput("Employees", scenario.params.n_employees, max(emp.low, 10), 100_000,
+        SizeInput("Employees", scenario.params.n_employees, *LIMITS.bounds("n_employees"),
                   lambda v: change(n_employees=v), "planned frontline staff")
-        SizeInput("Customers", scenario.params.n_customers, max(cust.low, 100), 2_000_000,
+        SizeInput("Customers", scenario.params.n_customers, *LIMITS.bounds("n_customers"),
                   lambda v: change(n_customers=v), "people in the market")
-        SizeInput("Weeks", scenario.steps, 4, 520, lambda v: change(steps=v), "horizon")
-        SizeInput("Replications", scenario.reps, 1, MAX_PAGE_REPS, lambda v: change(reps=v),
-                  "paired runs for the 95% intervals")
+        SizeInput("Weeks", scenario.steps, *LIMITS.bounds("steps"), lambda v: change(steps=v),
+                  "horizon")
+        SizeInput("Replications", scenario.reps, *LIMITS.bounds("reps"),
+                  lambda v: change(reps=v), "paired runs for the 95% intervals")
         SizeInput("Seed", scenario.seed, 0, 2**32 - 1, lambda v: change(seed=v),
                   "replication r uses seed + r")
 

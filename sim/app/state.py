@@ -1,28 +1,34 @@
 """What the page computes, kept free of UI code so it can be tested and reused.
 
 A page run compares a scenario with a baseline over the same replication seeds (common random
-numbers). Replications run in a small process pool so the page stays responsive and both cores
-work; each finished replication is cached by its fully resolved scenario and index, so re-running,
-changing the replication count or switching back to an earlier setting costs nothing.
+numbers). Replications run in a few worker processes shared by every session (browser tab) of
+the server; :class:`Engine` queues them fairly across sessions (:mod:`sim.app.fairqueue`), keeps
+at most one comparison in flight per session (a newer one supersedes it), stops runs nobody waits
+for any more, and reports progress. Each finished replication is cached by its fully resolved
+scenario and index, so re-running, changing the replication count or switching back to an
+earlier setting costs nothing.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import atexit
 import os
+import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.runner import ANNUALISED, RunResult, replication_seed, run_one
+from sim.app import workers as wk
+from sim.app.fairqueue import RUNNING, FairQueue, Job
+from sim.app.limits import LIMITS, Limits
+from sim.runner import ANNUALISED, RunResult
 from sim.scenario import Intervention, Scenario, load_scenario
 
 # Weekly flows are noisy: their end value is the mean of the last END_WEEKS weeks.
@@ -31,170 +37,377 @@ FLOWS = frozenset({"service_quality", "csat", "nps", "customer_churn_rate",
 END_WEEKS = 4
 # Parameters that describe the world rather than a policy: the baseline shares them.
 SHARED_SIZES = ("n_employees", "n_customers", "initial_active_share")
+simulate = wk.simulate
 
 
 class Cancelled(Exception):
-    """The settings changed while a comparison was running; its result is no longer wanted."""
+    """The comparison was cancelled or superseded; its result is no longer wanted."""
 
 
-def simulate(scenario: Scenario, replication: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One replication's time series and unit table, exactly as ``sim run`` computes them."""
-    model = run_one(scenario, replication)
-    frame = model.timeseries()
-    frame.insert(1, "seed", replication_seed(scenario, replication))
-    return frame, model.unit_timeseries()
+@dataclass(frozen=True)
+class Progress:
+    """How far a comparison is: replications and simulated weeks done of all."""
+
+    runs_done: int
+    runs: int
+    weeks_done: int
+    weeks: int
+    running: int      # this comparison's replications running in a worker right now
+
+    @property
+    def fraction(self) -> float:
+        """Share of the simulated weeks done."""
+        return self.weeks_done / self.weeks if self.weeks else 1.0
 
 
-def _watch_server(server_pid: int) -> None:
-    """Worker initializer: exit when the server process is gone, so no worker outlives it."""
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(server_pid, 0)
-            except OSError:
-                os._exit(0)
+@dataclass(eq=False)
+class _Request:
+    """One session's comparison in flight."""
 
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def _warm() -> None:
-    """Import the model in a worker before the first real request."""
+    session: str
+    weeks: dict[Hashable, int]                   # every replication it needs -> its weeks
+    results: dict[Hashable, pd.DataFrame] = field(default_factory=dict)
+    error: str | None = None
+    ended: bool = False                          # superseded, cancelled or server shutdown
+    event: threading.Event = field(default_factory=threading.Event)
 
 
 class Engine:
-    """A process pool plus a cache of finished replications, shared by all sessions.
+    """Worker processes, a fair queue of replications and a cache, shared by all sessions.
 
     Sharing is safe because cached results are immutable data, never live models.
     """
 
-    def __init__(self, workers: int | None = None, cache_size: int = 400) -> None:
+    def __init__(self, workers: int | None = None, cache_bytes: int = 64_000_000,
+                 grace: float = 0.3, linger: float = 0.5, recycle_after: float = 60.0,
+                 limits: Limits | None = LIMITS) -> None:
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
-        self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, int], tuple[pd.DataFrame, pd.DataFrame]] = OrderedDict()
-        self._pending: dict[tuple[str, int], Future] = {}
-        self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
+        self.cache_bytes = cache_bytes
+        self.grace = grace            # seconds a stopped replication may take before a kill
+        self.linger = linger          # seconds an abandoned replication runs on, to be reclaimed
+        # A worker idle this long after running something is replaced by a fresh one, so the
+        # memory of finished runs (models, the model's cache of settled starts) goes back to the
+        # system once the visitors have left.
+        self.recycle_after = recycle_after
+        self.limits = limits
+        self._lock = threading.RLock()
+        self._cache: OrderedDict[Hashable, pd.DataFrame] = OrderedDict()
+        self._cached_bytes = 0
+        self._requests: dict[str, _Request] = {}
+        self._reset()
 
-    def pool(self) -> ProcessPoolExecutor:
-        """The worker pool, started on first use (forkserver: safe beside the server's threads)."""
-        with self._lock:
-            if self._pool is None:
-                method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
-                    else "spawn"
-                self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context(method),
-                    initializer=_watch_server, initargs=(os.getpid(),))
-                for _ in range(self.workers):
-                    self._pool.submit(_warm)
-            return self._pool
+    def _reset(self) -> None:
+        self._queue = FairQueue(self.workers)
+        self._pool: list[wk.Worker] = []
+        self._thread: threading.Thread | None = None
+        self._closing = False
+        self._ticket = 0
+        self.kills = 0                # workers killed because they did not stop in time
+        self.recycled = 0             # idle workers replaced by fresh ones
 
-    def _store(self, key: tuple[str, int], future: Future) -> None:
-        """Keep a finished replication, even if the run that asked for it was cancelled."""
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the workers and the dispatcher (in the background; idempotent)."""
         with self._lock:
-            if self._pending.get(key) is future:
-                del self._pending[key]
-            if not future.cancelled() and future.exception() is None:
-                self._cache[key] = future.result()
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-
-    def _submit(self, key: tuple[str, int], scenario: Scenario, r: int) -> Future:
-        with self._lock:
-            future = self._pending.get(key)
-            if future is not None and not future.cancelled():
-                return future
-        try:
-            future = self.pool().submit(simulate, scenario, r)
-        except BrokenProcessPool:
-            with self._lock:
-                self._pool = None
-                self._pending.clear()
-            future = self.pool().submit(simulate, scenario, r)
-        with self._lock:
-            self._pending[key] = future
-        future.add_done_callback(lambda f: self._store(key, f))
-        return future
-
-    def _prefix(self, idents: list[str], reps: int) -> int:
-        """How many leading replications are cached for every scenario."""
-        with self._lock:
-            k = 0
-            while k < reps and all((i, k) in self._cache for i in idents):
-                k += 1
-        return k
-
-    def run(self, scenarios: list[Scenario], cancel: threading.Event | None = None,
-            on_progress: Callable[[int, int], None] | None = None,
-            on_prefix: Callable[[int], None] | None = None) -> list[RunResult]:
-        """Run every replication of each scenario (cached ones are free); raise Cancelled.
-
-        ``on_prefix(k)`` is called when the first k (>= 2) replications of every scenario are
-        ready but not yet all, so a caller can show early results. On cancel, replications not
-        yet started are dropped so the pool is free for the next request; those already running
-        finish into the cache.
-        """
-        idents = [s.with_changes(reps=1).to_yaml() for s in scenarios]
-        jobs: dict[tuple[str, int], tuple[Scenario, int]] = {}
-        for ident, scenario in zip(idents, scenarios, strict=True):
-            for r in range(scenario.reps):
-                jobs[(ident, r)] = (scenario, r)
-        with self._lock:
-            todo = [key for key in jobs if key not in self._cache]
-        total = len(jobs)
-        owner = {self._submit(key, *jobs[key]): key for key in todo}
-        waiting = set(owner)
-        shown = 0
-        if on_progress:
-            on_progress(total - len(waiting), total)
-        while waiting:
-            if cancel is not None and cancel.is_set():
-                for future in waiting:
-                    future.cancel()
-                raise Cancelled()
-            finished, waiting = wait(waiting, timeout=0.05)
-            for future in finished:
-                key = owner[future]
-                if future.cancelled():  # another visitor's run gave up on a shared replication
-                    retry = self._submit(key, *jobs[key])
-                    owner[retry] = key
-                    waiting.add(retry)
-                    continue
-                self._store(key, future)
-                if isinstance(future.exception(), BrokenProcessPool):
-                    with self._lock:
-                        self._pool = None
-                    raise RuntimeError("the simulation workers stopped; please run again")
-                future.result()  # re-raise a model error here, in the page's thread
-            if finished and on_progress:
-                on_progress(total - len(waiting), total)
-            if finished and on_prefix and waiting:
-                k = self._prefix(idents, min(s.reps for s in scenarios))
-                if k >= 2 and k > shown:
-                    shown = k
-                    on_prefix(k)
-        results = []
-        with self._lock:
-            for ident, scenario in zip(idents, scenarios, strict=True):
-                parts = [self._cache[(ident, r)] for r in range(scenario.reps)]
-                results.append(RunResult(
-                    scenario, pd.concat([p[0] for p in parts], ignore_index=True),
-                    pd.concat([p[1] for p in parts], ignore_index=True)))
-        return results
+            if self._thread is not None:
+                return
+            self._closing = False
+            self._wake_r, self._wake_w = socket.socketpair()
+            self._wake_w.setblocking(False)
+            self._thread = threading.Thread(target=self._dispatch, name="sim-app-dispatcher",
+                                            daemon=True)
+            self._thread.start()
+            atexit.register(self.shutdown)
 
     def shutdown(self) -> None:
-        """Stop the workers (tests and server shutdown)."""
+        """Stop the workers and the dispatcher; pending comparisons fail (server exit, tests)."""
         with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
+            thread, self._closing = self._thread, True
+            for req in self._requests.values():
+                req.ended = True
+                req.event.set()
+            if thread is None:
+                self._closing = False
+                return
+            self._wake()
+        thread.join(10)
+        with self._lock:
+            atexit.unregister(self.shutdown)
+            for sock in (self._wake_r, self._wake_w):
+                sock.close()
+            self._reset()
+
+    def pids(self) -> list[int]:
+        """Process ids of the workers (tests)."""
+        with self._lock:
+            return [w.process.pid for w in self._pool]
+
+    def stats(self) -> dict[str, int]:
+        """Busy workers, queued replications, sessions in flight, cached replications, ..."""
+        with self._lock:
+            return {"workers": len(self._pool),
+                    "busy": sum(w.job is not None for w in self._pool),
+                    "queued": sum(j.state != RUNNING for j in self._queue.jobs.values()),
+                    "sessions": len(self._requests), "cached": len(self._cache),
+                    "cached_bytes": self._cached_bytes, "kills": self.kills,
+                    "recycled": self.recycled}
+
+    # --- what sessions call -------------------------------------------------------------------
+    def run(self, scenarios: list[Scenario], session: str = "default",
+            cancel: threading.Event | None = None,
+            on_progress: Callable[[Progress], None] | None = None,
+            on_prefix: Callable[[list[RunResult]], None] | None = None) -> list[RunResult]:
+        """Run every replication of each scenario for ``session``; raise Cancelled.
+
+        A session has at most one comparison in flight: a new call supersedes (and the old one
+        raises Cancelled) and replications only the old one wanted are dropped or stopped.
+        ``on_prefix(results)`` receives the first k (>= 2) replications of every scenario when
+        they are ready but not yet all, so a caller can show early results.
+        """
+        if self.limits is not None:
+            for scenario in scenarios:
+                self.limits.check(scenario)
+        idents = [s.with_changes(reps=1).to_yaml() for s in scenarios]
+        jobs = {(ident, r): (scenario, r) for ident, scenario in zip(idents, scenarios, strict=True)
+                for r in range(scenario.reps)}
+        req = _Request(session, {key: scenario.steps for key, (scenario, _) in jobs.items()})
+        with self._lock:
+            if self._closing:
+                raise Cancelled()
+            self._end(session, keep=jobs)
+            self._requests[session] = req
+            for key, payload in jobs.items():
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    req.results[key] = self._cache[key]
+                else:
+                    self._queue.want(session, key, payload, payload[0].steps)
+            self._wake()
+        self.start()
+        try:
+            return self._await(req, idents, scenarios, cancel, on_progress, on_prefix)
+        finally:
+            with self._lock:
+                if self._requests.get(session) is req:
+                    # Abandoned (the page's settings changed): what runs may be wanted again by
+                    # the session's next request in a moment, so it is stopped only after linger.
+                    self._end(session, linger=True)
+
+    def cancel(self, session: str) -> None:
+        """End ``session``'s comparison in flight, if any, and stop its replications now."""
+        with self._lock:
+            self._end(session)
+
+    def _end(self, session: str, keep: dict | None = None, linger: bool = False) -> None:
+        """Under the lock: end the session's request; stop what nobody else wants."""
+        old = self._requests.pop(session, None)
+        if old is not None:
+            old.ended = True
+            old.event.set()
+        for job in self._queue.withdraw(session, keep=keep or ()):
+            if linger:
+                job.unwanted_since = time.monotonic()
+            else:
+                self._stop(job)
+        self._wake()
+
+    def _stop(self, job: Job) -> None:
+        if self._queue.stop(job) and job.worker is not None:
+            job.worker.stop()
+
+    def _await(self, req: _Request, idents: list[str], scenarios: list[Scenario],
+               cancel: threading.Event | None, on_progress, on_prefix) -> list[RunResult]:
+        shown, last = 0, 0.0
+        reported: Progress | None = None
+        while True:
+            if (cancel is not None and cancel.is_set()) or req.ended:
+                raise Cancelled()
+            with self._lock:
+                if req.error is not None:
+                    raise RuntimeError(req.error)
+                done = len(req.results)
+                progress = self._progress(req)
+                prefix = self._prefix(req, idents, min(s.reps for s in scenarios))
+            if done == len(req.weeks):
+                break
+            now = time.monotonic()
+            if on_progress and progress != reported and (
+                    now - last > 1.0 or reported is None
+                    or progress.runs_done != reported.runs_done):
+                on_progress(progress)
+                reported, last = progress, now
+            if on_prefix and prefix >= 2 and prefix > shown:
+                shown = prefix
+                on_prefix(self._collect(req, idents, [s.with_changes(reps=prefix)
+                                                      for s in scenarios]))
+            req.event.wait(0.1)
+            req.event.clear()
+        if on_progress:
+            on_progress(progress)
+        return self._collect(req, idents, scenarios)
+
+    def _progress(self, req: _Request) -> Progress:
+        weeks_done, running = 0, 0
+        for key, weeks in req.weeks.items():
+            if key in req.results:
+                weeks_done += weeks
+                continue
+            job = self._queue.jobs.get(key)
+            if job is not None and job.state == RUNNING and job.worker is not None:
+                running += 1
+                weeks_done += job.worker.weeks()
+        return Progress(len(req.results), len(req.weeks), weeks_done, sum(req.weeks.values()),
+                        running)
+
+    @staticmethod
+    def _prefix(req: _Request, idents: list[str], reps: int) -> int:
+        k = 0
+        while k < reps and all((i, k) in req.results for i in idents):
+            k += 1
+        return k
+
+    @staticmethod
+    def _collect(req: _Request, idents: list[str], scenarios: list[Scenario]) -> list[RunResult]:
+        return [RunResult(scenario, pd.concat([req.results[(ident, r)]
+                                               for r in range(scenario.reps)],
+                                              ignore_index=True), pd.DataFrame())
+                for ident, scenario in zip(idents, scenarios, strict=True)]
+
+    # --- the dispatcher thread ------------------------------------------------------------------
+    def _wake(self) -> None:
+        if self._thread is None:
+            return
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # already awake (or closing)
+
+    def _dispatch(self) -> None:
+        ctx = wk.context()
+        lifeline, self._lifeline = ctx.Pipe(duplex=False)  # the write end never leaves us
+        shared = ctx.RawArray("q", self.workers * wk.FIELDS)
+        self._spawn = lambda slot: wk.Worker(ctx, lifeline, shared, slot)
+        pool = [self._spawn(i) for i in range(self.workers)]
+        with self._lock:
+            self._pool = pool
+        try:
+            while True:
+                with self._lock:
+                    if self._closing:
+                        break
+                    self._schedule()
+                    busy = {w.conn: w for w in self._pool if w.job is not None}
+                ready = wait([*busy, self._wake_r], timeout=0.2)
+                for conn in ready:
+                    if conn is self._wake_r:
+                        try:
+                            self._wake_r.recv(4096)
+                        except OSError:
+                            pass
+                        continue
+                    worker = busy[conn]
+                    try:
+                        message = conn.recv()
+                    except (EOFError, OSError):
+                        message = ("error", worker.ticket,
+                                   "a simulation worker stopped unexpectedly (out of memory?)")
+                        with self._lock:
+                            self._replace(worker)
+                    with self._lock:
+                        self._finish(worker, *message)
+        finally:
+            with self._lock:
+                pool, self._pool = self._pool, []
+            for worker in pool:
+                try:
+                    worker.conn.send(None)
+                except (OSError, ValueError):
+                    pass
+            self._lifeline.close()       # every worker exits now, even one mid-replication
+            for worker in pool:
+                worker.process.join(2.0)
+                if worker.process.is_alive():
+                    worker.kill()
+                worker.close()
+            lifeline.close()
+
+    def _schedule(self) -> None:
+        """Under the lock: kill overdue stops, start queued jobs, stop jobs for fairness."""
+        now = time.monotonic()
+        for job in list(self._queue.jobs.values()):
+            if job.state == RUNNING and not job.owners and job.unwanted_since \
+                    and now - job.unwanted_since > self.linger:
+                self._stop(job)
+        for worker in list(self._pool):
+            if worker.job is not None and worker.stop_sent and now - worker.stop_sent > self.grace:
+                job = worker.job
+                self._replace(worker)
+                self.kills += 1
+                self._finish(worker, "stopped", worker.ticket, None, job)
+        idle = [w for w in self._pool if w.job is None]
+        if not self._queue.jobs:
+            for worker in idle:
+                if worker.used and now - worker.idle_since > self.recycle_after:
+                    self._replace(worker)
+                    self.recycled += 1
+            idle = [w for w in self._pool if w.job is None]
+        while idle:
+            job = self._queue.next()
+            if job is None:
+                break
+            worker = idle.pop()
+            self._ticket += 1
+            job.worker = worker
+            worker.start(self._ticket, *job.payload, job)
+        for job in self._queue.preemptions(len(idle)):
+            job.worker.stop()
+
+    def _replace(self, worker: wk.Worker) -> None:
+        """Under the lock: kill a worker and put a fresh one in its slot."""
+        worker.kill()
+        if worker in self._pool:
+            self._pool[self._pool.index(worker)] = self._spawn(worker.slot)
+
+    def _finish(self, worker: wk.Worker, kind: str, ticket: int, data,
+                job: Job | None = None) -> None:
+        """Under the lock: a worker's reply (or its death) about the job it was running."""
+        if job is None:
+            if ticket != worker.ticket or worker.job is None:
+                return
+            job = worker.job
+        worker.done()
+        if kind == "stopped":
+            self._queue.stopped(job)
+            return
+        self._queue.finished(job)
+        if kind == "done":
+            self._store(job.key, data)
+        for session in job.owners:
+            req = self._requests.get(session)
+            if req is None or job.key not in req.weeks:
+                continue
+            if kind == "done":
+                req.results[job.key] = data
+            else:
+                req.error = str(data)
+            req.event.set()
+
+    def _store(self, key: Hashable, frame: pd.DataFrame) -> None:
+        size = int(frame.memory_usage(index=True).sum())
+        if key in self._cache:
+            return
+        self._cache[key] = frame
+        self._cached_bytes += size
+        while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._cached_bytes -= int(old.memory_usage(index=True).sum())
 
 
 ENGINE = Engine()
 
 
 def baseline_for(name: str, scenario: Scenario) -> Scenario:
-    """Preset ``name`` run on the scenario's world: same sizes, horizon, seed and replications.
+    """Preset ``name`` run on the scenario's world: same sizes, horizon, start, seed and reps.
 
     Timeline events of the preset beyond the horizon are dropped (they would never happen).
     """
@@ -203,7 +416,7 @@ def baseline_for(name: str, scenario: Scenario) -> Scenario:
     timeline = tuple(e for e in preset.timeline if e.week <= scenario.steps)
     return Scenario(name=preset.name, description=preset.description,
                     params=preset.params.replace(**sizes), steps=scenario.steps, timeline=timeline,
-                    seed=scenario.seed, reps=scenario.reps)
+                    seed=scenario.seed, reps=scenario.reps, start=scenario.start)
 
 
 def build_scenario(name: str, description: str, params: dict[str, float | int], steps: int,
@@ -252,12 +465,18 @@ class Comparison:
     baseline: RunResult
     seconds: float = 0.0         # from the visitor's change to this result
     first_seconds: float = 0.0   # from the change to the first (early) charts
+    _matrices: dict = field(default_factory=dict, repr=False, compare=False)
 
     def matrix(self, which: str, key: str) -> np.ndarray:
-        """Replications x steps array of one KPI (weekly rates annualised)."""
-        frame = getattr(self, which).timeseries
-        table = frame.pivot(index="replication", columns="step", values=key).to_numpy(float)
-        return _annualise(table) if key in ANNUALISED else table
+        """Replications x steps array of one KPI (weekly rates annualised; computed once)."""
+        table = self._matrices.get((which, key))
+        if table is None:
+            frame = getattr(self, which).timeseries
+            table = frame.pivot(index="replication", columns="step", values=key).to_numpy(float)
+            table = _annualise(table) if key in ANNUALISED else table
+            table.flags.writeable = False
+            self._matrices[(which, key)] = table
+        return table
 
     def end(self, key: str) -> KpiStat:
         """End value of ``key`` (mean over replications) and the paired difference.
@@ -310,19 +529,18 @@ class Comparison:
 
 
 def compare(scenario: Scenario, baseline: Scenario, cancel: threading.Event | None = None,
-            on_progress: Callable[[int, int], None] | None = None,
+            on_progress: Callable[[Progress], None] | None = None,
             on_early: Callable[[Comparison], None] | None = None,
-            engine: Engine = ENGINE) -> Comparison:
-    """Run (or fetch) both scenarios' replications and pair them.
+            engine: Engine = ENGINE, session: str = "default") -> Comparison:
+    """Run (or fetch) both scenarios' replications for ``session`` and pair them.
 
     ``on_early`` receives a comparison of the first replications while the rest still run.
     """
     start = time.perf_counter()
 
-    def early(k: int) -> None:
+    def early(results: list[RunResult]) -> None:
         if on_early is not None:
-            ran, base = engine.run([scenario.with_changes(reps=k), baseline.with_changes(reps=k)])
-            on_early(Comparison(ran, base, time.perf_counter() - start))
+            on_early(Comparison(*results, time.perf_counter() - start))
 
-    ran, base = engine.run([scenario, baseline], cancel, on_progress, early)
+    ran, base = engine.run([scenario, baseline], session, cancel, on_progress, early)
     return Comparison(ran, base, time.perf_counter() - start)
