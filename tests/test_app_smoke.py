@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import ipyvuetify as v
 import numpy as np
@@ -10,10 +17,14 @@ import pytest
 import solara
 
 from sim.app import charts, state
+from sim.app.cli import SESSION_LIFETIME, server_env
 from sim.app.components import InsideView
-from sim.app.page import Page
-from sim.params import SPECS
-from sim.scenario import Intervention, Scenario
+from sim.app.fairqueue import FairQueue
+from sim.app.limits import LIMITS, LimitError
+from sim.app.page import Page, progress_text, read_scenario
+from sim.params import SPECS, ParameterError
+from sim.scenario import SCENARIO_DIR, Intervention, Scenario
+from tests.browser.conftest import ROOT, group_members
 
 SMALL = Scenario(name="small", steps=12, seed=3, reps=2).with_changes(n_employees=40,
                                                                         n_customers=400)
@@ -47,7 +58,7 @@ def test_comparison_is_paired_and_matches_a_direct_run(engine):
     assert baseline.params.n_employees == 40
     early = []
     comp = state.compare(scenario, baseline, engine=engine, on_early=early.append)
-    direct = state.simulate(scenario, 1)[0]
+    direct = state.simulate(scenario, 1)
     mine = comp.scenario.timeseries.query("replication == 1").reset_index(drop=True)
     np.testing.assert_array_equal(mine["profit"], direct["profit"])
     stat = comp.end("cum_profit")
@@ -90,3 +101,323 @@ def test_measure_formats_money_and_signs():
     assert money.fmt(1_234_567, signed=True) == "+$1.23M"
     assert money.fmt(-2500) == "-$2.5k"
     assert charts.MEASURES["csat"].fmt(float("nan")) == "n/a"
+
+
+# --- the page's limits, on every path ----------------------------------------------------------
+
+def _enter(rc, css_class: str, text: str) -> None:
+    """Type ``text`` into one of the page's number inputs and press Enter."""
+    field = rc.find(v.TextField, class_=css_class).widget
+    field.v_model = text
+    field.fire_event("keyup.enter", None)
+
+
+def _errors(rc) -> list[str]:
+    return [w.children[0] for w in rc.find(v.Html, class_="spc-error").widgets]
+
+
+def _shown(rc, test, timeout: float = 5.0) -> list[str]:
+    """The input errors once ``test(errors)`` holds (a run's thread may render concurrently)."""
+    deadline = time.monotonic() + timeout
+    while not test(errors := _errors(rc)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return errors
+
+
+def test_limits_refuse_each_key_with_its_value_and_maximum():
+    ok = Scenario(steps=104, reps=5).with_changes(n_employees=220, n_customers=4000)
+    assert LIMITS.check(ok) is ok
+    cases = {"n_employees": (dict(n_employees=LIMITS.max_employees + 1), "20,001", "20,000"),
+             "n_customers": (dict(n_customers=10_000_000), "10,000,000", "400,000"),
+             "steps": (dict(steps=1000), "1,000", "520"),
+             "reps": (dict(reps=1000), "1,000", "50")}
+    for key, (change, value, maximum) in cases.items():
+        with pytest.raises(LimitError) as err:
+            LIMITS.check(ok.with_changes(**change))
+        assert str(err.value).startswith(f"{key}={value} is above") and maximum in str(err.value)
+    big = ok.with_changes(n_employees=20_000, n_customers=400_000, steps=520, reps=1)
+    with pytest.raises(LimitError, match=r"^agent-weeks=2,184,000,000 .*maximum of 500,000,000"):
+        LIMITS.check(big.with_changes(reps=5))
+    assert LIMITS.agent_weeks(big) == 420_000 * 520 * 2 <= LIMITS.max_agent_weeks
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("params:\n  n_customers: 10000000\n", "n_customers=10,000,000 is above this page's maximum "
+                                          "of 400,000"),
+    ("reps: 1000\n", "reps=1,000 is above this page's maximum of 50"),
+    ("steps: 1000\n", "steps=1,000 is above this page's maximum of 520"),
+    ("params:\n  n_customers: 1.0e+7\n", "n_customers=10,000,000 is above"),
+    ("timeline:\n" + "  - {week: 1, set: {training: 0.1}}\n" * 201, "timeline: 201 events"),
+    ("steps: 520\nreps: 50\nparams: {n_customers: 40000}\n", "agent-weeks=2,091,440,000 "),
+    (None, "file size is above this page's maximum of 1,000,000 bytes"),
+    ("#" * 1_000_001, "file size is above"),
+])
+def test_uploads_over_a_limit_are_refused_in_one_line(text, expected):
+    with pytest.raises(ParameterError) as err:
+        read_scenario("up.yaml", text)
+    message = str(err.value)
+    assert message.startswith("up.yaml: ") and expected in message and "\n" not in message
+
+
+def test_upload_limits_apply_to_sizes_from_a_base_preset_too(tmp_path, monkeypatch):
+    preset = tmp_path / "huge.yaml"
+    preset.write_text("name: huge\nparams:\n  n_customers: 5000000\n")
+    (tmp_path / "baseline.yaml").write_text((SCENARIO_DIR / "baseline.yaml").read_text())
+    monkeypatch.setattr("sim.scenario.SCENARIO_DIR", tmp_path)
+    with pytest.raises(ParameterError, match="up.yaml: n_customers=5,000,000 is above"):
+        read_scenario("up.yaml", "base: huge\n")
+    assert read_scenario("ok.yaml", "steps: 52\nreps: 3\n").reps == 3
+
+
+def test_page_inputs_use_the_same_limits():
+    box, rc = solara.render(Page(), handle_error=False)
+    try:
+        _enter(rc, "spc-input-customers", str(LIMITS.max_customers + 1))
+        assert _shown(rc, bool) == ["Customers: 400,001 is outside the allowed 100..400,000"]
+        _enter(rc, "spc-input-replications", "51")
+        assert "Replications: 51 is outside the allowed 1..50" in _shown(rc, lambda e: len(e) > 1)
+        _enter(rc, "spc-input-customers", str(LIMITS.max_customers))   # allowed on its own
+        _enter(rc, "spc-input-weeks", "520")                             # but not with 520 weeks
+        found = _shown(rc, lambda e: any(x.startswith("agent-weeks=") for x in e))
+        assert any(e.startswith("agent-weeks=") for e in found), found
+        notice = rc.find(v.Html, class_="spc-error spc-notice").wait_for(timeout=5) \
+            .widget.children[0]
+        assert notice.startswith("agent-weeks=") and "500,000,000" in notice
+    finally:
+        rc.close()
+        state.ENGINE.shutdown()
+
+
+def test_the_engine_refuses_scenarios_over_the_limits_before_starting_anything():
+    eng = state.Engine(workers=1)
+    try:
+        with pytest.raises(LimitError, match="reps=51"):
+            eng.run([SMALL.with_changes(reps=51)])
+        assert eng.stats()["workers"] == 0 and eng.pids() == []
+    finally:
+        eng.shutdown()
+
+
+# --- fair queue and cancellation (bookkeeping only) --------------------------------------------
+
+def _queue_with(workers: int, **wants: int) -> FairQueue:
+    queue = FairQueue(workers)
+    for session, n in wants.items():
+        for r in range(n):
+            queue.want(session, (session, r), None, 10)
+    return queue
+
+
+def test_fair_queue_alternates_sessions_and_gives_a_newcomer_a_worker():
+    queue = _queue_with(2, a=6)
+    first = [queue.next(), queue.next()]
+    assert [j.key for j in first] == [("a", 0), ("a", 1)]
+    for r in range(3):
+        queue.want("b", ("b", r), None, 10)
+    # Both workers are Alice's: Bob gets one back, the job she started last.
+    stop = queue.preemptions(idle=0)
+    assert [j.key for j in stop] == [("a", 1)]
+    assert queue.preemptions(idle=0) == []          # one stop in flight is enough
+    assert queue.stopped(stop[0])                    # requeued at its old place
+    assert queue.next().key == ("b", 0)
+    queue.finished(first[0])
+    assert queue.next().key == ("a", 1)              # Alice again: she now runs none
+
+
+def test_fair_queue_round_robin_with_more_sessions_than_workers():
+    queue = _queue_with(2, a=3, b=3, c=3)
+    running = [queue.next(), queue.next()]
+    assert {j.session for j in running} == {"a", "b"}
+    assert queue.preemptions(idle=0) == []           # nobody holds more than a fair share
+    queue.finished(running[0])
+    assert queue.next().session == "c"               # served least recently
+
+
+def test_shared_jobs_run_once_and_survive_one_owner_leaving():
+    queue = FairQueue(2)
+    job = queue.want("a", "k", None, 10)
+    assert queue.want("b", "k", None, 10) is job and job.owners == ["a", "b"]
+    assert queue.withdraw("a") == [] and job.session == "b" and "k" in queue.jobs
+    assert queue.withdraw("b") == [] and "k" not in queue.jobs    # queued and unwanted: gone
+
+
+def test_withdrawing_returns_running_jobs_nobody_wants_and_keeps_the_rest():
+    queue = _queue_with(2, a=3)
+    running = [queue.next(), queue.next()]
+    stop = queue.withdraw("a", keep={("a", 0)})
+    assert [j.key for j in stop] == [("a", 1)]
+    assert set(queue.jobs) == {("a", 0), ("a", 1)}                # ("a", 2) was only queued
+    assert queue.stop(stop[0]) and not queue.stop(stop[0])
+    assert not queue.stopped(stop[0]) and ("a", 1) not in queue.jobs
+    assert running[0].owners == ["a"]
+    # An abandoned running job is the first to give way to a waiting session.
+    queue = _queue_with(1, a=1)
+    job = queue.next()
+    queue.withdraw("a")
+    queue.want("b", "x", None, 10)
+    assert queue.preemptions(idle=0) == [job]
+
+
+def test_progress_text():
+    assert progress_text(None, 0, 5, 0) == "Running…"
+    waiting = state.Progress(2, 10, 208, 1040, running=0)
+    assert "waiting for a free worker" in progress_text(waiting, 0, 5, 3)
+    assert "preparing" in progress_text(state.Progress(0, 10, 0, 1040, running=2), 0, 5, 3)
+    text = progress_text(state.Progress(4, 10, 520, 1040, running=2), 2, 5, 12)
+    assert text == ("Running: showing 2 of 5 replications · 50% of the simulated weeks · "
+                    "4/10 runs done · 12 s")
+
+
+# --- the shared workers: fairness, superseding, cancelling, no orphans --------------------------
+
+# Long enough to fill both workers for a minute: stopped only by cancelling.
+LONG = Scenario(name="long", steps=3000, seed=11, reps=2).with_changes(n_employees=2000,
+                                                                        n_customers=40000)
+
+
+def _in_thread(fn) -> tuple[threading.Thread, dict]:
+    out: dict = {}
+
+    def go() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as err:  # noqa: BLE001 - handed to the test
+            out["error"] = err
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def _wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture
+def pool():
+    eng = state.Engine(workers=2, limits=None)
+    yield eng
+    eng.shutdown()
+
+
+def test_another_session_is_served_while_a_long_run_fills_the_workers(pool):
+    alice, out = _in_thread(lambda: pool.run([LONG], session="alice"))
+    assert _wait_until(lambda: pool.stats()["busy"] == 2, 30)
+    start = time.monotonic()
+    comp = state.compare(SMALL, state.baseline_for("baseline", SMALL), engine=pool, session="bob")
+    waited = time.monotonic() - start
+    assert len(comp.scenario.timeseries) == 2 * 13
+    assert alice.is_alive() and "error" not in out
+    start = time.monotonic()
+    pool.cancel("alice")
+    alice.join(5)
+    assert isinstance(out.get("error"), state.Cancelled)
+    assert _wait_until(lambda: pool.stats()["busy"] == 0, 5)
+    freed = time.monotonic() - start
+    print(f"bob's comparison took {waited:.2f} s beside alice's long run; "
+          f"cancelling freed the workers in {freed:.2f} s")
+    assert waited < 6 and freed < 3
+
+
+def test_a_newer_request_of_a_session_supersedes_the_older(pool):
+    older, out = _in_thread(lambda: pool.run([LONG], session="s"))
+    assert _wait_until(lambda: pool.stats()["busy"] == 2, 30)
+    newer = pool.run([SMALL], session="s")
+    older.join(5)
+    assert isinstance(out.get("error"), state.Cancelled)
+    assert len(newer[0].timeseries) == 2 * 13
+    assert _wait_until(lambda: pool.stats()["busy"] == 0, 5)
+    assert pool.stats()["sessions"] == 0 and pool.stats()["queued"] == 0
+
+
+def test_cancel_kills_a_worker_that_cannot_stop_in_time(pool):
+    # A seed never run before: its start is being built (not interruptible) when cancelled.
+    fresh = LONG.with_changes(seed=random.randrange(10**6, 2**31))
+    run, out = _in_thread(lambda: pool.run([fresh], session="s"))
+    assert _wait_until(lambda: pool.stats()["busy"] == 2, 30)
+    pids = pool.pids()
+    time.sleep(0.2)
+    start = time.monotonic()
+    pool.cancel("s")
+    assert _wait_until(lambda: pool.stats()["busy"] == 0, 3)
+    freed = time.monotonic() - start
+    run.join(5)
+    assert isinstance(out.get("error"), state.Cancelled)
+    assert pool.stats()["kills"] >= 1 and freed < pool.grace + 1.5
+    assert len(pool.pids()) == 2 and pool.pids() != pids      # killed ones were replaced
+    assert all(not Path(f"/proc/{p}").exists() or "Z" in Path(f"/proc/{p}/stat").read_text()
+               for p in set(pids) - set(pool.pids()))
+
+
+SERVER = """
+import threading, time
+from sim.app import state
+from sim.scenario import Scenario
+engine = state.Engine(workers=2, limits=None)
+long = Scenario(steps=3000, seed=11, reps=2).with_changes(n_employees=2000, n_customers=40000)
+threading.Thread(target=lambda: engine.run([long]), daemon=True).start()
+while engine.stats()["busy"] < 2:
+    time.sleep(0.05)
+print(*engine.pids(), flush=True)
+time.sleep(600)
+"""
+
+
+def test_workers_do_not_outlive_a_killed_server():
+    """SIGKILL a process running the engine: within 5 s nothing it started is left."""
+    proc = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        workers = [int(p) for p in proc.stdout.readline().split()]
+        assert len(workers) == 2
+        started = set(group_members(proc.pid)) - {proc.pid}
+        assert set(workers) <= started and len(started) >= 3   # + fork server, resource tracker
+        os.kill(proc.pid, signal.SIGKILL)   # and not reaped yet: a zombie server counts as gone
+        gone = _wait_until(lambda: not group_members(proc.pid), 5)
+        assert gone, f"still running 5 s after the server was killed: {group_members(proc.pid)}"
+    finally:
+        for pid in group_members(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_browser_tests_fail_under_ci_without_chromium(ci, tmp_path):
+    env = {**os.environ, "SIM_TEST_CHROMIUM": str(tmp_path / "no-chromium"), "CI": ci}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rsE",
+                          "tests/browser/test_explorer.py"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    if ci:
+        assert run.returncode == 1, run.stdout
+        assert "CI is set but" in run.stdout and "is not installed" in run.stdout
+    else:
+        assert run.returncode == 0, run.stdout
+        assert "SKIPPED" in run.stdout and "is not installed" in run.stdout
+
+
+def test_idle_workers_that_ran_something_are_replaced_by_fresh_ones():
+    eng = state.Engine(workers=1, recycle_after=0.3)
+    try:
+        eng.run([SMALL])
+        used = eng.pids()
+        assert _wait_until(lambda: eng.stats()["recycled"] >= 1, 5)
+        assert eng.pids() != used and len(eng.pids()) == 1
+        assert len(eng.run([SMALL.with_changes(seed=4)])[0].timeseries) == 26
+    finally:
+        eng.shutdown()
+
+
+def test_sim_app_sets_a_session_lifetime_that_solara_reads(monkeypatch):
+    from solara.server.settings import Kernel
+    from solara.util import parse_timedelta
+
+    env = server_env({})
+    assert env["SOLARA_KERNEL_CULL_TIMEOUT"] == SESSION_LIFETIME
+    assert server_env({"SOLARA_KERNEL_CULL_TIMEOUT": "10m"})["SOLARA_KERNEL_CULL_TIMEOUT"] == "10m"
+    monkeypatch.setenv("SOLARA_KERNEL_CULL_TIMEOUT", env["SOLARA_KERNEL_CULL_TIMEOUT"])
+    assert parse_timedelta(Kernel().cull_timeout) == 120
