@@ -8,6 +8,7 @@ together (see :mod:`sim.model`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import mesa
@@ -159,3 +160,44 @@ class Customer(_SlotAgent):
         """Employee who served the last visit, if still employed in that position."""
         pos = int(self.model.market.last_employee[self.slot])
         return self.model.employee_at[pos] if pos >= 0 else None
+
+
+class LazyCustomers(Sequence[Customer]):
+    """The model's customers as Mesa agents, each made the first time code touches it.
+
+    A market of a million people costs no Python objects until someone asks for them: by index,
+    by iterating, or through ``model.agents`` / ``agents_by_type`` (which make them all, in slot
+    order). The state lives in the arrays either way.
+    """
+
+    def __init__(self, model: ServiceModel, n: int) -> None:
+        """Customers of market slots 0..n-1 of ``model`` (none made yet)."""
+        self._model = model
+        self._n = n
+        self._made: dict[int, Customer] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: int | slice) -> Customer | list[Customer]:  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._n))]
+        slot = range(self._n)[index]  # IndexError and negative indices as a list's
+        agent = self._made.get(slot)
+        if agent is None:
+            agent = self._made[slot] = Customer(self._model, slot)
+        return agent
+
+    def __iter__(self) -> Iterator[Customer]:
+        return (self[i] for i in range(self._n))
+
+    def make_all(self) -> None:
+        """Make every customer agent not made yet (for Mesa's agent sets)."""
+        if len(self._made) < self._n:
+            for slot in range(self._n):
+                self[slot]
+
+    @property
+    def made(self) -> int:
+        """How many customer agents exist so far."""
+        return len(self._made)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim import metrics, networks
-from sim.agents import Customer, Employee, Manager
+from sim.agents import Employee, LazyCustomers, Manager
 from sim.organisation import resolve
 from sim.rng import Streams
 from sim.scenario import Scenario, load_scenario
@@ -73,7 +73,7 @@ class ServiceModel(mesa.Model):
         # agent -> model -> array -> agent cycles would keep every finished model alive
         self.employee_at: list[Employee | None] = [None] * self.workforce.n
         self._add_employees(np.flatnonzero(self.workforce.filled))
-        self.customers = [Customer(self, slot) for slot in range(self.market.n)]
+        self.customers = LazyCustomers(self, self.market.n)  # agents made when first touched
 
         reporters = {"replication": "replication", "step": "steps"}
         reporters.update({k: partial(_kpi, k) for k in metrics.KPI_COLUMNS})
@@ -82,6 +82,18 @@ class ServiceModel(mesa.Model):
         self.params = start.params
         self._observe(start.week0)
         self.params = scenario.params  # the scenario's levers act from week 1
+
+    @property
+    def agents(self) -> mesa.agent.AgentSet:
+        """Every Mesa agent of the model (customer agents are made on this first call)."""
+        self.customers.make_all()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict[type, mesa.agent.AgentSet]:
+        """Mesa's agents by type (customer agents are made on this first call)."""
+        self.customers.make_all()
+        return super().agents_by_type
 
     @property
     def scenario(self) -> Scenario:

@@ -194,3 +194,15 @@ def test_network_construction_is_seeded():
 
 def test_baseline_preset_equals_defaults():
     assert load_scenario("baseline").params == Scenario().params
+
+
+def test_customer_agents_are_made_on_first_touch():
+    model = ServiceModel(seed=2, n_employees=30, n_customers=500)
+    assert model.customers.made == 0  # a market of millions costs no objects until asked
+    model.run(2)
+    assert model.customers.made == 0
+    first = model.customers[3]
+    assert model.customers[3] is first and model.customers.made == 1
+    assert first.loyalty == model.market.loyalty[3]
+    assert len(model.agents_by_type[Customer]) == 500 == model.customers.made
+    assert [c.slot for c in model.customers][:3] == [0, 1, 2]
