@@ -36,7 +36,6 @@ memory and on disk like settled starts.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim import start
+from sim import cache, start
 from sim.metrics import measure
 from sim.params import SPECS, ParameterError, Params
 from sim.rng import Streams
@@ -189,19 +188,22 @@ def resolve(scenario: Scenario) -> tuple[Scenario, Fit | None]:
 
 
 # --- the fit ------------------------------------------------------------------------------------
-_memory: dict[str, Fit] = {}
+_memory: dict[str, Fit | None] = {}
 
 
 def fit(params: Params, figures: dict[str, float]) -> Fit:
     """Fit the world parameters of ``params`` (today's levers kept) to ``figures`` (cached)."""
-    key = hashlib.sha256(
-        repr((start.code_fingerprint(), sorted(params.to_dict().items()),
-              sorted(figures.items()))).encode()
-    ).hexdigest()[:32]
-    if key not in _memory:
-        _memory[key] = _load(key) or _fit(params, figures)
-        _save(key, _memory[key])
-    return _memory[key]
+    name = cache.key("fit", sorted(params.to_dict().items()), sorted(figures.items())) + ".json"
+    if name not in _memory:
+        stored = cache.read("fits", name)
+        try:
+            _memory[name] = Fit(**json.loads(stored)) if stored is not None else None
+        except (ValueError, TypeError):
+            _memory[name] = None  # a damaged entry is fitted again
+        if _memory[name] is None:
+            _memory[name] = _fit(params, figures)
+            cache.write("fits", name, json.dumps(_memory[name].__dict__).encode())
+    return _memory[name]
 
 
 def _fit(params: Params, figures: dict[str, float]) -> Fit:
@@ -355,28 +357,3 @@ def _clip(name: str, value: float) -> float | int:
     spec = SPECS[name]
     value = min(max(value, spec.low), spec.high)
     return int(round(value)) if spec.kind is int else float(value)
-
-
-def _load(key: str) -> Fit | None:
-    folder = start.cache_dir()
-    if folder is None:
-        return None
-    try:
-        data = json.loads((folder.parent / "fits" / f"{key}.json").read_text())
-        return Fit(**data)
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def _save(key: str, result: Fit) -> None:
-    folder = start.cache_dir()
-    if folder is None:
-        return
-    path = folder.parent / "fits" / f"{key}.json"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result.__dict__))
-        tmp.replace(path)
-    except OSError:
-        pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import pickle
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim import cache
 from sim.metrics import HEADLINE
 from sim.model import ServiceModel
 from sim.organisation import Fit, resolve
@@ -49,6 +51,27 @@ def run_one(scenario: Scenario, replication: int = 0) -> ServiceModel:
     return model.run()
 
 
+def run_frames(scenario: Scenario, replication: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One replication's time series and unit table: from the run cache, or run now and kept.
+
+    The key is everything the run depends on: the resolved scenario (without its replication
+    count), the replication's seed and label, and the code (see :mod:`sim.cache`).
+    """
+    seed = replication_seed(scenario, replication)
+    settings = {k: v for k, v in scenario.to_dict().items() if k not in ("seed", "reps")}
+    name = cache.key("run", repr(settings), seed, replication) + ".pkl"
+    stored = cache.read("runs", name)
+    if stored is not None:
+        try:
+            return pickle.loads(stored)
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+            pass  # a damaged entry is run again
+    model = run_one(scenario, replication)
+    frames = (model.timeseries(), model.unit_timeseries())
+    cache.write("runs", name, pickle.dumps(frames, protocol=pickle.HIGHEST_PROTOCOL))
+    return frames
+
+
 def run_scenario(
     scenario: Scenario, on_progress: Callable[[int, int], None] | None = None
 ) -> RunResult:
@@ -60,11 +83,11 @@ def run_scenario(
     scenario, fitted = resolve(scenario)
     series, units = [], []
     for r in range(scenario.reps):
-        model = run_one(scenario, r)
-        frame = model.timeseries()
+        frame, unit_frame = run_frames(scenario, r)
+        frame = frame.copy()
         frame.insert(1, "seed", replication_seed(scenario, r))
         series.append(frame)
-        units.append(model.unit_timeseries())
+        units.append(unit_frame)
         if on_progress:
             on_progress(r + 1, scenario.reps)
     return RunResult(

@@ -21,22 +21,16 @@ referrals).
 
 Caching. A start depends only on its parameters, the seed and the model's code, so it is built
 once and kept, pickled, in memory (for the page) and on disk (for the command line and sweeps;
-``SIM_CACHE_DIR``, default ``~/.cache/service-profit-sim``; ``SIM_CACHE_DIR=off`` disables it).
-A cached start gives the same bits as a fresh one.
+see :mod:`sim.cache`). A cached start gives the same bits as a fresh one.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import pickle
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
-from sim import leadership, networks, workforce
+from sim import cache, leadership, networks, workforce
 from sim.metrics import KPI_COLUMNS
 from sim.params import LEVERS, Params
 from sim.population import build_market, build_units, build_workforce
@@ -97,75 +91,30 @@ def settle(params: Params, seed: int) -> Start:
 _memory: OrderedDict[str, bytes] = OrderedDict()
 
 
-@cache
-def code_fingerprint() -> str:
-    """Hash of the model's source: a start cached by other code is never reused."""
-    package = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(package.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def cache_key(params: Params, seed: int) -> str:
-    """What a start depends on: its parameters, the seed and the code."""
-    text = repr((code_fingerprint(), sorted(params.to_dict().items()), int(seed), KPI_COLUMNS))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def cache_dir() -> Path | None:
-    """The on-disk cache folder, or None when disabled."""
-    value = os.environ.get("SIM_CACHE_DIR", "")
-    if value.lower() == "off":
-        return None
-    root = Path(value) if value else Path.home() / ".cache" / "service-profit-sim"
-    return root / "starts"
-
-
 def today(params: Params, seed: int) -> Start:
     """The settled start for ``params`` and ``seed``: from memory, disk, or built now.
 
     Returns a fresh copy each call (runs change their organisation in place).
     """
-    key = cache_key(params, seed)
-    blob = _memory.get(key)
-    if blob is None:
-        blob = _read_disk(key)
-        if blob is None:
-            blob = pickle.dumps(settle(params, seed), protocol=pickle.HIGHEST_PROTOCOL)
-            _write_disk(key, blob)
-        _remember(key, blob)
-    else:
-        _memory.move_to_end(key)
-    return pickle.loads(blob)
+    name = cache.key("start", sorted(params.to_dict().items()), int(seed), KPI_COLUMNS) + ".pkl"
+    blob = _memory.get(name)
+    if blob is not None:
+        _memory.move_to_end(name)
+        return pickle.loads(blob)
+    blob = cache.read("starts", name)
+    try:
+        start = pickle.loads(blob) if blob is not None else None
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+        start = None  # a damaged entry is rebuilt
+    if start is None:
+        blob = pickle.dumps(settle(params, seed), protocol=pickle.HIGHEST_PROTOCOL)
+        cache.write("starts", name, blob)
+        start = pickle.loads(blob)
+    _remember(name, blob)
+    return start
 
 
-def _remember(key: str, blob: bytes) -> None:
-    _memory[key] = blob
+def _remember(name: str, blob: bytes) -> None:
+    _memory[name] = blob
     while len(_memory) > 1 and sum(map(len, _memory.values())) > MEMORY_CACHE_BYTES:
         _memory.popitem(last=False)
-
-
-def _read_disk(key: str) -> bytes | None:
-    folder = cache_dir()
-    if folder is None:
-        return None
-    try:
-        return (folder / f"{key}.pkl").read_bytes()
-    except OSError:
-        return None
-
-
-def _write_disk(key: str, blob: bytes) -> None:
-    """Write atomically; a cache that cannot be written is simply not used."""
-    folder = cache_dir()
-    if folder is None:
-        return
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as tmp:
-            tmp.write(blob)
-        os.replace(tmp.name, folder / f"{key}.pkl")
-    except OSError:
-        pass

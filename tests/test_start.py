@@ -155,3 +155,19 @@ def test_an_investment_in_people_costs_first_and_pays_later():
 
 def test_headline_columns_are_all_collected():
     assert set(HEADLINE) <= set(KPI_COLUMNS)
+
+
+def test_a_cached_run_gives_the_same_frames_and_a_change_misses(monkeypatch, tmp_path):
+    from sim import runner
+
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path))
+    scenario = load_scenario("cost_cutting").with_changes(steps=8, reps=2, **SMALL)
+    fresh = run_scenario(scenario)
+    assert len(list(tmp_path.glob("runs/*.pkl"))) == 2
+    calls = []
+    monkeypatch.setattr(runner, "run_one", lambda *a: calls.append(a) or 1 / 0)
+    cached = run_scenario(scenario)  # served from the cache: run_one is never called
+    pd.testing.assert_frame_equal(fresh.timeseries, cached.timeseries)
+    pd.testing.assert_frame_equal(fresh.units, cached.units)
+    with pytest.raises(ZeroDivisionError):  # another lever value is another run
+        run_scenario(scenario.with_changes(training=0.02))
