@@ -47,6 +47,25 @@ class ParamSpec:
         """Whether strategists set it (and a timeline may change it mid-run)."""
         return self.group in LEVER_GROUPS
 
+    @property
+    def role(self) -> str:
+        """What the parameter is in a policy analysis: ``lever``, ``uncertainty`` or ``size``.
+
+        The one place that says which parameters a decision maker controls and which describe a
+        world they must live with (used by :mod:`sim.ema`, ``sim optimise`` and the docs):
+
+        * ``lever``: a company's decision (groups people, leadership, hr, customers,
+          organisation); searched over by policy optimisation, the levers of an EMA model.
+        * ``uncertainty``: the world the company cannot set (groups behaviour, market, finance:
+          behaviour coefficients, customers' responses, prices and costs); the uncertainties of
+          an EMA model, the space scenario discovery searches for vulnerable worlds.
+        * ``size``: how big the organisation and its market are (group size); held fixed by a
+          study, neither decided nor uncertain in the sense above.
+        """
+        if self.group in LEVER_GROUPS:
+            return "lever"
+        return "size" if self.group == "size" else "uncertainty"
+
     def check(self, value: Any) -> float | int:
         """Return ``value`` converted to this parameter's type, or raise ParameterError.
 
