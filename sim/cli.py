@@ -22,7 +22,7 @@ from sim.scenario import load_scenario, preset_names
 
 # Modules that add their own sub-commands through ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = ("sim.analytics", "sim.app.cli", "sim.sweep", "sim.analysis",
-                                   "sim.validate")
+                                   "sim.validate", "sim.discover", "sim.optimise")
 # Settings of a run (not parameters) that ``--set`` also accepts, as ``--steps`` etc. do.
 RUN_SETTINGS: tuple[str, ...] = ("steps", "seed", "reps")
 
