@@ -1,4 +1,10 @@
-"""Serve the what-if explorer on a free port and drive Debian's Chromium with Playwright."""
+"""Serve the what-if explorer on a free port and drive Debian's Chromium with Playwright.
+
+Without Chromium the browser tests skip locally (one line says why), but fail under CI (the
+``CI`` environment variable set, as CI services do): a CI without a browser must not pass with the
+page untested. The server is stopped with SIGTERM, as an operator would; its log must then hold no
+leaked-semaphore warning and no process of its group may be left.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +26,69 @@ from sim.app.cli import server_command, server_env
 CHROMIUM = os.environ.get("SIM_TEST_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
+
+
+def under_ci() -> bool:
+    """Whether the tests run in CI (``CI`` set to anything but empty, 0 or false)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by ``pids`` (those still there)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+@dataclass
+class Server:
+    """The running ``sim app``: its URL, process and log."""
+
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def workers(self) -> list[int]:
+        """Every process the server started (fork server, workers, resource tracker)."""
+        return [p for p in group_members(self.proc.pid) if p != self.proc.pid]
+
+    def busy(self, window: float = 0.3) -> float:
+        """CPU seconds per second the server's workers used over ``window``."""
+        pids = self.workers()
+        before = cpu_seconds(pids)
+        time.sleep(window)
+        return (cpu_seconds(pids) - before) / window
 
 
 def _free_port() -> int:
@@ -31,7 +101,10 @@ def _free_port() -> int:
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     """Use the system Chromium (Playwright cannot download its own browser here)."""
     if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+        reason = f"{CHROMIUM} is not installed (apt-get install chromium, or set SIM_TEST_CHROMIUM)"
+        if under_ci():
+            pytest.fail(f"CI is set but {reason}: the page would go untested", pytrace=False)
+        pytest.skip(reason)
     return {**browser_type_launch_args, "executable_path": CHROMIUM,
             "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--no-first-run"]}
@@ -45,7 +118,7 @@ def browser_context_args(browser_context_args: dict) -> dict:
 
 
 @pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
+def app_server() -> Iterator[Server]:
     """The page served by ``sim app``'s own command line in a subprocess."""
     port = _free_port()
     log = (ARTIFACTS / f"server-{port}.log")
@@ -68,13 +141,29 @@ def app_url() -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail(f"sim app did not answer on {url} within 90 s; see {log}")
             time.sleep(0.3)
-        yield url
+        yield Server(url, proc, log)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)   # the server and its simulation workers
+        proc.send_signal(signal.SIGTERM)      # the server alone: it must stop its workers
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        deadline = time.monotonic() + 5
+        while group_members(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = group_members(proc.pid)
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        leaked = [line for line in log.read_text().splitlines() if "leaked" in line]
+    assert not left, f"processes of sim app still running 5 s after it stopped: {left}"
+    assert not leaked, leaked[0]
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server: Server) -> str:
+    """The page's address."""
+    return app_server.url
 
 
 @pytest.fixture
