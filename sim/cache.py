@@ -3,9 +3,10 @@
 Each entry is keyed by everything its result depends on, including a hash of the model's source,
 so an entry made by other code is never used. Entries live in ``SIM_CACHE_DIR`` (default
 ``~/.cache/service-profit-sim``; ``SIM_CACHE_DIR=off`` turns the disk cache off), one folder per
-kind, written atomically (a reader never sees half an entry). A cache that cannot be written is
-simply not used; an entry that cannot be read is rebuilt. A cached result gives the same bits as
-a fresh one.
+kind, written atomically (a reader never sees half an entry), and bounded in size
+(``SIM_CACHE_MB``, default 2 GB; the least recently written entries go first). A cache that
+cannot be written is simply not used; an entry that cannot be read is rebuilt. A cached result
+gives the same bits as a fresh one.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+KINDS = ("starts", "fits", "runs")
+DEFAULT_LIMIT_MB = 2048  # the whole disk cache; SIM_CACHE_MB sets another bound
 
 
 @cache
@@ -66,6 +71,33 @@ def write(kind: str, name: str, blob: bytes) -> None:
             tmp = Path(handle.name)
             handle.write(blob)
         os.replace(tmp, where / name)
+        prune(where)
     except OSError:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+
+
+def prune(where: Path) -> None:
+    """Keep a folder under its share of ``SIM_CACHE_MB``: drop the least recently written.
+
+    Also drops temporary files left by a process killed while writing (older than an hour).
+    """
+    limit = float(os.environ.get("SIM_CACHE_MB", DEFAULT_LIMIT_MB)) * 2**20 / len(KINDS)
+    now = time.time()
+    entries = []
+    for path in where.iterdir():
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if path.suffix == ".tmp":
+            if now - stat.st_mtime > 3600:
+                path.unlink(missing_ok=True)
+            continue
+        entries.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= limit:
+            break
+        path.unlink(missing_ok=True)
+        total -= size

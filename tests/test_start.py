@@ -171,3 +171,14 @@ def test_a_cached_run_gives_the_same_frames_and_a_change_misses(monkeypatch, tmp
     pd.testing.assert_frame_equal(fresh.units, cached.units)
     with pytest.raises(ZeroDivisionError):  # another lever value is another run
         run_scenario(scenario.with_changes(training=0.02))
+
+
+def test_the_disk_cache_stays_within_its_bound(monkeypatch, tmp_path):
+    from sim import cache
+
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SIM_CACHE_MB", str(3 * len(cache.KINDS) / 1024))  # 3 kB per kind
+    for i in range(6):
+        cache.write("runs", f"{i}.pkl", bytes(1000))
+    kept = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert kept == ["3.pkl", "4.pkl", "5.pkl"]  # the newest three of 1 kB each
