@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +140,7 @@ def _choose(trajectory: pd.DataFrame, threshold: float) -> tuple[int, bool]:
 
 def _prim(
     x: pd.DataFrame, y: np.ndarray, threshold: float, max_boxes: int, mass_min: float,
-    peel_alpha: float,
+    peel_alpha: float, prune: float | None = None,
 ) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -157,11 +158,22 @@ def _prim(
             box = prim.find_box()
         if box is None:
             break
-        trajectory = box.peeling_trajectory.copy()
-        i, reached = _choose(trajectory, threshold)
+        i, reached = _choose(box.peeling_trajectory, threshold)
         if number > 1 and not reached:
             break
         box.select(i)
+        dropped = []
+        while prune is not None:  # the least significant restriction first, one at a time
+            qp = box.p_values[i]
+            worst = {name: min([v for v in vs if v != -1], default=0.0) for name, vs in qp.items()}
+            if not worst or max(worst.values()) <= prune:
+                break
+            name = max(worst, key=lambda n: worst[n])
+            box.drop_restriction(name, i)
+            i = len(box.peeling_trajectory) - 1
+            dropped.append(name)
+        trajectory = box.peeling_trajectory.copy()
+        reached = bool(trajectory.loc[i, "density"] >= threshold - 1e-12)
         covered[box.yi] = True
         trajectory.insert(0, "box", number)
         trajectory["chosen"] = trajectory.index == i
@@ -175,6 +187,7 @@ def _prim(
             "coverage": float(row["coverage"]), "density": float(row["density"]),
             "mass": float(row["mass"]), "res_dim": int(row["res_dim"]), "n": int(row["n"]),
             "cases": int(row["k"]), "reached": reached, "trajectory_index": i,
+            "dropped": dropped,
         })
         if not reached:
             break
@@ -278,7 +291,13 @@ def _qp_text(qp: list[float]) -> str:
 def _report(found: list[dict[str, Any]], names: list[str], threshold: float) -> list[str]:
     lines = []
     for box in found:
-        note = "" if box["reached"] else f" (no box reaches density {threshold:g}: the densest)"
+        if box.get("dropped"):
+            note = (f" (after dropping {', '.join(box['dropped'])}: quasi-p above the --prune "
+                    "limit)")
+        elif not box["reached"]:
+            note = f" (no box reaches density {threshold:g}: the densest)"
+        else:
+            note = ""
         lines.append(
             f"box {box['box']}: coverage {box['coverage']:.2f}, density {box['density']:.2f}, "
             f"mass {box['mass']:.2f} ({box['n']} cases, {box['cases']} of interest), "
@@ -375,6 +394,7 @@ def discover(
     max_boxes: int = 3,
     mass_min: float = 0.05,
     peel_alpha: float = 0.05,
+    prune: float | None = None,
     write: bool = True,
 ) -> Discovery:
     """Find the boxes of a sweep directory's cases of interest; write them under ``discovery/``.
@@ -396,6 +416,12 @@ def discover(
     peel_alpha = _number(peel_alpha, "--peel-alpha")
     if not 0.0 < peel_alpha < 0.5:
         raise ParameterError(f"--peel-alpha {peel_alpha:g}: allowed 0..0.5 (both excluded)")
+    if prune is not None:
+        prune = _number(prune, "--prune")
+        if not 0.0 < prune < 1.0:
+            raise ParameterError(f"--prune {prune:g}: a quasi-p-value, allowed 0..1 (excluded)")
+        if method != "prim":
+            raise ParameterError("--prune: only for --method prim")
     if isinstance(max_boxes, bool) or not isinstance(max_boxes, int) or not (
         1 <= max_boxes <= MAX_BOXES
     ):
@@ -425,7 +451,7 @@ def discover(
         )
     names = list(x.columns)
     if method == "prim":
-        found, trajectory = _prim(x, cases, threshold, max_boxes, mass_min, peel_alpha)
+        found, trajectory = _prim(x, cases, threshold, max_boxes, mass_min, peel_alpha, prune)
         cloud = trajectory[trajectory["box"] == 1] if not trajectory.empty else trajectory
     else:
         found, leaves = _cart(x, cases, threshold, max_boxes, mass_min)
@@ -443,6 +469,7 @@ def discover(
         f"({cases.mean():.0%}) {span}",
         f"{method.upper()} on {len(names)} parameters (mass_min {mass_min:g}"
         + (f", peel_alpha {peel_alpha:g}" if method == "prim" else "")
+        + (f", restrictions with quasi-p above {prune:g} dropped" if prune is not None else "")
         + f"), density threshold {threshold:g}:",
     ]
     text = "\n".join(header + _report(found, names, threshold))
@@ -476,6 +503,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         args.directory, args.outcome, below=args.below, above=args.above, method=args.method,
         threshold=args.threshold, baseline=args.baseline, points=args.points,
         max_boxes=args.boxes, mass_min=args.mass_min, peel_alpha=args.peel_alpha,
+        prune=args.prune,
     )
     if not args.quiet:
         print(result.text)
@@ -493,6 +521,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "above a value (PRIM or CART, EMA Workbench). Bad input is refused with one line "
         "(exit status 2) and nothing is written. See docs/discovery.md.",
     )
+    # "--below -2e6": argparse takes only plain negative numbers (-2, -0.5) for values by default
+    parser._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
     parser.add_argument("directory", help="results directory of `sim sweep`")
     parser.add_argument("--outcome", required=True, metavar="KPI",
                         help="a KPI kept by the sweep, e.g. cum_profit_final")
@@ -514,5 +544,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="smallest share of the cases a box may hold (default 0.05)")
     parser.add_argument("--peel-alpha", type=_float_arg, default=0.05, metavar="A",
                         help="PRIM's share peeled per step (default 0.05)")
+    parser.add_argument("--prune", type=_float_arg, metavar="QP",
+                        help="PRIM: then drop, one at a time, restrictions whose quasi-p-values "
+                        "are all above QP (e.g. 0.05)")
     parser.add_argument("--quiet", action="store_true", help="write files, print nothing")
     parser.set_defaults(func=cmd_discover)

@@ -56,6 +56,14 @@ def test_prim_finds_the_known_box(sweep):
     assert "box 1: coverage" in result.text and " a " in result.text
 
 
+def test_prune_keeps_only_significant_restrictions(sweep):
+    result = discover(sweep, "profit", below=0.0, prune=0.05, mass_min=0.02, write=False)
+    first = result.boxes[result.boxes["box"] == 1].set_index("parameter")
+    restricted = first[first["restricted"]]
+    assert "a" in restricted.index
+    assert (restricted[["qp_low", "qp_high"]].min(axis=1) <= 0.05).all()
+
+
 def test_cart_and_point_means_find_it_too(sweep):
     result = discover(sweep, "profit", below=0.0, method="cart", points=True, write=False)
     first = result.boxes[result.boxes["box"] == 1].set_index("parameter")
@@ -88,7 +96,7 @@ def test_paired_difference_against_a_baseline_sweep(tmp_path):
     (["--outcome", "profitt", "--below", "0"], "available: profit"),
     (["--outcome", "profit", "--below", "0", "--above", "1"], "exactly one of"),
     (["--outcome", "profit"], "exactly one of"),
-    (["--outcome", "profit", "--below", "-5"], "no cases of interest"),
+    (["--outcome", "profit", "--below", "-5e0"], "no cases of interest"),
     (["--outcome", "profit", "--below", "5"], "nothing to tell apart"),
     (["--outcome", "profit", "--below", "nan"], "finite"),
     (["--outcome", "profit", "--below", "0", "--threshold", "1.5"], "--threshold"),
