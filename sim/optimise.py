@@ -780,15 +780,21 @@ def trials_table(study: Any, spec: Spec, reference: dict[str, Any]) -> pd.DataFr
     table = pd.DataFrame(rows)
     if table.empty:
         return table
+    table = table.sort_values("trial", ignore_index=True)
+    # NSGA-II may draw a candidate again (a child equal to its parent): same numbers, one entry
+    first = table.groupby(list(spec.levers), sort=False)["trial"].transform("min")
+    table["duplicate_of"] = np.where(first != table["trial"], first, -1)
     table["pareto"] = pareto_mask(table, spec)
-    return table.sort_values("trial", ignore_index=True)
+    return table
 
 
 def pareto_mask(table: pd.DataFrame, spec: Spec) -> np.ndarray:
-    """Feasible candidates that no other feasible candidate dominates (on the objectives' means)."""
+    """Feasible candidates no other feasible one dominates (objectives' means; no duplicates)."""
     signs = np.array([1.0 if o.direction == "maximize" else -1.0 for o in spec.objectives])
     values = table[[o.outcome for o in spec.objectives]].to_numpy(float) * signs
-    feasible = table["feasible"].to_numpy(bool)
+    feasible = table["feasible"].to_numpy(bool).copy()
+    if "duplicate_of" in table:
+        feasible &= table["duplicate_of"].to_numpy() < 0
     mask = np.zeros(len(table), dtype=bool)
     for i in np.flatnonzero(feasible):
         others = values[feasible]
