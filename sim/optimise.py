@@ -396,7 +396,10 @@ def _execute(
                           pure=False): task
             for task in tasks
         }
-        for future in as_completed(futures):
+        pending = as_completed(loop=client.loop)  # this client, not a global default one
+        for future in futures:
+            pending.add(future)
+        for future in pending:
             task = futures[future]
             if future.status == "finished":
                 finished(future.result())

@@ -122,3 +122,16 @@ def test_bad_spec_is_refused_in_one_line_and_nothing_is_written(tmp_path, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("sim: error:") and message in err, err
     assert not out.exists()
+
+
+def test_dask_gives_the_same_study(finished, tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+                      host="127.0.0.1", dashboard_address=None) as cluster:
+        summary = optimise(load_spec(write(tmp_path, SPEC)), tmp_path / "out",
+                           scheduler=cluster.scheduler_address, quiet=True)
+    assert summary.evaluated == 6
+    mine = pd.read_parquet(tmp_path / "out" / "trials.parquet").drop(columns="seconds")
+    theirs = pd.read_parquet(finished / "trials.parquet").drop(columns="seconds")
+    pd.testing.assert_frame_equal(mine, theirs)
