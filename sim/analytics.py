@@ -1,9 +1,9 @@
 """Business-unit analytics: the per-unit table and the engagement-quartile comparison.
 
-Large business-unit meta-analyses (Gallup Q12, EVIDENCE T3-T6) compare the units in the top
-quartile of employee engagement with those in the bottom quartile. This module does the same with
-simulated units, so the model can be checked against those patterns (calibration) and users can
-read their own runs the way a field study would.
+Large business-unit meta-analyses (Gallup Q12; targets T3-T6 of ``sim validate``) compare the
+units in the top quartile of employee engagement with those in the bottom quartile. This module
+does the same with simulated units, so the model can be checked against those patterns
+(calibration) and users can read their own runs the way a field study would.
 
 Definitions (all computed over a window of weeks, by default the second half of the run, so the
 start-up weeks do not dominate):

@@ -1,8 +1,8 @@
 """Every parameter of the model, in one typed place.
 
 Each field of :class:`Params` carries its default, allowed range, unit, group, a one-line meaning
-and its source (a seed document in ``shared/seeds`` or a published study, see ``docs`` and
-``EVIDENCE``). The page's sliders, the CLI's ``sim params`` table and the sweep's bounds are all
+and its source (a seed text, cited by number as listed in ``docs/ODD.md``, or a published
+study). The page's sliders, the CLI's ``sim params`` table and the sweep's bounds are all
 generated from this one schema, so they cannot drift apart.
 
 Groups:
@@ -290,9 +290,10 @@ class Params:
     absence_w_burnout: float = _p(2.0, 0.0, 10.0, "log-hazard per unit", "behaviour",
                                   "Rise in absence with burnout",
                                   "Schaufeli, Bakker & van Rhenen 2009")
-    absence_w_engagement: float = _p(2.0, 0.0, 10.0, "log-hazard per unit", "behaviour",
+    absence_w_engagement: float = _p(0.8, 0.0, 10.0, "log-hazard per unit", "behaviour",
                                      "Fall in absence with engagement",
-                                     "Schaufeli, Bakker & van Rhenen 2009; T10 (rho about -.17)")
+                                     "calibrated to T10b (rho about -.17; scan of 0.4, 0.7, 1.0 "
+                                     "gave -.04, -.14, -.23); Schaufeli, Bakker & van Rhenen 2009")
     hiring_lag_weeks: float = _p(4.0, 0.0, 26.0, "weeks", "behaviour",
                                  "Mean time to fill a vacancy (longer when selective)",
                                  "Schlesinger & Heskett 1991")

@@ -8,7 +8,7 @@ Layout of the output directory::
     OUT/runs/part-*.parquet  one row per finished run: ids, seed, parameters, status, error, KPIs
     OUT/timeseries/, units/, employees/, customers/   optional, same part names as runs/
 
-Why it is built this way (see LESSONS.md, "Sweeps"): results are committed as small complete
+Why it is built this way (lessons from comparable tools): results are committed as small complete
 Parquet files written under a temporary name and moved into place with ``os.replace``, so a SIGKILL
 at any moment leaves only whole files; the ``runs`` part is written last and is the commit record,
 so on resume the optional tables' orphans (written before a crash, with no ``runs`` part) are

@@ -1,4 +1,4 @@
-"""One paired test per driver of DESIGN.md's table: same seeds, one lever moved, effect's sign.
+"""One paired test per driver of the causal table (docs/ODD.md, section 8): same seeds, one lever.
 
 Each comparison averages the last quarter of a year over three seeds (common random numbers),
 so a wrong sign in a mechanism fails the test while noise does not.
