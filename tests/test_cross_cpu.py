@@ -33,7 +33,7 @@ np.savez(sys.argv[1], **arrays)
 
 
 def _fingerprint(path, disable: str | None) -> dict[str, np.ndarray]:
-    env = dict(os.environ)
+    env = dict(os.environ, SIM_CACHE_DIR="off")  # each process settles its own starts
     env.pop("NPY_DISABLE_CPU_FEATURES", None)
     if disable:
         env["NPY_DISABLE_CPU_FEATURES"] = disable
