@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import solara
 
-from sim.app import charts, state
+from sim.app import charts, invest, state
 from sim.app.cli import SESSION_LIFETIME, server_env
 from sim.app.components import InsideView
 from sim.app.fairqueue import FairQueue
@@ -421,3 +421,82 @@ def test_sim_app_sets_a_session_lifetime_that_solara_reads(monkeypatch):
     assert server_env({"SOLARA_KERNEL_CULL_TIMEOUT": "10m"})["SOLARA_KERNEL_CULL_TIMEOUT"] == "10m"
     monkeypatch.setenv("SOLARA_KERNEL_CULL_TIMEOUT", env["SOLARA_KERNEL_CULL_TIMEOUT"])
     assert parse_timedelta(Kernel().cull_timeout) == 120
+
+
+# --- version 2: labels, the investment view, the profit bridge -----------------------------------
+
+@pytest.fixture(scope="module")
+def paired(engine):
+    scenario = SMALL.with_changes(training=0.2, reps=3)
+    return state.compare(scenario, state.baseline_for(state.TODAY, scenario), engine=engine)
+
+
+def test_the_default_comparator_is_today_the_baseline_unchanged():
+    today = state.baseline_for(state.TODAY, SMALL)
+    assert today.name == "today"
+    assert today.params == state.baseline_for("baseline", SMALL).params
+    assert state.ident(today) == state.ident(state.baseline_for("baseline", SMALL))
+
+
+def test_names_files_and_run_summary():
+    from sim.app.page import display_name, file_stem, reps_note
+    origin = SMALL
+    assert display_name(origin, origin) == "small"
+    changed = origin.with_changes(training=0.2)
+    assert display_name(changed, origin) == "small (modified)"
+    assert file_stem(display_name(changed, origin)) == "small-modified"
+    assert display_name(changed.with_changes(), origin) == "small (modified)"
+    import dataclasses
+    assert display_name(dataclasses.replace(changed, name="my plan"), origin) == "my plan"
+    assert "runs 2 replications (seeds 3–4)" in reps_note(SMALL, "name: x\n")
+    assert reps_note(SMALL, "reps: 2\n") == ""
+
+
+def test_lmdi_parts_add_up_exactly_to_the_revenue_difference():
+    rng = np.random.default_rng(0)
+    c1, v1, r1, c0, v0, r0 = rng.uniform(1, 1e6, (6, 50))
+    parts = invest.revenue_parts(c1, v1, r1, c0, v0, r0)
+    np.testing.assert_allclose(sum(parts.values()), r1 - r0, rtol=1e-9)
+    # each part is L(r1, r0) ln(ratio of its factor)
+    weight = (r1 - r0) / np.log(r1 / r0)
+    np.testing.assert_allclose(parts["customers"], weight * np.log(c1 / c0), rtol=1e-9)
+    np.testing.assert_allclose(parts["spend_per_visit"],
+                               weight * np.log((r1 / v1) / (r0 / v0)), rtol=1e-7, atol=1e-6)
+    same = invest.revenue_parts(c0, v0, r0, c0, v0, r0)
+    assert all(np.all(v == 0) for v in same.values())
+
+
+def test_the_bridge_sums_to_the_profit_difference(paired):
+    bridge = invest.bridge(paired)
+    diff = (paired.matrix("scenario", "cum_profit")[:, -1]
+            - paired.matrix("baseline", "cum_profit")[:, -1]).mean()
+    assert bridge.plan_profit - bridge.comparator_profit == pytest.approx(diff, rel=1e-6)
+    assert bridge.total == pytest.approx(diff, rel=1e-6)
+    assert [k for k, _, _ in bridge.steps] == ["customers", "visits_per_customer",
+                                                "spend_per_visit", *invest.COST_LINES]
+
+
+def test_investment_npv_roi_payback_and_p_beats(paired):
+    inv = invest.investment(paired, rate=0.0)
+    cum = paired.matrix("scenario", "cum_profit") - paired.matrix("baseline", "cum_profit")
+    assert inv.npv.mean == pytest.approx(cum[:, -1].mean(), rel=1e-9)   # no discounting
+    assert invest.investment(paired, rate=0.5).npv.mean != pytest.approx(inv.npv.mean)
+    assert inv.p_beats == (cum[:, -1] > 0).mean()
+    extra = sum(d.mean for _, _, d in inv.costs.values())
+    assert extra == pytest.approx(inv.extra_cost.mean, rel=1e-9)
+    if inv.roi is not None:
+        assert inv.roi == pytest.approx(100 * inv.profit.mean / inv.extra_cost.mean)
+    rows = np.array([[0, -5, -1, 2, 3], [0, 1, 2, 3, 4], [0, 2, -1, -2, -3]], float)
+    assert invest.payback_weeks(rows).tolist() == [3, 1, -1]
+    assert invest.weekly_discount(52, 0.08)[-1] == pytest.approx(1 / 1.08)
+
+
+def test_a_self_comparison_has_nothing_to_pay_back(engine):
+    from sim.app.page import investment_rows, verdict
+    today = state.baseline_for(state.TODAY, SMALL)
+    comp = state.compare(today, today, engine=engine)
+    inv = invest.investment(comp)
+    assert inv.identical
+    text = verdict(inv, comp.roi()[3], "today")
+    assert text.startswith("No difference to pay back") and "$0" not in text
+    assert investment_rows(inv, "today")[0][1] == "none"

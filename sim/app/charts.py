@@ -160,8 +160,9 @@ def timeseries(key: str, weeks: np.ndarray, scenario: tuple[np.ndarray, ...],
 
 
 def roi(weeks: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
-        payback: int | None, timeline: tuple[Intervention, ...]) -> dict[str, Any]:
-    """Cumulative profit difference to the baseline, with the payback week marked."""
+        payback: int | None, timeline: tuple[Intervention, ...],
+        comparator: str = "today") -> dict[str, Any]:
+    """Cumulative profit difference to the comparator, with the payback week marked."""
     lo = np.where(np.isnan(low), mean, low)
     hi = np.where(np.isnan(high), mean, high)
     series: list[dict[str, Any]] = [
@@ -184,7 +185,8 @@ def roi(weeks: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
                                "label": {"color": SCENARIO, "fontWeight": 700}})
     if events["data"]:
         series.append({"type": "line", "data": [], "markLine": events})
-    option = _base("Cumulative profit vs baseline", "$ · mean and 95% band of paired differences")
+    option = _base(f"Cumulative cash difference vs {comparator}",
+                   "$ · mean and 95% band of paired differences")
     option.update({
         "tooltip": {"trigger": "axis"},
         "grid": {"left": 72, "right": 18, "top": 58, "bottom": 34},
@@ -305,5 +307,84 @@ def network(lay: Layout, peer_src: np.ndarray, peer_dst: np.ndarray, filled: np.
             {"type": "scatter", "name": "managers", "data": managers, "symbol": "diamond",
              "symbolSize": 14, "itemStyle": {"borderColor": INK, "borderWidth": 1}, "silent": True},
         ],
+    })
+    return option
+
+
+def bridge(start_label: str, start: float, steps: list[tuple[str, float]], end_label: str,
+           end: float) -> dict[str, Any]:
+    """Waterfall from the comparator's profit to the plan's: one bar per contribution."""
+    names = [start_label, *[s[0] for s in steps], end_label]
+    base, up, down = [0.0], [max(start, 0.0)], [max(-start, 0.0)]
+    level = start
+    for _, value in steps:
+        low, high = sorted((level, level + value))
+        base.append(low)
+        up.append(value if value > 0 else 0.0)
+        down.append(-value if value < 0 else 0.0)
+        level += value
+    base.append(0.0)
+    up.append(max(end, 0.0))
+    down.append(max(-end, 0.0))
+    totals = {0, len(names) - 1}
+
+    def bar(values: list[float], colour: str, name: str) -> dict[str, Any]:
+        return {"type": "bar", "name": name, "stack": "w", "data": [
+            {"value": round(v, 0), "itemStyle": {"color": BASELINE if i in totals else colour}}
+            for i, v in enumerate(values)]}
+
+    option = _base("Profit bridge", "$ over the horizon · comparator to plan, mean of paired "
+                   "replications")
+    option.update({
+        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+        "grid": {"left": 80, "right": 18, "top": 58, "bottom": 90},
+        "xAxis": {"type": "category", "data": names,
+                  "axisLabel": {"color": MUTED, "rotate": 35, "interval": 0, "fontSize": 10}},
+        "yAxis": {"type": "value", "scale": True, "splitLine": {"lineStyle": {"color": GRID}},
+                  "axisLabel": {"color": MUTED}},
+        "series": [
+            {"type": "bar", "stack": "w", "silent": True, "tooltip": {"show": False},
+             "itemStyle": {"color": "transparent"}, "data": [round(v, 0) for v in base]},
+            bar(up, "#047857", "increase"),
+            bar(down, "#b91c1c", "decrease"),
+        ],
+    })
+    return option
+
+
+# One colour per plan in the overlay (Okabe-Ito, readable for most colour vision).
+PLAN_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442",
+                "#000000"]
+
+
+def overlay(weeks: np.ndarray, plans: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+            comparator: str) -> dict[str, Any]:
+    """Cumulative profit difference of several plans against one comparator, with a legend."""
+    series: list[dict[str, Any]] = []
+    for i, (name, mean, low, high) in enumerate(plans):
+        colour = PLAN_COLOURS[i % len(PLAN_COLOURS)]
+        lo = np.where(np.isnan(low), mean, low)
+        hi = np.where(np.isnan(high), mean, high)
+        stack = f"band{i}"
+        series += [
+            {"type": "line", "data": _round(lo, 0), "stack": stack, "stackStrategy": "all",
+             "symbol": "none", "lineStyle": {"opacity": 0}, "silent": True,
+             "tooltip": {"show": False}},
+            {"type": "line", "data": _round(hi - lo, 0), "stack": stack, "stackStrategy": "all",
+             "symbol": "none", "lineStyle": {"opacity": 0}, "silent": True,
+             "areaStyle": {"color": colour, "opacity": 0.10}, "tooltip": {"show": False}},
+            {"type": "line", "name": name, "data": _round(mean, 0), "symbol": "none",
+             "lineStyle": {"color": colour, "width": 2.2}, "itemStyle": {"color": colour}},
+        ]
+    option = _base(f"Cumulative profit vs {comparator}",
+                   "$ · mean and 95% band of paired differences, one colour per plan")
+    option.update({
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": [p[0] for p in plans], "bottom": 0, "type": "scroll"},
+        "grid": {"left": 72, "right": 18, "top": 58, "bottom": 60},
+        "xAxis": _weeks_axis(weeks),
+        "yAxis": {"type": "value", "splitLine": {"lineStyle": {"color": GRID}},
+                  "axisLabel": {"color": MUTED}},
+        "series": series,
     })
     return option

@@ -27,6 +27,24 @@ NETWORK_MAX_CUSTOMERS = 20000
 PLAY_SECONDS_PER_WEEK = 0.3
 
 
+def aria(element, text: str):
+    """Give an input's real element an accessible name (aria-label); call while rendering.
+
+    Vuetify passes the attribute to the ``<input>`` of text fields and selects and to the
+    ``role=slider`` thumb of sliders.
+    """
+    def put() -> None:
+        try:
+            widget = solara.get_widget(element)
+        except KeyError:  # not mounted (yet): the next render puts it
+            return
+        if (widget.attributes or {}).get("aria-label") != text:
+            widget.attributes = {**(widget.attributes or {}), "aria-label": text}
+
+    solara.use_effect(put)
+    return element
+
+
 def _label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
@@ -53,15 +71,20 @@ def LeverSlider(name: str, value: float | int, on_value: Callable[[str, Any], No
         kwargs = dict(label="", value=value, min=spec.low, max=spec.high,
                       on_value=lambda v: on_value(name, v), thumb_label=False)
         if spec.kind is int:
-            solara.SliderInt(**kwargs)
+            slider = solara.SliderInt(**kwargs)
         else:
-            solara.SliderFloat(step=_step(name), **kwargs)
+            slider = solara.SliderFloat(step=_step(name), **kwargs)
+        unit = f" {spec.unit}" if spec.unit else ""
+        aria(slider, f"{_label(name)} ({spec.low:g} to {spec.high:g}{unit})")
         solara.Text(spec.meaning, classes=["spc-lever-help"])
 
 
 @solara.component
 def KpiCard(key: str, comparison: Comparison | None, names: tuple[str, str]):
-    """End value of a KPI, its baseline, and the paired difference with a 95% CI."""
+    """End value of a KPI, the comparator's, and the paired difference with a 95% CI.
+
+    ``names`` are the plan's and the comparator's names as shown on the page.
+    """
     m = charts.MEASURES[key]
     with solara.Div(classes=["spc-card"], attributes={"data-kpi": key}):
         solara.Text(m.label, classes=["spc-card-label"])
@@ -78,7 +101,7 @@ def KpiCard(key: str, comparison: Comparison | None, names: tuple[str, str]):
         ci = (f"95% CI {m.fmt(stat.low, True)} to {m.fmt(stat.high, True)}"
               if stat.low == stat.low else "one replication: no CI")
         with solara.Div(classes=["spc-delta", f"spc-delta-{tone}"]):
-            solara.Text(f"{m.fmt(stat.diff, True)} vs baseline", classes=["spc-delta-value"])
+            solara.Text(f"{m.fmt(stat.diff, True)} vs {names[1]}", classes=["spc-delta-value"])
             solara.Text(ci, classes=["spc-delta-ci"])
 
 
@@ -108,12 +131,17 @@ def TimelineEditor(scenario: Scenario, on_timeline: Callable[[tuple[Intervention
         set_value(float(getattr(scenario.params, name)))
 
     def submit() -> None:
+        # A refused number does not stay in its input: it goes back to a valid one.
+        if week is None or not 1 <= int(week) <= scenario.steps:
+            set_error(f"week {'(none)' if week is None else f'{week:,}'} refused: it must be "
+                      f"between 1 and {scenario.steps}")
+            set_week(min(26, scenario.steps))
+            return
         try:
-            if week is None or not 1 <= int(week) <= scenario.steps:
-                raise ParameterError(f"week must be between 1 and {scenario.steps}")
             checked = SPECS[lever].check(value if value is not None else float("nan"))
         except ParameterError as err:
-            set_error(str(err))
+            set_error(f"{err} (refused)")
+            set_value(float(getattr(scenario.params, lever)))
             return
         new = [r for i, r in enumerate(rows) if i != editing]
         new = [r for r in new if not (r[0] == int(week) and r[1] == lever)]
@@ -152,13 +180,16 @@ def TimelineEditor(scenario: Scenario, on_timeline: Callable[[tuple[Intervention
                 solara.Button(icon_name="mdi-delete-outline", icon=True,
                               on_click=lambda i=i: remove(i), classes=["spc-event-remove"])
         with solara.Row(classes=["spc-event-form"], style={"align-items": "center"}):
-            solara.InputInt("Week", value=week, on_value=set_week, optional=True,
-                            classes=["spc-input-week"], style={"max-width": "90px"})
-            solara.Select("Lever", value=lever, values=list(LEVERS), on_value=choose_lever,
-                          classes=["spc-input-lever"], style={"max-width": "230px"})
-            solara.InputFloat(f"Value ({spec.low}..{spec.high})", value=value,
-                              on_value=set_value, optional=True, classes=["spc-input-value"],
-                              style={"max-width": "150px"})
+            aria(solara.InputInt("Week", value=week, on_value=set_week, optional=True,
+                                 classes=["spc-input-week"], style={"max-width": "90px"}),
+                 f"Event week (1 to {scenario.steps})")
+            aria(solara.Select("Lever", value=lever, values=list(LEVERS), on_value=choose_lever,
+                               classes=["spc-input-lever"], style={"max-width": "230px"}),
+                 "Event lever")
+            aria(solara.InputFloat(f"Value ({spec.low}..{spec.high})", value=value,
+                                   on_value=set_value, optional=True, classes=["spc-input-value"],
+                                   style={"max-width": "150px"}),
+                 f"Event value ({spec.low:g} to {spec.high:g})")
             solara.Button("Save event" if editing is not None else "Add event",
                           color="primary", on_click=submit, classes=["spc-add-event"])
             if editing is not None:

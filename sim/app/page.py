@@ -22,10 +22,19 @@ import solara
 import solara.lab
 import yaml
 
-from sim.app import charts
-from sim.app.components import LEVER_TITLES, InsideView, KpiCard, LeverSlider, TimelineEditor
+from sim.app import charts, invest
+from sim.app.components import LEVER_TITLES, InsideView, KpiCard, LeverSlider, TimelineEditor, aria
 from sim.app.limits import LIMITS
-from sim.app.state import ENGINE, Cancelled, Comparison, Progress, baseline_for, compare
+from sim.app.state import (
+    ENGINE,
+    TODAY,
+    TODAY_PRESET,
+    Cancelled,
+    Comparison,
+    Progress,
+    baseline_for,
+    compare,
+)
 from sim.app.upload import YamlUpload
 from sim.params import LEVER_GROUPS, SPECS, ParameterError
 from sim.scenario import Intervention, Scenario, load_scenario, parse_scenario, preset_names
@@ -92,6 +101,55 @@ def _one_line(err: BaseException) -> str:
     return text[0] if text else err.__class__.__name__
 
 
+def label(name: str) -> str:
+    """How a scenario or comparator is named on the page."""
+    return name.replace("_", " ")
+
+
+def modified(scenario: Scenario, origin: Scenario) -> bool:
+    """Whether the levers or the timeline differ from the preset or file they came from."""
+    return scenario.timeline != origin.timeline or any(
+        getattr(scenario.params, s.name) != getattr(origin.params, s.name)
+        for s in SPECS.values() if s.is_lever)
+
+
+def display_name(scenario: Scenario, origin: Scenario) -> str:
+    """``<preset> (modified)`` once a lever or the timeline changed, until saved under a name."""
+    if scenario.name != origin.name:
+        return scenario.name
+    return f"{origin.name} (modified)" if modified(scenario, origin) else origin.name
+
+
+def file_stem(name: str) -> str:
+    """A file name for a display name (``x (modified)`` -> ``x-modified``)."""
+    stem = name.replace(" (modified)", "-modified")
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("._")
+    return stem or "scenario"
+
+
+def reps_note(scenario: Scenario, text: str | None) -> str:
+    """For a file that does not set ``reps``: which replications it runs."""
+    try:
+        data = yaml.safe_load(text or "")
+    except Exception:  # noqa: BLE001 - already read once; a note is not worth an error
+        return ""
+    if isinstance(data, dict) and "reps" in data:
+        return ""
+    n = scenario.reps
+    seeds = f"seed {scenario.seed}" if n == 1 else f"seeds {scenario.seed}–{scenario.seed + n - 1}"
+    return (f" · the file sets no reps: it runs {n} replication{'s' if n != 1 else ''} "
+            f"({seeds}), as `sim run` would; change Replications to run more")
+
+
+def run_summary(comparison: Comparison) -> str:
+    """The header's line after a run: its real run time, replications and seeds."""
+    ran = comparison.scenario.scenario
+    n = ran.reps
+    seeds = f"seed {ran.seed}" if n == 1 else f"seeds {ran.seed}–{ran.seed + n - 1}"
+    return (f"Last run: first charts {comparison.first_seconds:.2f} s · all {n} paired "
+            f"replication{'s' if n != 1 else ''} {comparison.seconds:.2f} s · {seeds}")
+
+
 @solara.component
 def Layout(children: list = []):  # noqa: B006 - Solara's layout signature
     """No default app bar: the page draws its own header."""
@@ -106,17 +164,23 @@ def SizeInput(label: str, value: int, low: int, high: int, on_value, hint: str =
     one-line reason, shown under the input.
     """
     error, set_error = solara.use_state("")
+    refusals, set_refusals = solara.use_state(0)   # a refused number must not stay displayed
 
     def accept(v: int | None) -> None:
         if v is None or not low <= v <= high:
             shown = "no value" if v is None else f"{v:,}"
             set_error(f"{label}: {shown} is outside the allowed {low:,}..{high:,}")
+            set_refusals(lambda n: n + 1)
             return
-        set_error(on_value(v) or "")
+        why = on_value(v) or ""
+        set_error(why)
+        if why:
+            set_refusals(lambda n: n + 1)
 
     with solara.Div(classes=["spc-size"]):
-        solara.InputInt(label, value=value, on_value=accept, optional=True, dense=True,
-                        classes=[f"spc-input-{label.split()[0].lower()}"])
+        field = solara.InputInt(label, value=value, on_value=accept, optional=True, dense=True,
+                                classes=[f"spc-input-{label.split()[0].lower()}"])
+        aria(field.key(f"{label}-{refusals}"), f"{label} ({low:,} to {high:,})")
         if error:
             solara.Text(error, classes=["spc-error"])
         elif hint:
@@ -131,7 +195,7 @@ def Page():
                                           else presets[0])
     scenario, set_scenario_state = solara.use_state(solara.use_memo(lambda: _preset(preset), []))
     origin, set_origin = solara.use_state(scenario)      # the preset or file the levers came from
-    baseline_name, set_baseline_name = solara.use_state("baseline")
+    baseline_name, set_baseline_name = solara.use_state(TODAY)
     notice, set_notice = solara.use_state("")
     info, set_info = solara.use_state("")
     comparison, set_comparison = solara.use_state(None)  # type: Comparison | None
@@ -143,7 +207,6 @@ def Page():
     started_at = solara.use_ref(time.perf_counter())
     user_cancelled = solara.use_ref(False)
     generation, set_generation = solara.use_state(0)   # finished comparisons (tests wait on it)
-    changed_at = solara.use_ref(time.perf_counter())
     first_seconds = solara.use_ref(cast(float | None, None))  # early results of the last run
     # The newest scenario, also before the page has re-rendered with it: two quick edits (a size,
     # then the weeks) must both apply, and the limits must judge them together.
@@ -153,7 +216,6 @@ def Page():
     def set_scenario(new: Scenario) -> None:
         """Show and run ``new``; ParameterError (one line) if it is over the page's limits."""
         LIMITS.check(new)
-        changed_at.current = time.perf_counter()
         latest.current = new
         set_notice("")
         set_scenario_state(new)
@@ -167,6 +229,8 @@ def Page():
         return ""
 
     def choose_preset(name: str) -> None:
+        if name not in presets:   # the loaded file's entry: nothing to change
+            return
         try:
             new = _preset(name, latest.current)
         except ParameterError as err:
@@ -193,12 +257,21 @@ def Page():
         except Exception as err:  # noqa: BLE001 - a visitor's file must never crash the page
             set_notice(f"{name}: cannot be used as a scenario ({_one_line(err)})")
             return
+        set_preset(f"file: {name}")
         set_origin(new)
-        set_info(f"Loaded {name}: {new.name}")
+        set_info(f"Loaded {name}: {new.name}{reps_note(new, text)}")
         set_scenario(new)
 
+    def save_as(name: str) -> str:
+        """Name the scenario (it stops being "<preset> (modified)"); one line if refused."""
+        name = (name or "").strip()
+        if not name or len(name) > 80 or "\n" in name:
+            return "a name is 1 to 80 characters on one line"
+        set_scenario(dataclasses.replace(latest.current, name=name))
+        return ""
+
     def show_early(early: Comparison) -> None:
-        early.seconds = time.perf_counter() - changed_at.current
+        early.seconds = time.perf_counter() - started_at.current
         first_seconds.current = early.seconds
         set_comparison(early)
 
@@ -224,7 +297,7 @@ def Page():
         except Exception as err:  # noqa: BLE001 - show one line, never a stack trace
             set_notice(f"The run failed: {_one_line(err)}")
             return
-        result.seconds = time.perf_counter() - changed_at.current
+        result.seconds = time.perf_counter() - started_at.current
         result.first_seconds = first_seconds.current or result.seconds
         set_comparison(result)
         set_generation(lambda g: g + 1)
@@ -233,7 +306,10 @@ def Page():
                              intrusive_cancel=False)
     running = task.state in (solara.ResultState.STARTING, solara.ResultState.RUNNING,
                              solara.ResultState.WAITING)
-    names = (scenario.name, baseline_name)
+    shown_name = display_name(scenario, origin)
+    # The comparator of the numbers on screen (a newer one may be running).
+    versus = label(comparison.baseline.scenario.name if comparison is not None else baseline_name)
+    names = (label(shown_name), versus)
 
     def cancel_run() -> None:
         user_cancelled.current = True
@@ -261,10 +337,7 @@ def Page():
                     RunStatus(progress, shown if shown < scenario.reps else 0, scenario.reps,
                               started_at.current)
                 elif comparison is not None:
-                    solara.Text(f"First charts in {comparison.first_seconds:.2f} s · all "
-                                f"{scenario.reps} paired replications in "
-                                f"{comparison.seconds:.2f} s · seeds {scenario.seed}–"
-                                f"{scenario.seed + scenario.reps - 1}",
+                    solara.Text(run_summary(comparison),
                                 classes=["spc-status-text", "spc-status-done"])
                 if running:
                     solara.Button("Cancel", icon_name="mdi-stop", outlined=True,
@@ -279,9 +352,8 @@ def Page():
             with solara.Div(classes=["spc-main"]):
                 with solara.Div(classes=["spc-story"]):
                     with solara.Row(style={"align-items": "baseline", "flex-wrap": "wrap"}):
-                        solara.Text(scenario.name.replace("_", " "), classes=["spc-story-name"])
-                        solara.Text(f"vs {baseline_name.replace('_', ' ')}",
-                                    classes=["spc-story-vs"])
+                        solara.Text(label(shown_name), classes=["spc-story-name"])
+                        solara.Text(f"vs {label(baseline_name)}", classes=["spc-story-vs"])
                     solara.Text(scenario.description or "A custom scenario.",
                                 classes=["spc-story-text"])
                     if info:
@@ -295,14 +367,16 @@ def Page():
                 with solara.lab.Tabs(color="#0f766e", slider_color="#0f766e", lazy=True):
                     with solara.lab.Tab("Trajectories", icon_name="mdi-chart-line"):
                         Trajectories(comparison, scenario.timeline, names)
-                    with solara.lab.Tab("Return on people", icon_name="mdi-cash-plus"):
-                        ReturnOnPeople(comparison, scenario.timeline)
+                    with solara.lab.Tab("Investment", icon_name="mdi-cash-plus"):
+                        InvestmentView(comparison, scenario.timeline, versus)
+                    with solara.lab.Tab("Profit bridge", icon_name="mdi-chart-waterfall"):
+                        BridgeView(comparison, names)
                     with solara.lab.Tab("Timeline", icon_name="mdi-timeline-clock-outline"):
                         TimelineEditor(scenario, set_timeline)
                     with solara.lab.Tab("Inside the organisation", icon_name="mdi-graph-outline"):
                         InsideView(scenario, key)
                     with solara.lab.Tab("Files", icon_name="mdi-file-document-outline"):
-                        Files(scenario, comparison, load_file)
+                        Files(scenario, shown_name, comparison, load_file, save_as)
 
 
 @solara.component
@@ -335,12 +409,16 @@ def Sidebar(scenario: Scenario, origin: Scenario, presets: list[str], preset: st
 
     with solara.Div(classes=["spc-section"]):
         solara.Text("Scenario", classes=["spc-section-title"])
-        solara.Select("Preset", value=preset, values=presets, on_value=choose_preset,
-                      classes=["spc-preset"])
-        solara.Text(stories.get(preset, ""), classes=["spc-lever-help"])
-        solara.Select("Compare with", value=baseline_name, values=presets,
-                      on_value=set_baseline_name, classes=["spc-baseline"])
-        solara.Text("Same seeds for both: differences are paired.", classes=["spc-lever-help"])
+        choices = presets if preset in presets else [*presets, preset]
+        aria(solara.Select("Preset", value=preset, values=choices, on_value=choose_preset,
+                           classes=["spc-preset"]), "Preset or loaded file")
+        solara.Text(stories.get(preset, origin.description), classes=["spc-lever-help"])
+        comparators = [TODAY, *(p for p in presets if p != TODAY_PRESET)]
+        aria(solara.Select("Compare with", value=baseline_name, values=comparators,
+                           on_value=set_baseline_name, classes=["spc-baseline"]),
+             "Comparator")
+        solara.Text("today = today's organisation with its levers unchanged. Same seeds for "
+                    "both: differences are paired.", classes=["spc-lever-help"])
         solara.Button("Reset levers to the preset", text=True, icon_name="mdi-restore",
                       on_click=reset,
                       classes=["spc-reset"])
@@ -390,48 +468,178 @@ def Trajectories(comparison: Comparison | None, timeline: tuple[Intervention, ..
                                      responsive=True)
 
 
+def _money(value: float, signed: bool = True) -> str:
+    return charts.MEASURES["cum_profit"].fmt(value, signed)
+
+
+def _ci(est: invest.Estimate, fmt=_money) -> str:
+    return f"95% CI {fmt(est.low)} to {fmt(est.high)}" if est.has_ci else "one replication: no CI"
+
+
+def verdict(inv: invest.Investment, payback: int | None, versus: str) -> str:
+    """One sentence on the cumulative cash difference (the mean curve's payback week)."""
+    final = _money(inv.profit.mean)
+    if inv.identical:
+        return (f"No difference to pay back: the plan's runs are exactly those of {versus} "
+                "(same levers, same seeds).")
+    if payback is None:
+        return (f"Not paid back within {inv.weeks} weeks: {final} cumulative profit against "
+                f"{versus}.")
+    if payback <= 1:
+        return f"Ahead from the first week: {final} against {versus} by week {inv.weeks}."
+    return (f"Pays back in week {payback}: cumulative profit is {final} against {versus} by "
+            f"week {inv.weeks}.")
+
+
+def investment_rows(inv: invest.Investment, versus: str) -> list[tuple[str, str, str]]:
+    """(what, value, detail) lines of the investment view."""
+    if inv.identical:
+        return [("Difference", "none", f"the plan and {versus} are the same runs")]
+    roi = (f"{inv.roi:+,.0f}%" if inv.roi is not None else "n/a")
+    roi_note = ("mean profit difference / mean extra cost over the horizon"
+                if inv.roi is not None else f"the plan costs no more than {versus}: nothing "
+                "invested to return on")
+    if inv.payback is None:
+        payback, pay_note = "none", (f"0 of {inv.reps} replications paid back within "
+                                     f"{inv.weeks} weeks")
+    else:
+        est = inv.payback
+        payback = f"week {est.mean:.0f}"
+        ci = (f"95% CI week {max(est.low, 0):.0f} to {est.high:.0f}" if est.has_ci
+              else "one paying-back replication: no CI")
+        pay_note = (f"{ci}; {inv.paid_back} of {inv.reps} replications paid back within "
+                    f"{inv.weeks} weeks (mean over those)")
+    return [
+        (f"Profit over weeks 1–{inv.weeks}", _money(inv.profit.mean), _ci(inv.profit)),
+        (f"NPV at {inv.rate:.1%}/year", _money(inv.npv.mean),
+         f"{_ci(inv.npv)}; weekly discounting (1 + r)^(-t/52)"),
+        ("Extra cost of the plan", _money(inv.extra_cost.mean), _ci(inv.extra_cost)),
+        ("ROI", roi, roi_note),
+        ("Payback week", payback, pay_note),
+        (f"P(beats {versus})", f"{inv.p_beats:.0%}", invest.beats_note(inv)),
+    ]
+
+
 @solara.component
-def ReturnOnPeople(comparison: Comparison | None, timeline: tuple[Intervention, ...]):
-    """Cumulative profit difference and the week the investment pays back."""
+def RateInput(rate: float, on_rate):
+    """The yearly discount rate in %; a refused value is replaced by the last good one."""
+    error, set_error = solara.use_state("")
+    refusals, set_refusals = solara.use_state(0)
+
+    def accept(value: float | None) -> None:
+        if value is None or not 0 <= value <= 100:
+            set_error("discount rate: a yearly % between 0 and 100")
+            set_refusals(lambda n: n + 1)
+            return
+        set_error("")
+        on_rate(value)
+
+    with solara.Div(classes=["spc-rate"]):
+        field = solara.InputFloat("Discount rate (%/year)", value=rate, on_value=accept,
+                                  optional=True, dense=True, classes=["spc-input-rate"],
+                                  style={"max-width": "190px"})
+        aria(field.key(f"rate-{refusals}"), "Discount rate, % per year (0 to 100)")
+        if error:
+            solara.Text(error, classes=["spc-error"])
+
+
+@solara.component
+def InvestmentView(comparison: Comparison | None, timeline: tuple[Intervention, ...],
+                   versus: str):
+    """The plan as an investment: NPV, ROI, payback, P(beats), cash curve, cost lines."""
+    rate, set_rate = solara.use_state(invest.DEFAULT_RATE * 100)
+    with solara.Div(classes=["spc-panel"]):
+        with solara.Row(style={"align-items": "center", "flex-wrap": "wrap", "gap": "12px"}):
+            solara.Text("The plan as an investment", classes=["spc-panel-title"])
+            RateInput(rate, set_rate)
+        if comparison is None:
+            solara.ProgressLinear(True)
+            return
+        inv = invest.investment(comparison, rate / 100)
+        mean, low, high, payback = comparison.roi()
+        solara.Text(verdict(inv, payback, versus), classes=["spc-roi-verdict"])
+        with solara.Div(classes=["spc-invest"]):
+            for what, value, detail in investment_rows(inv, versus):
+                with solara.Div(classes=["spc-invest-row"], attributes={"data-row": what}):
+                    solara.Text(what, classes=["spc-invest-what"])
+                    solara.Text(value, classes=["spc-invest-value"])
+                    solara.Text(detail, classes=["spc-invest-detail"])
+        solara.FigureEcharts(charts.roi(np.arange(len(mean)), mean, low, high, payback, timeline,
+                                        versus),
+                             attributes={"style": "height: 320px"}, responsive=True)
+        solara.Text(f"Cost by line over weeks 1–{inv.weeks}", classes=["spc-panel-title"])
+        rows = "".join(
+            f"<tr data-line='{key}'><td>{invest.COST_LINES[key]}</td><td>{_money(p, False)}</td>"
+            f"<td>{_money(b, False)}</td><td>{_money(d.mean)}</td>"
+            f"<td>{html.escape(_ci(d))}</td>"
+            "</tr>" for key, (p, b, d) in inv.costs.items())
+        solara.HTML(tag="table", classes=["spc-table", "spc-costs"], unsafe_innerHTML=(
+            f"<thead><tr><th>line</th><th>plan</th><th>{html.escape(versus)}</th>"
+            f"<th>difference</th><th></th></tr></thead><tbody>{rows}</tbody>"))
+
+
+@solara.component
+def BridgeView(comparison: Comparison | None, names: tuple[str, str]):
+    """Profit bridge from the comparator to the plan over the horizon."""
     if comparison is None:
         solara.ProgressLinear(True)
         return
-    mean, low, high, payback = comparison.roi()
-    weeks = np.arange(len(mean))
-    money = charts.MEASURES["cum_profit"]
-    final = mean[-1]
-    if payback is None:
-        verdict = (f"Not paid back within {len(mean) - 1} weeks: {money.fmt(final, True)} "
-                   "cumulative profit against the baseline.")
-    elif payback <= 1:
-        verdict = f"Ahead from the first week: {money.fmt(final, True)} by week {len(mean) - 1}."
-    else:
-        verdict = (f"Pays back in week {payback}: cumulative profit is "
-                   f"{money.fmt(final, True)} against the baseline by week {len(mean) - 1}.")
-    ci = (f"95% CI {money.fmt(low[-1], True)} to {money.fmt(high[-1], True)}"
-          if low[-1] == low[-1] else "one replication: no CI")
+    b = invest.bridge(comparison)
+    weeks = comparison.matrix("scenario", "profit").shape[1] - 1
     with solara.Div(classes=["spc-panel"]):
-        with solara.Div(classes=["spc-roi"]):
-            solara.Text(verdict, classes=["spc-roi-verdict"])
-            solara.Text(ci, classes=["spc-lever-help"])
-        solara.FigureEcharts(charts.roi(weeks, mean, low, high, payback, timeline),
-                             attributes={"style": "height: 340px"}, responsive=True)
+        solara.Text(f"From {names[1]} to {names[0]}: profit over weeks 1–{weeks}",
+                    classes=["spc-panel-title"])
+        solara.Text("Revenue = customer-weeks x visits per customer x spend per visit. Its "
+                    "difference is split with the logarithmic mean Divisia index (LMDI-I): each "
+                    "factor contributes L(plan revenue, comparator revenue) x ln(factor ratio), "
+                    "and the three add up exactly to the revenue difference. Each cost line "
+                    "follows (more cost counts against the plan). Computed per paired "
+                    "replication, then averaged.", classes=["spc-panel-help"])
+        solara.FigureEcharts(charts.bridge(names[1], b.comparator_profit,
+                                           [(lbl, e.mean) for _, lbl, e in b.steps],
+                                           names[0], b.plan_profit),
+                             attributes={"style": "height: 360px"}, responsive=True)
+        rows = "".join(f"<tr data-step='{key}'><td>{html.escape(lbl)}</td>"
+                       f"<td>{_money(e.mean)}</td><td>{html.escape(_ci(e))}</td></tr>"
+                       for key, lbl, e in b.steps)
+        solara.HTML(tag="table", classes=["spc-table", "spc-bridge"], unsafe_innerHTML=(
+            "<thead><tr><th>step</th><th>contribution</th><th></th></tr></thead><tbody>"
+            f"<tr><td>{html.escape(names[1])} profit</td><td>{_money(b.comparator_profit, False)}"
+            f"</td><td></td></tr>{rows}<tr class='spc-total'><td>{html.escape(names[0])} profit"
+            f"</td><td>{_money(b.plan_profit, False)}</td><td>difference "
+            f"{_money(b.total)}</td></tr></tbody>"))
 
 
 @solara.component
-def Files(scenario: Scenario, comparison: Comparison | None, load_file):
+def Files(scenario: Scenario, shown_name: str, comparison: Comparison | None, load_file, save_as):
     """Export the scenario (re-runs with ``sim run`` to the same numbers) and the results."""
+    typed, set_typed = solara.use_state("")
+    error, set_error = solara.use_state("")
+    named = dataclasses.replace(scenario, name=shown_name)
+    stem = file_stem(shown_name)
+
+    def save() -> None:
+        set_error(save_as(typed))
+
     with solara.Div(classes=["spc-panel"]):
         solara.Text("Files", classes=["spc-panel-title"])
         solara.Text("The scenario file holds every parameter, the timeline, the seed and the "
                     "replications: `sim run FILE.yaml` reproduces this page's numbers.",
                     classes=["spc-panel-help"])
+        with solara.Row(style={"flex-wrap": "wrap", "gap": "12px", "align-items": "center"}):
+            aria(solara.InputText("Save under a name", value=typed, on_value=set_typed,
+                                  continuous_update=True, classes=["spc-input-name"],
+                                  style={"max-width": "260px"}), "Scenario name")
+            solara.Button("Save name", outlined=True, on_click=save, classes=["spc-save-name"],
+                          disabled=not typed.strip())
+        if error:
+            solara.Text(error, classes=["spc-error"])
         with solara.Row(style={"flex-wrap": "wrap", "gap": "12px"}):
-            solara.FileDownload(scenario.to_yaml(), filename=f"{scenario.name}.yaml",
+            solara.FileDownload(named.to_yaml(), filename=f"{stem}.yaml",
                                 label="Export scenario YAML", mime_type="text/yaml")
             if comparison is not None:
-                solara.FileDownload(comparison.csv, filename=f"{scenario.name}-results.csv",
+                solara.FileDownload(comparison.csv, filename=f"{stem}-results.csv",
                                     label="Export results CSV", mime_type="text/csv")
             YamlUpload(load_file)
-        solara.HTML(tag="pre", unsafe_innerHTML=html.escape(scenario.to_yaml()),
+        solara.HTML(tag="pre", unsafe_innerHTML=html.escape(named.to_yaml()),
                     classes=["spc-yaml"])

@@ -12,6 +12,7 @@ earlier setting costs nothing.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import socket
 import threading
@@ -38,6 +39,10 @@ END_WEEKS = 4
 # Parameters that describe the world rather than a policy: the baseline shares them.
 SHARED_SIZES = ("n_employees", "n_customers", "initial_active_share")
 simulate = wk.simulate
+# The default comparator: today's organisation with its levers unchanged (the baseline preset).
+TODAY = "today"
+TODAY_PRESET = "baseline"
+TODAY_TEXT = "Today's organisation with its levers unchanged."
 
 
 class Cancelled(Exception):
@@ -167,7 +172,7 @@ class Engine:
         if self.limits is not None:
             for scenario in scenarios:
                 self.limits.check(scenario)
-        idents = [s.with_changes(reps=1).to_yaml() for s in scenarios]
+        idents = [ident(s) for s in scenarios]
         jobs = {(ident, r): (scenario, r) for ident, scenario in zip(idents, scenarios, strict=True)
                 for r in range(scenario.reps)}
         req = _Request(session, {key: scenario.steps for key, (scenario, _) in jobs.items()})
@@ -406,15 +411,26 @@ class Engine:
 ENGINE = Engine()
 
 
+def ident(scenario: Scenario) -> str:
+    """What a replication's numbers depend on (the cache key).
+
+    The resolved scenario without its name, story and replication count, so a renamed or
+    re-labelled scenario reuses the cached runs.
+    """
+    return dataclasses.replace(scenario, name="-", description="", reps=1).to_yaml()
+
+
 def baseline_for(name: str, scenario: Scenario) -> Scenario:
     """Preset ``name`` run on the scenario's world: same sizes, horizon, start, seed and reps.
 
+    ``today`` (the default comparator) is today's organisation unchanged: the baseline preset.
+
     Timeline events of the preset beyond the horizon are dropped (they would never happen).
     """
-    preset = load_scenario(name)
+    preset = load_scenario(TODAY_PRESET if name == TODAY else name)
     sizes = {key: getattr(scenario.params, key) for key in SHARED_SIZES}
     timeline = tuple(e for e in preset.timeline if e.week <= scenario.steps)
-    return Scenario(name=preset.name, description=preset.description,
+    return Scenario(name=name, description=TODAY_TEXT if name == TODAY else preset.description,
                     params=preset.params.replace(**sizes), steps=scenario.steps, timeline=timeline,
                     seed=scenario.seed, reps=scenario.reps, start=scenario.start)
 

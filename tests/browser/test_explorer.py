@@ -106,9 +106,9 @@ def test_strategist_session(page: Page, app_url: str, artifacts: Path, tmp_path:
     wait_for_run(page, g)
     page.screenshot(path=artifacts / "03-intervention.png", full_page=True)
 
-    page.get_by_role("tab", name="Return on people").click()
+    page.get_by_role("tab", name="Investment").click()
     expect(page.locator(".spc-roi-verdict")).to_be_visible()
-    page.screenshot(path=artifacts / "04-return-on-people.png", full_page=True)
+    page.screenshot(path=artifacts / "04-investment.png", full_page=True)
 
     # Export the scenario and the results; `sim run` on the YAML reproduces the page's numbers.
     page.get_by_role("tab", name="Files").click()

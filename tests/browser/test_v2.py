@@ -1,0 +1,181 @@
+"""Version 2 of the strategist's page: honest labels, the investment view and the profit bridge.
+
+Screenshots go to test-artifacts/ (v2-*.png); the latency of a lever change (one user) to
+test-artifacts/latency.txt with the machine's load.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from playwright.sync_api import Page, expect
+
+from tests.browser.test_explorer import RUN_TIMEOUT_MS, choose, generation, wait_for_run
+
+pytestmark = pytest.mark.browser
+
+
+def settle(page: Page) -> None:
+    """Wait until no comparison is running."""
+    page.wait_for_function("() => document.querySelector('.spc-status')?.dataset.running "
+                           "=== 'false'", timeout=RUN_TIMEOUT_MS)
+
+
+def test_labels_name_the_comparator_and_the_plan(page: Page, app_url: str, artifacts: Path,
+                                                 tmp_path: Path) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(app_url)
+    wait_for_run(page, 0)
+    # Default comparator: today, named on every card.
+    expect(page.locator(".spc-story-vs")).to_have_text("vs today")
+    deltas = page.locator(".spc-delta-value")
+    expect(deltas).to_have_count(8)
+    for text in deltas.all_inner_texts():
+        assert text.endswith("vs today"), text
+    assert "baseline" not in page.locator(".spc-cards").inner_text()
+
+    # Every input has an accessible name, sliders included.
+    unnamed = page.evaluate("""() => [...document.querySelectorAll(
+        '.spc-app input:not([type=hidden]):not([type=file]), .spc-app [role=slider]')]
+        .filter(e => !(e.getAttribute('aria-label') || '').trim()).map(e => e.outerHTML)""")
+    assert not unnamed, unnamed[:3]
+    assert page.locator("[data-lever=training] [role=slider]").get_attribute("aria-label") \
+        .startswith("Training")
+
+    # Another comparator: the cards say which.
+    g = generation(page)
+    choose(page, "spc-baseline", "employees_first")
+    wait_for_run(page, g)
+    for text in deltas.all_inner_texts():
+        assert text.endswith("vs employees first"), text
+
+    # A lever moved: the plan is "<preset> (modified)", also in the exported file's name.
+    g = generation(page)
+    page.locator("[data-lever=training] [role=slider]").focus()
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator(".spc-story-name")).to_have_text("invest in training (modified)")
+    wait_for_run(page, g)
+    page.get_by_role("tab", name="Files").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export scenario YAML").click()
+    assert download.value.suggested_filename == "invest_in_training-modified.yaml"
+    exported = tmp_path / "plan.yaml"
+    download.value.save_as(exported)
+    assert yaml.safe_load(exported.read_text())["name"] == "invest_in_training (modified)"
+    # ... until saved under a name.
+    page.locator(".spc-input-name input").fill("slow training")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.locator(".spc-story-name")).to_have_text("slow training")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export scenario YAML").click()
+    assert download.value.suggested_filename == "slow_training.yaml"
+    settle(page)
+
+    # The header's run time is the last run's: a re-run from the cache is fast.
+    g = generation(page)
+    time.sleep(1.5)
+    page.locator(".spc-run").click()
+    wait_for_run(page, g)
+    status = page.locator(".spc-status-text").inner_text()
+    seconds = float(status.split("replications ")[1].split(" s")[0])
+    assert seconds < 1.5, status
+
+    # A refused number does not stay displayed.
+    employees = page.locator(".spc-input-employees input")
+    shown = employees.input_value()
+    employees.fill("99999999")
+    employees.press("Enter")
+    expect(page.locator(".spc-size .spc-error")).to_contain_text("99,999,999")
+    expect(page.locator(".spc-input-employees input")).to_have_value(shown)
+
+    # An uploaded file: the preset box shows its name; without reps the page says what runs.
+    plan = tmp_path / "no_reps.yaml"
+    plan.write_text("name: no_reps\nbase: employees_first\nsteps: 26\n")
+    g = generation(page)
+    page.locator("input[data-testid=yaml-input]").set_input_files(plan)
+    expect(page.locator(".spc-preset")).to_contain_text("file: no_reps.yaml")
+    info = page.locator(".spc-info")
+    expect(info).to_contain_text("the file sets no reps: it runs")
+    expect(info).to_contain_text("replication")
+    wait_for_run(page, g)
+
+    # A self-comparison: nothing to pay back, and no "$0".
+    g = generation(page)
+    choose(page, "spc-preset", "baseline")
+    wait_for_run(page, g)
+    g = generation(page)
+    choose(page, "spc-baseline", "today")
+    wait_for_run(page, g)
+    page.get_by_role("tab", name="Investment").click()
+    verdict = page.locator(".spc-roi-verdict")
+    expect(verdict).to_contain_text("No difference to pay back")
+    assert "$0" not in verdict.inner_text()
+    page.screenshot(path=artifacts / "v2-self-comparison.png")
+    assert not errors, errors
+
+
+def test_investment_view_and_profit_bridge(page: Page, app_url: str, artifacts: Path) -> None:
+    page.goto(app_url)
+    wait_for_run(page, 0)
+    settle(page)
+    page.get_by_role("tab", name="Investment").click()
+    rows = page.locator(".spc-invest-row")
+    expect(rows).to_have_count(6)
+    text = page.locator(".spc-invest").text_content() or ""
+    for words in ("NPV at 8.0%/year", "ROI", "Payback week", "P(beats today)",
+                  "replications", "an estimate from 5 replications"):
+        assert words in text, words
+    expect(page.locator(".spc-costs tbody tr")).to_have_count(8)
+    costs = page.locator(".spc-costs").inner_text()
+    for line in ("wages", "hiring", "training", "tools/resources", "recognition", "rewards",
+                 "surveys", "fixed"):
+        assert line in costs
+    npv = page.locator(".spc-invest-row").nth(1).locator(".spc-invest-value").inner_text()
+    rate = page.locator(".spc-input-rate input")
+    rate.fill("30")
+    rate.press("Enter")
+    expect(page.locator(".spc-invest-row").nth(1)).to_contain_text("NPV at 30.0%/year")
+    assert page.locator(".spc-invest-row").nth(1).locator(".spc-invest-value").inner_text() != npv
+    rate.fill("400")
+    rate.press("Enter")
+    expect(page.locator(".spc-error")).to_contain_text("discount rate")
+    expect(page.locator(".spc-input-rate input")).to_have_value("30.0")
+    page.screenshot(path=artifacts / "v2-investment.png", full_page=True)
+
+    page.get_by_role("tab", name="Profit bridge").click()
+    table = page.locator(".spc-bridge")
+    expect(table.locator("tbody tr")).to_have_count(13)
+    for words in ("customers", "visits per customer", "spend per visit", "LMDI"):
+        expect(page.locator(".spc-main")).to_contain_text(words)
+    page.screenshot(path=artifacts / "v2-bridge.png", full_page=True)
+
+
+def test_latency_of_a_lever_change(page: Page, app_url: str, artifacts: Path) -> None:
+    """One user: lever change to the first updated card and to all cards (measured, logged)."""
+    page.goto(app_url)
+    wait_for_run(page, 0)
+    settle(page)
+    results = []
+    for direction in ("ArrowRight", "ArrowRight", "ArrowRight"):  # new settings, not cached
+        before = page.locator("[data-kpi=cum_profit] .spc-card-value").inner_text()
+        g = generation(page)
+        page.locator("[data-lever=recognition] [role=slider]").focus()
+        start = time.perf_counter()
+        page.keyboard.press(direction)
+        page.wait_for_function(
+            "old => document.querySelector('[data-kpi=cum_profit] .spc-card-value')"
+            ".innerText != old", arg=before, timeout=RUN_TIMEOUT_MS)
+        first = time.perf_counter() - start
+        wait_for_run(page, g)
+        results.append((first, time.perf_counter() - start))
+    load = os.getloadavg()
+    line = (f"lever change, one user, 2 cores, load average {load[0]:.1f}/{load[1]:.1f}: "
+            + "; ".join(f"first card {f:.2f} s, all cards {a:.2f} s" for f, a in results))
+    print(line)
+    with (artifacts / "latency.txt").open("a") as out:
+        out.write(line + "\n")
