@@ -500,3 +500,28 @@ def test_a_self_comparison_has_nothing_to_pay_back(engine):
     text = verdict(inv, comp.roi()[3], "today")
     assert text.startswith("No difference to pay back") and "$0" not in text
     assert investment_rows(inv, "today")[0][1] == "none"
+
+
+def test_several_plans_against_one_comparator(engine):
+    from sim.app.page import align, plan_rows, plans_table
+    world = SMALL
+    plans = [world.with_changes(training=0.2), align(state.baseline_for("employees_first", world),
+                                                     world)]
+    comparator = state.baseline_for(state.TODAY, world)
+    LIMITS.check_many(plans, comparator)
+    with pytest.raises(LimitError, match="plans: 10 is above"):
+        LIMITS.check_many(plans * 5, comparator)
+    results = state.compare_many(plans, comparator, engine=engine)
+    assert len(results) == 2 and all(r.baseline is results[0].baseline for r in results)
+    single = state.compare(plans[0], comparator, engine=engine)
+    np.testing.assert_array_equal(results[0].matrix("scenario", "cum_profit"),
+                                  single.matrix("scenario", "cum_profit"))
+    rows = plan_rows([("a", results[0]), ("b", results[1])])
+    assert rows[0]["profit"].mean >= rows[1]["profit"].mean
+    table = plans_table(rows, "today")
+    assert table.count("<tr data-plan=") == 2 and "P(beats today)" in table
+    option = charts.overlay(np.arange(13), [(n, *c.roi()[:3]) for n, c in
+                                            (("a", results[0]), ("b", results[1]))], "today")
+    assert option["legend"]["data"] == ["a", "b"]
+    colours = {s["lineStyle"]["color"] for s in option["series"] if s.get("name")}
+    assert len(colours) == 2

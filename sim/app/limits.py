@@ -40,6 +40,8 @@ class Limits:
     # The inside view builds and steps replication 1 in the server process itself (not in a
     # worker): employees + customers up to this many, ten times the default organisation.
     max_inside_people: int = 50_000
+    # Plans compared at once against one comparator (each is a full set of replications).
+    max_plans: int = 8
 
     def bounds(self, key: str) -> tuple[int, int]:
         """Allowed ``(low, high)`` of a scenario key: n_employees, n_customers, steps, reps."""
@@ -82,6 +84,18 @@ class Limits:
                 f"above this page's maximum of {self.max_agent_weeks:,}: lower a size, the weeks "
                 "or the replications")
         return scenario
+
+    def check_many(self, plans: list[Scenario], comparator: Scenario) -> None:
+        """Refuse a multi-plan comparison over the number of plans or the work limit."""
+        if len(plans) > self.max_plans:
+            raise LimitError(f"plans: {len(plans)} is above this page's maximum of "
+                             f"{self.max_plans}")
+        work = sum(self.agent_weeks(s) // 2 for s in [*plans, comparator])
+        if work > self.max_agent_weeks:
+            raise LimitError(
+                f"agent-weeks={work:,} ((employees + customers) x weeks x replications, summed "
+                f"over the plans and the comparator) is above this page's maximum of "
+                f"{self.max_agent_weeks:,}: fewer plans, smaller sizes, weeks or replications")
 
     def check_data(self, data: Any) -> None:
         """Refuse raw scenario data (parsed YAML) over a limit, before it becomes a Scenario.

@@ -34,6 +34,7 @@ from sim.app.state import (
     Progress,
     baseline_for,
     compare,
+    compare_many,
 )
 from sim.app.upload import YamlUpload
 from sim.params import LEVER_GROUPS, SPECS, ParameterError
@@ -43,6 +44,18 @@ STYLE = Path(__file__).with_name("style.css")
 DEFAULT_PRESET = "invest_in_training"
 DEFAULT_REPS = 5
 DEBOUNCE_S = 0.12
+
+
+def align(plan: Scenario, world: Scenario) -> Scenario:
+    """A plan (preset or file) on the current world: sizes, horizon, seed and replications.
+
+    So every plan of a comparison is paired with the comparator on the same seeds; the plan's
+    timeline events beyond the horizon are dropped.
+    """
+    sizes = {k: getattr(world.params, k) for k in ("n_employees", "n_customers")}
+    timeline = tuple(e for e in plan.timeline if e.week <= world.steps)
+    plan = dataclasses.replace(plan, timeline=timeline, steps=world.steps)
+    return LIMITS.check(plan.with_changes(seed=world.seed, reps=world.reps, **sizes))
 
 
 def _preset(name: str, keep: Scenario | None = None) -> Scenario:
@@ -197,6 +210,7 @@ def Page():
     origin, set_origin = solara.use_state(scenario)      # the preset or file the levers came from
     baseline_name, set_baseline_name = solara.use_state(TODAY)
     notice, set_notice = solara.use_state("")
+    uploads, set_uploads = solara.use_state(cast(dict[str, Scenario], {}))  # file -> scenario
     info, set_info = solara.use_state("")
     comparison, set_comparison = solara.use_state(None)  # type: Comparison | None
     # Progress is read only by the small components that show it, so an update re-renders them,
@@ -258,6 +272,7 @@ def Page():
             set_notice(f"{name}: cannot be used as a scenario ({_one_line(err)})")
             return
         set_preset(f"file: {name}")
+        set_uploads(lambda files: {**files, f"file: {name}": new})
         set_origin(new)
         set_info(f"Loaded {name}: {new.name}{reps_note(new, text)}")
         set_scenario(new)
@@ -371,6 +386,9 @@ def Page():
                         InvestmentView(comparison, scenario.timeline, versus)
                     with solara.lab.Tab("Profit bridge", icon_name="mdi-chart-waterfall"):
                         BridgeView(comparison, names)
+                    with solara.lab.Tab("Compare plans", icon_name="mdi-format-list-numbered"):
+                        ComparePlans(scenario, shown_name, presets, uploads, baseline_name,
+                                     session)
                     with solara.lab.Tab("Timeline", icon_name="mdi-timeline-clock-outline"):
                         TimelineEditor(scenario, set_timeline)
                     with solara.lab.Tab("Inside the organisation", icon_name="mdi-graph-outline"):
@@ -608,6 +626,159 @@ def BridgeView(comparison: Comparison | None, names: tuple[str, str]):
             f"</td><td></td></tr>{rows}<tr class='spc-total'><td>{html.escape(names[0])} profit"
             f"</td><td>{_money(b.plan_profit, False)}</td><td>difference "
             f"{_money(b.total)}</td></tr></tbody>"))
+
+
+def plan_rows(results: list[tuple[str, Comparison]], rate: float = invest.DEFAULT_RATE
+              ) -> list[dict]:
+    """One row per plan, ranked by the profit difference over the horizon (best first)."""
+    rows = []
+    for name, comp in results:
+        inv = invest.investment(comp, rate)
+        row = {"plan": name, "profit": inv.profit, "npv": inv.npv, "inv": inv}
+        for key in PLAN_KPIS:
+            stat = comp.end(key)
+            row[key] = invest.Estimate(stat.diff, stat.low, stat.high)
+        rows.append(row)
+    return sorted(rows, key=lambda r: -r["profit"].mean)
+
+
+# Differences at the horizon shown per plan (end values as on the cards).
+PLAN_KPIS = ("engagement_mean", "csat", "employee_turnover_rate", "customers_active")
+
+
+def _cell(est: invest.Estimate, fmt) -> str:
+    ci = (f"<small>{html.escape(fmt(est.low, True))} to {html.escape(fmt(est.high, True))}"
+          "</small>" if est.has_ci else "<small>no CI</small>")
+    return f"{html.escape(fmt(est.mean, True))}<br>{ci}"
+
+
+def plans_table(rows: list[dict], versus: str) -> str:
+    """The ranked table (HTML) of plans against the comparator, paired 95% CIs per cell."""
+    head = ["#", "plan", "profit over horizon", "NPV (8%/yr)", "payback week"]
+    head += [f"{charts.MEASURES[k].label} at horizon" for k in PLAN_KPIS]
+    head.append(f"P(beats {versus})")
+    body = []
+    for i, row in enumerate(rows, 1):
+        inv = row["inv"]
+        if inv.identical:
+            pay = "no difference"
+        elif inv.payback is None:
+            pay = f"none<br><small>0 of {inv.reps} paid back</small>"
+        else:
+            est = inv.payback
+            ci = (f"{max(est.low, 0):.0f}–{est.high:.0f}" if est.has_ci else "no CI")
+            pay = (f"{est.mean:.0f}<br><small>{ci}; {inv.paid_back} of {inv.reps} paid "
+                   "back</small>")
+        cells = [str(i), html.escape(row["plan"]), _cell(row["profit"], _money_fmt),
+                 _cell(row["npv"], _money_fmt), pay]
+        cells += [_cell(row[k], charts.MEASURES[k].fmt) for k in PLAN_KPIS]
+        cells.append(f"{inv.p_beats:.0%}<br><small>of {inv.reps} replications</small>")
+        body.append(f"<tr data-plan='{html.escape(row['plan'], quote=True)}'>"
+                    + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return ("<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+            + "</tr></thead><tbody>" + "".join(body) + "</tbody>")
+
+
+def _money_fmt(value: float, signed: bool = False) -> str:
+    return charts.MEASURES["cum_profit"].fmt(value, signed)
+
+
+@solara.component
+def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
+                 uploads: dict[str, Scenario], baseline_name: str, session: str):
+    """Several plans (presets, the current edit, loaded files) against one comparator."""
+    current = f"current: {shown_name}"
+    options = [current, *presets, *uploads]
+    chosen, set_chosen = solara.use_state(cast(list[str] | None, None))   # None: the current
+    picked = [current if c.startswith("current: ") else c
+              for c in (chosen if chosen is not None else [current])]
+    picked = [c for c in dict.fromkeys(picked) if c in options]
+    request, set_request = solara.use_state(cast(tuple | None, None))
+    status = solara.use_memo(lambda: solara.reactive(""), [])
+    versus = label(baseline_name)
+
+    def build() -> tuple[list[str], list[Scenario], Scenario]:
+        plans = []
+        for name in picked:
+            if name == current:
+                plans.append(scenario)
+            elif name in uploads:
+                plans.append(align(uploads[name], scenario))
+            else:
+                plans.append(_preset(name, scenario))
+        comparator = baseline_for(baseline_name, scenario)
+        LIMITS.check_many(plans, comparator)
+        return picked, plans, comparator
+
+    def go() -> None:
+        try:
+            set_request(build())
+            status.value = ""
+        except ParameterError as err:
+            status.value = _one_line(err)
+
+    def run(cancel: threading.Event):
+        if request is None:
+            return None
+        names, plans, comparator = request
+
+        def progress(p: Progress) -> None:
+            status.value = f"Comparing: {p.runs_done}/{p.runs} runs done"
+
+        try:
+            results = compare_many(plans, comparator, cancel, progress,
+                                   session=f"{session}:plans")
+        except Cancelled:
+            return None
+        except ParameterError as err:
+            status.value = _one_line(err)
+            return None
+        status.value = ""
+        return list(zip([label(n.removeprefix("current: ")) for n in names], results,
+                        strict=True))
+
+    task = solara.use_thread(run, dependencies=[request], intrusive_cancel=False)
+    solara.use_effect(lambda: (lambda: ENGINE.cancel(f"{session}:plans")), [])
+    busy = task.state in (solara.ResultState.STARTING, solara.ResultState.RUNNING,
+                          solara.ResultState.WAITING)
+    with solara.Div(classes=["spc-panel"]):
+        solara.Text(f"Compare plans against {versus}", classes=["spc-panel-title"])
+        solara.Text(f"Pick any presets, the current edit and loaded files. Each runs on this "
+                    f"page's world, horizon, seed and replications and is paired with {versus} "
+                    "on the same seeds; the comparator is the one chosen on the left. Ranked by "
+                    f"profit over the horizon. At most {LIMITS.max_plans} plans.",
+                    classes=["spc-panel-help"])
+        with solara.Row(style={"align-items": "center", "flex-wrap": "wrap", "gap": "12px"}):
+            aria(solara.SelectMultiple("Plans", values=picked, all_values=options,
+                                       on_value=set_chosen, classes=["spc-plans"],
+                                       style={"min-width": "280px", "max-width": "640px"}),
+                 "Plans to compare")
+            solara.Button("Compare", color="primary", icon_name="mdi-play", on_click=go,
+                          classes=["spc-compare"], disabled=not picked or busy)
+        PlanStatus(status, busy)
+        results = task.value if task.state == solara.ResultState.FINISHED else None
+        if not results:
+            return
+        rows = plan_rows(results)
+        with solara.Div(classes=["spc-scroll"],
+                        attributes={"data-plans": str(len(rows))}):
+            solara.HTML(tag="table", classes=["spc-table", "spc-ranked"],
+                        unsafe_innerHTML=plans_table(rows, versus))
+        first = results[0][1]
+        weeks = np.arange(first.matrix("scenario", "cum_profit").shape[1])
+        curves = [(name, *comp.roi()[:3]) for name, comp in results]
+        solara.FigureEcharts(charts.overlay(weeks, curves, versus),
+                             attributes={"style": "height: 360px"}, responsive=True)
+
+
+@solara.component
+def PlanStatus(status: solara.Reactive[str], busy: bool):
+    """Progress or a refusal of the multi-plan comparison."""
+    if busy:
+        solara.ProgressLinear(True)
+    if status.value:
+        solara.Text(status.value, classes=["spc-error" if not busy else "spc-lever-help",
+                                           "spc-plan-status"])
 
 
 @solara.component

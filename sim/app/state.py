@@ -560,3 +560,18 @@ def compare(scenario: Scenario, baseline: Scenario, cancel: threading.Event | No
 
     ran, base = engine.run([scenario, baseline], session, cancel, on_progress, early)
     return Comparison(ran, base, time.perf_counter() - start)
+
+
+def compare_many(plans: list[Scenario], comparator: Scenario,
+                 cancel: threading.Event | None = None,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 engine: Engine = ENGINE, session: str = "default") -> list[Comparison]:
+    """Every plan against one comparator on the same seeds: one Comparison per plan.
+
+    All runs go through the engine as one request of ``session`` (the fair queue, the cache,
+    cancel); a plan identical to another or to the comparator is run once.
+    """
+    start = time.perf_counter()
+    *ran, base = engine.run([*plans, comparator], session, cancel, on_progress)
+    seconds = time.perf_counter() - start
+    return [Comparison(r, base, seconds, seconds) for r in ran]

@@ -179,3 +179,31 @@ def test_latency_of_a_lever_change(page: Page, app_url: str, artifacts: Path) ->
     print(line)
     with (artifacts / "latency.txt").open("a") as out:
         out.write(line + "\n")
+
+
+def test_compare_several_plans(page: Page, app_url: str, artifacts: Path) -> None:
+    page.goto(app_url)
+    wait_for_run(page, 0)
+    settle(page)
+    page.get_by_role("tab", name="Compare plans").click()
+    page.locator(".spc-plans").click()
+    for option in ("employees_first", "cost_cutting"):
+        page.locator(".v-menu__content .v-list-item", has_text=option).first.click()
+    page.keyboard.press("Escape")
+    page.locator(".spc-compare").click()
+    table = page.locator(".spc-ranked")
+    expect(table.locator("tbody tr")).to_have_count(3, timeout=RUN_TIMEOUT_MS)
+    text = table.inner_text()
+    for words in ("invest in training", "employees first", "cost cutting", "P(BEATS TODAY)"):
+        assert words.lower() in text.lower(), words
+    profits = [row.locator("td").nth(2).inner_text().split("\n")[0]
+               for row in table.locator("tbody tr").all()]
+
+    def dollars(text: str) -> float:
+        scale = {"k": 1e3, "M": 1e6}.get(text[-1], 1)
+        return float(text.replace("$", "").rstrip("kM").replace(",", "")) * scale
+
+    values = [dollars(p) for p in profits]
+    assert values == sorted(values, reverse=True), profits
+    expect(page.locator(".spc-main canvas").last).to_be_visible()
+    page.screenshot(path=artifacts / "v2-compare-plans.png", full_page=True)
