@@ -8,7 +8,9 @@ does the same with simulated units, so the model can be checked against those pa
 Definitions (all computed over a window of weeks, by default the second half of the run, so the
 start-up weeks do not dominate):
 
-* ``engagement``, ``csat`` (customer satisfaction, 0-1), ``loyalty``: unit means over the window.
+* ``engagement``, ``csat`` (customer satisfaction, 0-1): unit means over the window of the
+  company's surveys (the engagement survey and rated visits; ``engagement_true`` and
+  ``csat_true`` are the model's true values); ``loyalty``: the unit's mean loyalty.
 * ``revenue_growth``: mean weekly revenue in the last quarter of the window over the first
   quarter, minus one.
 * ``profit``: summed profit; ``revenue``: summed revenue; ``margin`` = profit / revenue.
@@ -34,7 +36,8 @@ if TYPE_CHECKING:
     from sim.model import ServiceModel
 
 WEEKS_PER_YEAR = 52
-UNIT_TABLE_COLUMNS = ("engagement", "csat", "loyalty", "revenue_growth", "revenue", "profit",
+UNIT_TABLE_COLUMNS = ("engagement", "csat", "engagement_true", "csat_true", "loyalty",
+                      "revenue_growth", "revenue", "profit",
                       "margin", "turnover", "churn", "retention", "customers", "staff")
 COMPARISON_KEYS = ("customer_ratings_pct", "profitability_pct", "turnover_pct")
 
@@ -54,7 +57,7 @@ def _as_frame(run: pd.DataFrame | ServiceModel) -> pd.DataFrame:
 
 
 def unit_table(run: pd.DataFrame | ServiceModel, start: int | None = None,
-               end: int | None = None) -> pd.DataFrame:
+               end: int | None = None, surveyed: bool = True) -> pd.DataFrame:
     """One row per replication and unit with the outcomes a business-unit study would record.
 
     Args:
@@ -62,6 +65,10 @@ def unit_table(run: pd.DataFrame | ServiceModel, start: int | None = None,
         start: first week of the window (default: ``end // 2 + 1``, the second half, e.g.
             weeks 53-104; never step 0, which has no encounters, revenue or quits).
         end: last week of the window (default: the last step).
+        surveyed: ``engagement`` and ``csat`` as the company's surveys measured them (the
+            default, as in a field study: attenuated by sampling and item noise, see
+            :mod:`sim.surveys`); False uses the true values. Both are kept, the true ones as
+            ``engagement_true`` and ``csat_true``.
     """
     frame = _as_frame(run)
     last = int(frame["step"].max())
@@ -73,6 +80,10 @@ def unit_table(run: pd.DataFrame | ServiceModel, start: int | None = None,
     keys = ["replication", "unit"]
     grouped = window.groupby(keys)
     table = grouped[["engagement", "csat", "loyalty", "customers", "staff"]].mean()
+    table["engagement_true"], table["csat_true"] = table["engagement"], table["csat"]
+    if surveyed:
+        table["engagement"] = grouped["engagement_surveyed"].mean()  # NaN-skipping means
+        table["csat"] = grouped["csat_surveyed"].mean()
     table["revenue"] = grouped["revenue"].sum()
     table["profit"] = grouped["profit"].sum()
     table["margin"] = table["profit"] / table["revenue"].where(table["revenue"] != 0)

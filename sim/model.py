@@ -19,12 +19,13 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from sim import metrics, networks
+from sim import metrics, networks, surveys
 from sim.agents import Employee, LazyCustomers, Manager
 from sim.organisation import resolve
 from sim.rng import Streams
 from sim.scenario import Scenario, load_scenario
 from sim.start import today
+from sim.surveys import SURVEY_KPIS, UNIT_SURVEY_COLUMNS
 from sim.week import Week, run_week
 
 
@@ -76,9 +77,10 @@ class ServiceModel(mesa.Model):
         self.customers = LazyCustomers(self, self.market.n)  # agents made when first touched
 
         reporters = {"replication": "replication", "step": "steps"}
-        reporters.update({k: partial(_kpi, k) for k in metrics.KPI_COLUMNS})
+        reporters.update({k: partial(_kpi, k) for k in (*metrics.KPI_COLUMNS, *SURVEY_KPIS)})
         self.datacollector = mesa.DataCollector(model_reporters=reporters)
         self.unit_history: list[np.ndarray] = []
+        self.surveys = surveys.Surveys.none(self.units.n)  # what the company has measured
         self.params = start.params
         self._observe(start.week0)
         self.params = scenario.params  # the scenario's levers act from week 1
@@ -131,7 +133,7 @@ class ServiceModel(mesa.Model):
     def unit_timeseries(self) -> pd.DataFrame:
         """One row per step and business unit with the unit KPIs."""
         table = np.concatenate(self.unit_history)
-        frame = pd.DataFrame(table, columns=list(metrics.UNIT_COLUMNS))
+        frame = pd.DataFrame(table, columns=[*metrics.UNIT_COLUMNS, *UNIT_SURVEY_COLUMNS])
         n = self.units.n
         frame.insert(0, "unit", np.tile(np.arange(n), len(self.unit_history)))
         frame.insert(0, "step", np.repeat(np.arange(len(self.unit_history)), n))
@@ -163,6 +165,12 @@ class ServiceModel(mesa.Model):
         self.leadership = week.leadership
         self.encounters = week.encounters
         self.kpis, table = metrics.measure(self.params, self.organisation, week, self.cum_profit)
+        held, t = self.surveys, self.steps
+        surveys.engagement_survey(self.params, self.workforce, self.units, self.streams, t, held)
+        surveys.customer_survey(self.params, week.encounters, self.market, self.units,
+                                self.streams, t, held)
+        self.kpis.update(held.kpis)
+        table = np.column_stack([table, held.unit_engagement, held.unit_csat])
         self.unit_history.append(table)
         self.datacollector.collect(self)
 

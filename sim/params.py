@@ -10,6 +10,7 @@ Groups:
         change during a run through a scenario's timeline.
     size: how big the organisation and its market are; fixed when the model is built.
     behaviour, market, finance: coefficients of the mechanisms (calibrated, not levers).
+    measurement: how the company's surveys observe the organisation (they do not change it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LEVER_GROUPS = ("people", "leadership", "hr", "customers", "organisation")
-GROUPS = (*LEVER_GROUPS, "size", "behaviour", "market", "finance")
+GROUPS = (*LEVER_GROUPS, "size", "behaviour", "market", "finance", "measurement")
 
 
 class ParameterError(ValueError):
@@ -61,10 +62,14 @@ class ParamSpec:
           an EMA model, the space scenario discovery searches for vulnerable worlds.
         * ``size``: how big the organisation and its market are (group size); held fixed by a
           study, neither decided nor uncertain in the sense above.
+        * ``measurement``: how the company's surveys observe the organisation (group
+          measurement); they change what is reported, not what happens.
         """
         if self.group in LEVER_GROUPS:
             return "lever"
-        return "size" if self.group == "size" else "uncertainty"
+        if self.group in ("size", "measurement"):
+            return self.group
+        return "uncertainty"
 
     def check(self, value: Any) -> float | int:
         """Return ``value`` converted to this parameter's type, or raise ParameterError.
@@ -416,6 +421,20 @@ class Params:
     fixed_cost_per_customer: float = _p(20.0, 0.0, 100_000.0, "$ per market person-week", "finance",
                                         "Premises and overheads, scaled by the local market size",
                                         "assumption")
+
+    # --- measurement: the company's surveys -----------------------------------------------------
+    survey_weeks: int = _p(13, 1, 52, "weeks", "measurement",
+                           "Weeks between engagement surveys (the last result stands meanwhile)",
+                           "assumption (quarterly pulse surveys)")
+    survey_response_rate: float = _p(0.7, 0.05, 1.0, "share of staff", "measurement",
+                                     "Share of staff who answer an engagement survey",
+                                     "assumption (typical 60-80% response)")
+    survey_item_noise: float = _p(0.1, 0.0, 0.5, "engagement sd", "measurement",
+                                  "Noise of one employee's survey score around their engagement",
+                                  "assumption; Q12 unit-level alpha about .91 (Harter et al.)")
+    customer_survey_rate: float = _p(0.1, 0.001, 1.0, "share of visits", "measurement",
+                                     "Share of visits followed by a 0-10 rating",
+                                     "assumption")
 
     # fmt: on
     def __post_init__(self) -> None:

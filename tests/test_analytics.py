@@ -22,7 +22,8 @@ def _hand_made() -> pd.DataFrame:
     for step in range(5):
         for unit, (eng, csat, loy, revenue, profit, quit) in weekly.items():
             rows.append({"replication": 0, "step": step, "unit": unit, "engagement": eng,
-                         "csat": csat, "loyalty": loy, "customers": 50.0, "staff": 10.0,
+                         "csat": csat, "engagement_surveyed": eng, "csat_surveyed": csat,
+                         "loyalty": loy, "customers": 50.0, "staff": 10.0,
                          "revenue": revenue[step - 1] if step else 0.0,
                          "profit": profit if step else 0.0, "turnover": quit if step else 0.0,
                          "churn": 0.005 if step else 0.0})
@@ -42,6 +43,21 @@ def test_unit_table_hand_made_case() -> None:
     assert table.loc[0, "turnover"] == pytest.approx(1 - 0.98 ** 52)
     assert table.loc[0, "retention"] == pytest.approx(0.995 ** 52)
     assert table.loc[2, "csat"] == pytest.approx(0.64)
+
+
+def test_units_are_read_through_the_surveys_by_default() -> None:
+    frame = _hand_made()
+    # the survey ranks unit 0 top and unit 3 bottom (a noisy sample), the truth the other way
+    frame["engagement_surveyed"] = 1.0 - frame["engagement"]
+    frame.loc[frame["step"] == 2, "csat_surveyed"] = float("nan")  # a week without ratings
+    surveyed = unit_table(frame, start=1, end=4).set_index("unit")
+    assert surveyed.loc[0, "engagement"] == pytest.approx(0.8)
+    assert surveyed.loc[0, "engagement_true"] == pytest.approx(0.2)
+    assert surveyed.loc[2, "csat"] == pytest.approx(0.64)  # mean of the weeks with ratings
+    true = unit_table(frame, start=1, end=4, surveyed=False).set_index("unit")
+    assert true.loc[0, "engagement"] == pytest.approx(0.2)
+    assert quartile_comparison(unit_table(frame, start=1, end=4))["customer_ratings_pct"] < 0
+    assert quartile_comparison(true)["customer_ratings_pct"] == pytest.approx(10.0)
 
 
 def test_quartile_comparison_hand_made_case() -> None:

@@ -1,0 +1,45 @@
+"""Surveys observe the organisation with sampling and noise, and never change it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sim import ServiceModel
+from sim.metrics import KPI_COLUMNS
+from tests.conftest import SMALL
+
+
+def _run(**params) -> pd.DataFrame:
+    return ServiceModel(seed=4, **SMALL, **params).run(30).timeseries()
+
+
+def test_surveys_do_not_change_what_happens():
+    usual, other = _run(), _run(survey_response_rate=0.2, customer_survey_rate=0.5,
+                                survey_item_noise=0.3, survey_weeks=4)
+    pd.testing.assert_frame_equal(usual[list(KPI_COLUMNS)], other[list(KPI_COLUMNS)])
+    assert not usual["engagement_surveyed"].equals(other["engagement_surveyed"])
+
+
+def test_a_complete_noiseless_survey_sees_the_truth():
+    ts = _run(survey_response_rate=1.0, survey_item_noise=0.0, customer_survey_rate=1.0,
+              survey_weeks=13)
+    for week in (0, 13, 26):
+        assert ts.loc[week, "engagement_surveyed"] == pytest.approx(
+            ts.loc[week, "engagement_mean"], rel=1e-12)
+        assert ts.loc[week, "engaged_share_surveyed"] == pytest.approx(
+            ts.loc[week, "engaged_share"], rel=1e-12)
+    assert (ts["customer_ratings"] == ts["visits"]).all()
+    # ratings carry a point of noise and are rounded: unbiased within sampling error
+    assert abs((ts["csat_surveyed"] - ts["csat"]).mean()) < 0.01
+
+
+def test_between_surveys_the_last_result_stands_and_samples_are_noisy():
+    ts = _run()
+    assert (ts.loc[1:12, "engagement_surveyed"] == ts.loc[0, "engagement_surveyed"]).all()
+    assert ts.loc[13, "engagement_surveyed"] != ts.loc[12, "engagement_surveyed"]
+    respondents = ts.loc[0, "survey_respondents"]
+    assert 0.5 * ts.loc[0, "employees"] < respondents < 0.9 * ts.loc[0, "employees"]  # 70%
+    share = (ts["customer_ratings"] / ts["visits"]).loc[1:].mean()
+    assert 0.07 < share < 0.13  # 10% of visits rated
+    assert (ts["csat_surveyed"] - ts["csat"]).abs().max() > 0.005  # a sample, not the truth
