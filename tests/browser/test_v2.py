@@ -207,3 +207,54 @@ def test_compare_several_plans(page: Page, app_url: str, artifacts: Path) -> Non
     assert values == sorted(values, reverse=True), profits
     expect(page.locator(".spc-main canvas").last).to_be_visible()
     page.screenshot(path=artifacts / "v2-compare-plans.png", full_page=True)
+
+
+def test_layout_at_1024_and_390_px(browser, app_url: str, artifacts: Path) -> None:
+    tabs = ("Trajectories", "Investment", "Profit bridge", "Compare plans", "Timeline",
+            "Inside the organisation", "Files")
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        wait_for_run(page, 0)
+        for name in tabs:        # every tab on screen and clickable, no scrolling of the bar
+            tab = page.get_by_role("tab", name=name)
+            box = tab.bounding_box()
+            assert box and 0 <= box["x"] and box["x"] + box["width"] <= 1024, (name, box)
+            tab.click()
+            expect(tab).to_have_attribute("aria-selected", "true")
+        page.get_by_role("tab", name="Trajectories").click()
+        page.screenshot(path=artifacts / "v2-1024.png")
+    finally:
+        context.close()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        wait_for_run(page, 0)
+        settle(page)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 391, f"the page scrolls sideways at 390 px ({width} px wide)"
+        cards = page.locator(".spc-card")
+        expect(cards).to_have_count(8)
+        first = cards.first.bounding_box()
+        assert first and first["y"] < 844, "the summary cards should be on the first screen"
+        for i in range(8):
+            box = cards.nth(i).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 and \
+                box["width"] >= 150, box
+        page.screenshot(path=artifacts / "v2-390.png")
+        size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector("
+                             "'.spc-card-value')).fontSize)")
+        assert size >= 16
+        chart = page.locator("[data-chart] canvas").first
+        chart.scroll_into_view_if_needed()
+        box = chart.bounding_box()
+        assert box and box["width"] >= 300 and box["x"] + box["width"] <= 390, box
+        for name in tabs:
+            tab = page.get_by_role("tab", name=name)
+            box = tab.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)
+        page.screenshot(path=artifacts / "v2-390-charts.png")
+    finally:
+        context.close()
