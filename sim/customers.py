@@ -39,7 +39,7 @@ class CustomerFlows:
     renewed: np.ndarray
 
 
-def absorb_encounters(params: Params, market: Market, enc: Encounters) -> None:
+def absorb_encounters(params: Params, market: Market, units: Units, enc: Encounters) -> None:
     """Visitors update satisfaction and expectations; every customer's loyalty follows suit."""
     c = enc.customer
     sat = market.satisfaction[c] + params.satisfaction_memory * (
@@ -48,7 +48,8 @@ def absorb_encounters(params: Params, market: Market, enc: Encounters) -> None:
     market.satisfaction[c] = sat
     market.loyalty_pull[c] = power(sat, params.loyalty_convexity)
     anchor = params.expectation_anchor
-    target = (1.0 - anchor) * enc.quality + anchor * params.market_expectation
+    local = units.local_expectation[market.unit[c]]
+    target = (1.0 - anchor) * enc.quality + anchor * local
     market.expectation[c] += (target - market.expectation[c]) / params.expectation_weeks
     market.last_employee[c] = enc.employee
     active = market.status == ACTIVE

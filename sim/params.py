@@ -343,8 +343,10 @@ class Params:
                                      "Satisfaction gained per unit of quality above expectation",
                                      "Oliver 1980")
     market_expectation: float = _p(0.75, 0.0, 1.0, "quality 0-1", "market",
-                                   "Service level the market offers (competitors, the brand's "
-                                   "promise)", "Zeithaml, Berry & Parasuraman 1993; assumption")
+                                   "Mean service level local markets offer (competitors, the "
+                                   "brand's promise)",
+                                   "Zeithaml, Berry & Parasuraman 1993; assumption",
+                                   structural=True)
     expectation_anchor: float = _p(0.5, 0.0, 1.0, "weight", "market",
                                    "Weight of the market's service level in expectations (the "
                                    "rest: own experience)", "Zeithaml, Berry & Parasuraman 1993")
@@ -390,6 +392,16 @@ class Params:
     market_renewal: float = _p(0.02, 0.0, 0.1, "per week", "market",
                                "Weekly chance a lost customer's place goes to a new household",
                                "assumption")
+    competition_spread: float = _p(0.05, 0.0, 0.3, "quality sd", "market",
+                                   "Spread across units of the service level local competitors "
+                                   "offer (persistent)",
+                                   "assumption; Zeithaml, Berry & Parasuraman 1993",
+                                   structural=True)
+    staffing_spread: float = _p(0.15, 0.0, 1.0, "log sd", "market",
+                                "Spread of units' headcount for their demand (persistently "
+                                "thin or generous staffing)",
+                                "assumption; Oliva & Sterman 2001 (work pressure)",
+                                structural=True)
     market_size_spread: float = _p(0.35, 0.0, 1.5, "log sd", "market",
                                    "Spread of local market sizes across units", "assumption",
                                    structural=True)

@@ -49,12 +49,20 @@ def largest_remainder(shares: np.ndarray, total: int, minimum: int = 0) -> np.nd
 
 
 def build_units(params: Params, streams: Streams) -> Units:
-    """Units with markets of different sizes and managers who differ around the policy means."""
+    """Units that differ persistently: market size, staffing for it, local competition, manager.
+
+    Headcount follows each unit's market only roughly (``staffing_spread``: some units are
+    staffed thinly for their demand for years, others generously), and local competitors set
+    different service levels (``competition_spread`` around ``market_expectation``).
+    """
     n = params.n_units
     rng = streams.generator("init.units")
     share = rng.lognormal(0.0, params.market_size_spread, n)
     share /= share.sum()
-    planned = largest_remainder(share, params.n_employees, minimum=1)
+    local = streams.generator("init.local")  # persistent local conditions of each unit
+    staffing = local.lognormal(0.0, params.staffing_spread, n)
+    competition = local.normal(0.0, params.competition_spread, n)
+    planned = largest_remainder(share * staffing, params.n_employees, minimum=1)
     positions = np.ceil(planned * MAX_STAFFING_RATIO).astype(np.int64)
     customers = largest_remainder(share, params.n_customers, minimum=1)
     offsets = streams.generator("init.managers").normal(
@@ -71,6 +79,7 @@ def build_units(params: Params, streams: Streams) -> Units:
         process_quality=np.full(n, 0.4),
         csat=np.full(n, 0.7),
         workload=np.ones(n),
+        local_expectation=np.clip(params.market_expectation + competition, 0.0, 1.0),
     )
 
 

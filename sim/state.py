@@ -32,6 +32,7 @@ class Units:
     process_quality: np.ndarray  # service-process quality built from voiced ideas, 0-1
     csat: np.ndarray  # last week's mean encounter satisfaction
     workload: np.ndarray  # last week's demand / capacity
+    local_expectation: np.ndarray  # service level local competitors offer, 0-1
 
     @property
     def n(self) -> int:

@@ -83,7 +83,7 @@ def run_week(
     encounters.pass_feedback_to_staff(wf, enc)
 
     active_before = int(np.count_nonzero(market.status == ACTIVE))
-    customers.absorb_encounters(params, market, enc)
+    customers.absorb_encounters(params, market, units, enc)
     heard = customers.word_of_mouth(params, market, enc, org.contacts, market_draws)
     customer_flows = customers.churn_and_grow(params, market, units, enc, heard, market_draws)
 
