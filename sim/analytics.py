@@ -136,6 +136,42 @@ def quartile_comparison(table: pd.DataFrame) -> dict[str, float]:
     }
 
 
+RELATION_OUTCOMES = ("csat", "margin", "turnover", "productivity", "loyalty")
+
+
+def engagement_relations(table: pd.DataFrame) -> pd.DataFrame:
+    """Unit outcomes against unit engagement: correlation and regression slope with 95% CIs.
+
+    Within each replication (one organisation) engagement and the outcome are centred, then the
+    units of all replications are pooled, so differences between organisations do not count;
+    the correlation's interval is Fisher's, the slope's the regression's t-interval. With the
+    default, survey-measured table the relations are attenuated as in field studies.
+    """
+    from scipy import stats
+
+    frame = table.assign(productivity=table["revenue"] / table["staff"].where(table["staff"] > 0))
+    rows = []
+    for outcome in RELATION_OUTCOMES:
+        pair = frame[["replication", "engagement", outcome]].dropna()
+        centred = pair[["engagement", outcome]] - pair.groupby("replication")[
+            ["engagement", outcome]].transform("mean")
+        x, y = centred["engagement"].to_numpy(), centred[outcome].to_numpy()
+        n, groups = len(x), pair["replication"].nunique()
+        if n - groups < 3 or np.std(x) == 0 or np.std(y) == 0:
+            rows.append({"outcome": outcome, "n_units": n})
+            continue
+        r = float(np.corrcoef(x, y)[0, 1])
+        z = math.atanh(min(max(r, -1 + 1e-12), 1 - 1e-12))
+        half = 1.96 / math.sqrt(max(n - groups - 2, 1))
+        fit = stats.linregress(x, y)
+        t = stats.t.ppf(0.975, n - groups - 1)
+        rows.append({"outcome": outcome, "n_units": n, "r": r,
+                     "r_low": math.tanh(z - half), "r_high": math.tanh(z + half),
+                     "slope": fit.slope, "slope_low": fit.slope - t * fit.stderr,
+                     "slope_high": fit.slope + t * fit.stderr})
+    return pd.DataFrame(rows)
+
+
 def _cmd_units(args: argparse.Namespace) -> int:
     """Print the per-unit table and the quartile comparison of a scenario's replications."""
     from sim.runner import run_scenario
@@ -153,6 +189,15 @@ def _cmd_units(args: argparse.Namespace) -> int:
     print(f"\ntop vs bottom engagement quartile ({comparison['n_per_quartile']:.0f} units each):")
     for key in COMPARISON_KEYS:
         print(f"  {key:<22} {comparison[key]:+.1f}%")
+    relations = engagement_relations(table)
+    print("\nunit outcomes against unit engagement (within organisations; 95% CIs):")
+    for row in relations.itertuples():
+        if pd.isna(getattr(row, "r", np.nan)):
+            print(f"  {row.outcome:<13} too few units")
+            continue
+        print(f"  {row.outcome:<13} r {row.r:+.2f} [{row.r_low:+.2f}, {row.r_high:+.2f}]   "
+              f"slope {row.slope:+.3g} [{row.slope_low:+.3g}, {row.slope_high:+.3g}] "
+              f"per unit of engagement ({row.n_units} units)")
     if args.out:
         table.to_csv(args.out, index=False)
         print(f"wrote {args.out}")

@@ -95,3 +95,27 @@ def test_unit_table_from_a_model() -> None:
     assert len(table) == model.units.n
     assert table["engagement"].between(0, 1).all()
     assert (table["revenue"] > 0).all()
+
+
+def test_engagement_relations_are_within_organisations() -> None:
+    import numpy as np
+
+    from sim.analytics import engagement_relations
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for rep in range(4):
+        for unit in range(20):
+            eng = rng.uniform(0.3, 0.7)
+            # organisation-level offsets would fake a negative relation if pooled naively
+            rows.append({"replication": rep, "unit": unit, "engagement": eng + rep,
+                         "csat": 0.5 * eng - 0.4 * rep + rng.normal(0, 0.01),
+                         "margin": 0.1, "turnover": 0.5 - eng, "loyalty": eng,
+                         "revenue": 100.0 * (1 + eng), "staff": 10.0})
+    table = pd.DataFrame(rows)
+    rel = engagement_relations(table).set_index("outcome")
+    assert rel.loc["csat", "slope_low"] < 0.5 < rel.loc["csat", "slope_high"]
+    assert rel.loc["csat", "r"] > 0.95
+    assert rel.loc["turnover", "r"] == pytest.approx(-1.0)
+    assert rel.loc["productivity", "slope"] == pytest.approx(10.0)
+    assert math.isnan(rel.loc["margin"].get("r", float("nan")))  # no variation: no estimate
