@@ -116,8 +116,9 @@ def quartile_comparison(table: pd.DataFrame) -> dict[str, float]:
 
     Returns:
         ``customer_ratings_pct`` (csat), ``profitability_pct`` (margin = pooled profit / pooled
-        revenue) and ``turnover_pct`` (negative when top units lose fewer staff), plus
-        ``n_per_quartile`` (units per quartile in one replication).
+        revenue), ``turnover_pct`` (negative when top units lose fewer staff) and
+        ``productivity_pct`` (pooled revenue per employee), plus ``n_per_quartile`` (units per
+        quartile in one replication).
     """
     tops, bottoms = [], []
     k = 1
@@ -132,6 +133,8 @@ def quartile_comparison(table: pd.DataFrame) -> dict[str, float]:
         "profitability_pct": _relative_pct(top["profit"].sum() / top["revenue"].sum(),
                                            bottom["profit"].sum() / bottom["revenue"].sum()),
         "turnover_pct": _relative_pct(top["turnover"].mean(), bottom["turnover"].mean()),
+        "productivity_pct": _relative_pct(top["revenue"].sum() / top["staff"].sum(),
+                                          bottom["revenue"].sum() / bottom["staff"].sum()),
         "n_per_quartile": float(k),
     }
 

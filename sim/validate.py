@@ -168,18 +168,7 @@ def _quartile(key: str) -> Callable[[Study], tuple[float, float, float]]:
     zero); the interval comes from leaving out one replication at a time.
     """
     def pooled(table: pd.DataFrame) -> float:
-        if key != "productivity":
-            return quartile_comparison(table)[key]
-        tops, bottoms = [], []
-        for _, one in table.groupby("replication"):
-            k = max(1, math.ceil(len(one) / 4))
-            ranked = one.sort_values(["engagement", "unit"], kind="stable")
-            tops.append(ranked.tail(k))
-            bottoms.append(ranked.head(k))
-        top, bottom = pd.concat(tops), pd.concat(bottoms)
-        top_rate = top["revenue"].sum() / top["staff"].sum()
-        bottom_rate = bottom["revenue"].sum() / bottom["staff"].sum()
-        return 100.0 * (top_rate - bottom_rate) / abs(bottom_rate)
+        return quartile_comparison(table)[key]
 
     def measure(study: Study) -> tuple[float, float, float]:
         table = _units(study)
@@ -327,7 +316,7 @@ MEASURES: dict[str, Callable[[Study], np.ndarray | tuple[float, float, float]]] 
     "T2": _manager_share,
     "T3": _quartile("customer_ratings_pct"),
     "T4": _quartile("profitability_pct"),
-    "T5": _quartile("productivity"),
+    "T5": _quartile("productivity_pct"),
     "T6": _quartile("turnover_pct"),
     "T7a": _spend_gap(promoters=True),
     "T7b": _spend_gap(promoters=False),
