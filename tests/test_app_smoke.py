@@ -65,7 +65,7 @@ def test_comparison_is_paired_and_matches_a_direct_run(engine):
     assert stat.low <= stat.diff <= stat.high
     mean, low, high, payback = comp.roi()
     assert len(mean) == 13 and (payback is None or 0 <= payback <= 12)
-    assert comp.csv().startswith("run,")
+    assert comp.csv().startswith("run,name,")
     option = charts.timeseries("csat", np.arange(13), comp.band("scenario", "csat"),
                                comp.band("baseline", "csat"),
                                (Intervention(week=6, changes={"training": 0.1}),), ("a", "b"))

@@ -211,6 +211,7 @@ def Page():
     baseline_name, set_baseline_name = solara.use_state(TODAY)
     notice, set_notice = solara.use_state("")
     uploads, set_uploads = solara.use_state(cast(dict[str, Scenario], {}))  # file -> scenario
+    rate, set_rate = solara.use_state(invest.DEFAULT_RATE * 100)   # yearly %, NPV everywhere
     info, set_info = solara.use_state("")
     comparison, set_comparison = solara.use_state(None)  # type: Comparison | None
     # Progress is read only by the small components that show it, so an update re-renders them,
@@ -383,12 +384,12 @@ def Page():
                     with solara.lab.Tab("Trajectories", icon_name="mdi-chart-line"):
                         Trajectories(comparison, scenario.timeline, names)
                     with solara.lab.Tab("Investment", icon_name="mdi-cash-plus"):
-                        InvestmentView(comparison, scenario.timeline, versus)
+                        InvestmentView(comparison, scenario.timeline, versus, rate, set_rate)
                     with solara.lab.Tab("Profit bridge", icon_name="mdi-chart-waterfall"):
                         BridgeView(comparison, names)
                     with solara.lab.Tab("Compare plans", icon_name="mdi-format-list-numbered"):
                         ComparePlans(scenario, shown_name, presets, uploads, baseline_name,
-                                     session)
+                                     session, rate)
                     with solara.lab.Tab("Timeline", icon_name="mdi-timeline-clock-outline"):
                         TimelineEditor(scenario, set_timeline)
                     with solara.lab.Tab("Inside the organisation", icon_name="mdi-graph-outline"):
@@ -563,9 +564,8 @@ def RateInput(rate: float, on_rate):
 
 @solara.component
 def InvestmentView(comparison: Comparison | None, timeline: tuple[Intervention, ...],
-                   versus: str):
+                   versus: str, rate: float, set_rate):
     """The plan as an investment: NPV, ROI, payback, P(beats), cash curve, cost lines."""
-    rate, set_rate = solara.use_state(invest.DEFAULT_RATE * 100)
     with solara.Div(classes=["spc-panel"]):
         with solara.Row(style={"align-items": "center", "flex-wrap": "wrap", "gap": "12px"}):
             solara.Text("The plan as an investment", classes=["spc-panel-title"])
@@ -652,9 +652,9 @@ def _cell(est: invest.Estimate, fmt) -> str:
     return f"{html.escape(fmt(est.mean, True))}<br>{ci}"
 
 
-def plans_table(rows: list[dict], versus: str) -> str:
+def plans_table(rows: list[dict], versus: str, rate: float = invest.DEFAULT_RATE) -> str:
     """The ranked table (HTML) of plans against the comparator, paired 95% CIs per cell."""
-    head = ["#", "plan", "profit over horizon", "NPV (8%/yr)", "payback week"]
+    head = ["#", "plan", "profit over horizon", f"NPV ({rate:.1%}/yr)", "payback week"]
     head += [f"{charts.MEASURES[k].label} at horizon" for k in PLAN_KPIS]
     head.append(f"P(beats {versus})")
     body = []
@@ -685,7 +685,8 @@ def _money_fmt(value: float, signed: bool = False) -> str:
 
 @solara.component
 def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
-                 uploads: dict[str, Scenario], baseline_name: str, session: str):
+                 uploads: dict[str, Scenario], baseline_name: str, session: str,
+                 rate: float = invest.DEFAULT_RATE * 100):
     """Several plans (presets, the current edit, loaded files) against one comparator."""
     current = f"current: {shown_name}"
     options = [current, *presets, *uploads]
@@ -712,7 +713,7 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
 
     def go() -> None:
         try:
-            set_request(build())
+            set_request((*build(), time.monotonic()))   # Compare again re-runs
             status.value = ""
         except ParameterError as err:
             status.value = _one_line(err)
@@ -720,7 +721,7 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
     def run(cancel: threading.Event):
         if request is None:
             return None
-        names, plans, comparator = request
+        names, plans, comparator, _ = request
 
         def progress(p: Progress) -> None:
             status.value = f"Comparing: {p.runs_done}/{p.runs} runs done"
@@ -729,6 +730,7 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
             results = compare_many(plans, comparator, cancel, progress,
                                    session=f"{session}:plans")
         except Cancelled:
+            status.value = "Comparison cancelled; press Compare to run it again."
             return None
         except ParameterError as err:
             status.value = _one_line(err)
@@ -755,19 +757,27 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
                  "Plans to compare")
             solara.Button("Compare", color="primary", icon_name="mdi-play", on_click=go,
                           classes=["spc-compare"], disabled=not picked or busy)
+            if busy:
+                solara.Button("Cancel", icon_name="mdi-stop", outlined=True,
+                              on_click=lambda: ENGINE.cancel(f"{session}:plans"),
+                              classes=["spc-compare-cancel"])
         PlanStatus(status, busy)
         results = task.value if task.state == solara.ResultState.FINISHED else None
         if not results:
             return
-        rows = plan_rows(results)
+        rows = plan_rows(results, rate / 100)
+        ran_versus = label(results[0][1].baseline.scenario.name)   # the comparator these used
+        if ran_versus != versus:
+            solara.Text(f"These results are against {ran_versus}: press Compare to run them "
+                        f"against {versus}.", classes=["spc-info"])
         with solara.Div(classes=["spc-scroll"],
                         attributes={"data-plans": str(len(rows))}):
             solara.HTML(tag="table", classes=["spc-table", "spc-ranked"],
-                        unsafe_innerHTML=plans_table(rows, versus))
+                        unsafe_innerHTML=plans_table(rows, ran_versus, rate / 100))
         first = results[0][1]
         weeks = np.arange(first.matrix("scenario", "cum_profit").shape[1])
         curves = [(name, *comp.roi()[:3]) for name, comp in results]
-        solara.FigureEcharts(charts.overlay(weeks, curves, versus),
+        solara.FigureEcharts(charts.overlay(weeks, curves, ran_versus),
                              attributes={"style": "height: 360px"}, responsive=True)
 
 
@@ -809,7 +819,8 @@ def Files(scenario: Scenario, shown_name: str, comparison: Comparison | None, lo
             solara.FileDownload(named.to_yaml(), filename=f"{stem}.yaml",
                                 label="Export scenario YAML", mime_type="text/yaml")
             if comparison is not None:
-                solara.FileDownload(comparison.csv, filename=f"{stem}-results.csv",
+                solara.FileDownload(lambda: comparison.csv(shown_name),
+                                    filename=f"{stem}-results.csv",
                                     label="Export results CSV", mime_type="text/csv")
             YamlUpload(load_file)
         solara.HTML(tag="pre", unsafe_innerHTML=html.escape(named.to_yaml()),

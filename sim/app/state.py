@@ -536,12 +536,19 @@ class Comparison:
             payback = int(negative_weeks[-1] + 1) if len(negative_weeks) else 0
         return mean, low, high, payback
 
-    def csv(self) -> str:
-        """Both runs' time series as one tidy CSV (column ``run``: scenario or baseline)."""
-        frames = [self.scenario.timeseries.assign(run="scenario"),
-                  self.baseline.timeseries.assign(run="baseline")]
+    def csv(self, plan: str | None = None) -> str:
+        """Both runs' time series as one tidy CSV.
+
+        Column ``run``: plan or comparator; column ``name``: the plan's name (``plan``, default
+        the scenario's) and the comparator's (e.g. today).
+        """
+        frames = [self.scenario.timeseries.assign(
+                      run="plan", name=plan or self.scenario.scenario.name),
+                  self.baseline.timeseries.assign(run="comparator",
+                                                  name=self.baseline.scenario.name)]
         table = pd.concat(frames, ignore_index=True)
-        return table[["run", *[c for c in table.columns if c != "run"]]].to_csv(index=False)
+        first = ["run", "name"]
+        return table[[*first, *[c for c in table.columns if c not in first]]].to_csv(index=False)
 
 
 def compare(scenario: Scenario, baseline: Scenario, cancel: threading.Event | None = None,

@@ -125,7 +125,9 @@ def test_strategist_session(page: Page, app_url: str, artifacts: Path, tmp_path:
                     "--quiet"], check=True, timeout=300)
     rerun = pd.read_parquet(out / "timeseries.parquet")
     shown = pd.read_csv(csv_file)
-    shown = shown[shown["run"] == "scenario"].drop(columns="run").reset_index(drop=True)
+    assert set(shown["run"]) == {"plan", "comparator"}
+    assert set(shown.loc[shown["run"] == "comparator", "name"]) == {"today"}
+    shown = shown[shown["run"] == "plan"].drop(columns=["run", "name"]).reset_index(drop=True)
     numeric = [c for c in rerun.columns if pd.api.types.is_numeric_dtype(rerun[c])]
     np.testing.assert_allclose(shown[numeric].to_numpy(float), rerun[numeric].to_numpy(float),
                                rtol=1e-12, atol=1e-9)
