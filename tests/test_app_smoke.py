@@ -525,3 +525,24 @@ def test_several_plans_against_one_comparator(engine):
     assert option["legend"]["data"] == ["a", "b"]
     colours = {s["lineStyle"]["color"] for s in option["series"] if s.get("name")}
     assert len(colours) == 2
+
+
+def test_bridge_chart_bars_span_each_step_even_below_zero():
+    option = charts.bridge("today", 100.0, [("a", -250.0), ("b", 30.0)], "plan", -120.0)
+    base, up, down = ([d["value"] if isinstance(d, dict) else d for d in s["data"]]
+                      for s in option["series"])
+    spans = [(b, b + u + d) for b, u, d in zip(base, up, down, strict=True)]
+    assert spans == [(0, 100), (-150, 100), (-150, -120), (-120, 0)]
+    assert all(s["stackStrategy"] == "all" for s in option["series"])
+
+
+def test_a_refused_event_number_does_not_stay_in_its_input():
+    from sim.app.components import TimelineEditor
+    box, rc = solara.render(TimelineEditor(SMALL, lambda events: None), handle_error=False)
+    try:
+        _enter(rc, "spc-input-week", "999")
+        [b for b in rc.find(v.Btn).widgets if "Add event" in b.children][0].click()
+        field = rc.find(v.TextField, class_="spc-input-week").widget
+        assert field.v_model in (12, "12") and "999 refused" in " ".join(_errors(rc))
+    finally:
+        rc.close()

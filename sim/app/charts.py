@@ -315,21 +315,24 @@ def bridge(start_label: str, start: float, steps: list[tuple[str, float]], end_l
            end: float) -> dict[str, Any]:
     """Waterfall from the comparator's profit to the plan's: one bar per contribution."""
     names = [start_label, *[s[0] for s in steps], end_label]
-    base, up, down = [0.0], [max(start, 0.0)], [max(-start, 0.0)]
-    level = start
-    for _, value in steps:
-        low, high = sorted((level, level + value))
+    base, up, down = [], [], []   # bar i spans base[i] .. base[i] + up[i] + down[i]
+
+    def add(low: float, value: float) -> None:
         base.append(low)
         up.append(value if value > 0 else 0.0)
         down.append(-value if value < 0 else 0.0)
+
+    add(min(start, 0.0), start)
+    level = start
+    for _, value in steps:
+        add(min(level, level + value), value)
         level += value
-    base.append(0.0)
-    up.append(max(end, 0.0))
-    down.append(max(-end, 0.0))
+    add(min(end, 0.0), end)
     totals = {0, len(names) - 1}
 
     def bar(values: list[float], colour: str, name: str) -> dict[str, Any]:
-        return {"type": "bar", "name": name, "stack": "w", "data": [
+        # stackStrategy "all": a negative base still stacks under the bar (not per sign).
+        return {"type": "bar", "name": name, "stack": "w", "stackStrategy": "all", "data": [
             {"value": round(v, 0), "itemStyle": {"color": BASELINE if i in totals else colour}}
             for i, v in enumerate(values)]}
 
@@ -343,7 +346,8 @@ def bridge(start_label: str, start: float, steps: list[tuple[str, float]], end_l
         "yAxis": {"type": "value", "scale": True, "splitLine": {"lineStyle": {"color": GRID}},
                   "axisLabel": {"color": MUTED}},
         "series": [
-            {"type": "bar", "stack": "w", "silent": True, "tooltip": {"show": False},
+            {"type": "bar", "stack": "w", "stackStrategy": "all", "silent": True,
+             "tooltip": {"show": False},
              "itemStyle": {"color": "transparent"}, "data": [round(v, 0) for v in base]},
             bar(up, "#047857", "increase"),
             bar(down, "#b91c1c", "decrease"),
