@@ -181,20 +181,35 @@ def test_latency_of_a_lever_change(page: Page, app_url: str, artifacts: Path) ->
         out.write(line + "\n")
 
 
-def test_compare_several_plans(page: Page, app_url: str, artifacts: Path) -> None:
+def test_compare_several_plans(page: Page, app_url: str, artifacts: Path,
+                               tmp_path: Path) -> None:
     page.goto(app_url)
     wait_for_run(page, 0)
     settle(page)
+    # A loaded file is one of the choices (loading it also makes it the current edit).
+    plan = tmp_path / "people_plan.yaml"
+    plan.write_text("name: people_plan\nbase: baseline\nsteps: 104\nreps: 5\n"
+                    "params:\n  recognition: 0.8\n")
+    page.get_by_role("tab", name="Files").click()
+    g = generation(page)
+    page.locator("input[data-testid=yaml-input]").set_input_files(plan)
+    wait_for_run(page, g)
+    choose(page, "spc-preset", "invest_in_training")
+    settle(page)
     page.get_by_role("tab", name="Compare plans").click()
     page.locator(".spc-plans").click()
-    for option in ("employees_first", "cost_cutting"):
-        page.locator(".v-menu__content .v-list-item", has_text=option).first.click()
+    for option in ("employees_first", "cost_cutting", "file: people_plan.yaml"):
+        page.locator(".menuable__content__active .v-list-item", has_text=option).first.click()
     page.keyboard.press("Escape")
+    for option in ("current: invest_in_training", "employees_first", "cost_cutting",
+                   "people_plan.yaml"):
+        expect(page.locator(".spc-plans")).to_contain_text(option)
     page.locator(".spc-compare").click()
     table = page.locator(".spc-ranked")
-    expect(table.locator("tbody tr")).to_have_count(3, timeout=RUN_TIMEOUT_MS)
+    expect(table.locator("tbody tr")).to_have_count(4, timeout=RUN_TIMEOUT_MS)
     text = table.inner_text()
-    for words in ("invest in training", "employees first", "cost cutting", "P(BEATS TODAY)"):
+    for words in ("invest in training", "employees first", "cost cutting",
+                  "file: people plan.yaml", "P(BEATS TODAY)"):
         assert words.lower() in text.lower(), words
     profits = [row.locator("td").nth(2).inner_text().split("\n")[0]
                for row in table.locator("tbody tr").all()]
