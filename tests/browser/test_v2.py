@@ -19,6 +19,12 @@ from tests.browser.test_explorer import RUN_TIMEOUT_MS, choose, generation, wait
 pytestmark = pytest.mark.browser
 
 
+# Inputs and sliders of the page without an aria-label (their outer HTML).
+UNNAMED = """() => [...document.querySelectorAll(
+    '.spc-app input:not([type=hidden]):not([type=file]), .spc-app [role=slider]')]
+    .filter(e => !(e.getAttribute('aria-label') || '').trim()).map(e => e.outerHTML)"""
+
+
 def settle(page: Page) -> None:
     """Wait until no comparison is running."""
     page.wait_for_function("() => document.querySelector('.spc-status')?.dataset.running "
@@ -40,9 +46,7 @@ def test_labels_name_the_comparator_and_the_plan(page: Page, app_url: str, artif
     assert "baseline" not in page.locator(".spc-cards").inner_text()
 
     # Every input has an accessible name, sliders included.
-    unnamed = page.evaluate("""() => [...document.querySelectorAll(
-        '.spc-app input:not([type=hidden]):not([type=file]), .spc-app [role=slider]')]
-        .filter(e => !(e.getAttribute('aria-label') || '').trim()).map(e => e.outerHTML)""")
+    unnamed = page.evaluate(UNNAMED)
     assert not unnamed, unnamed[:3]
     assert page.locator("[data-lever=training] [role=slider]").get_attribute("aria-label") \
         .startswith("Training")
@@ -238,6 +242,9 @@ def test_layout_at_1024_and_390_px(browser, app_url: str, artifacts: Path) -> No
             assert box and 0 <= box["x"] and box["x"] + box["width"] <= 1024, (name, box)
             tab.click()
             expect(tab).to_have_attribute("aria-selected", "true")
+            page.wait_for_timeout(300)
+            unnamed = page.evaluate(UNNAMED)   # every tab's inputs have accessible names too
+            assert not unnamed, (name, unnamed[:3])
         page.get_by_role("tab", name="Trajectories").click()
         page.screenshot(path=artifacts / "v2-1024.png")
     finally:
