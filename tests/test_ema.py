@@ -15,10 +15,10 @@ TINY = {"n_employees": 30, "n_customers": 500}
 
 def test_roles_come_from_the_groups():
     roles = {spec.role for spec in SPECS.values()}
-    assert roles == {"lever", "uncertainty", "size"}
+    assert roles == {"lever", "uncertainty", "size", "measurement"}
     for spec in SPECS.values():
         expected = ("lever" if spec.group in LEVER_GROUPS
-                    else "size" if spec.group == "size" else "uncertainty")
+                    else spec.group if spec.group in ("size", "measurement") else "uncertainty")
         assert spec.role == expected
     assert set(ema.ranges("lever")) == set(LEVERS)  # the levers that act from week 1
     uncertain = ema.ranges("uncertainty")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -397,11 +400,18 @@ def killable_reference(tmp_path_factory) -> Path:
     return out
 
 
-def start_sweep(tmp_path: Path, out: Path) -> tuple[subprocess.Popen, Path]:
+@pytest.fixture
+def private_tmp() -> Iterator[Path]:
+    """A short temporary directory of the sweep's own (the forkserver's socket path, under it,
+    must stay below the 108-character limit of AF_UNIX, which a deep pytest path can exceed)."""
+    path = Path(tempfile.mkdtemp(prefix="sw-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def start_sweep(tmp_path: Path, out: Path, tmpdir: Path) -> tuple[subprocess.Popen, Path]:
     """``sim sweep`` in its own session and temporary directory, once it has committed a run."""
     path = write(tmp_path, KILLABLE)
-    tmpdir = tmp_path / "tmp"
-    tmpdir.mkdir(exist_ok=True)
     command = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out),
                "--workers", "2", "--quiet", "--commit-every", "0.05"]
     proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
@@ -451,10 +461,10 @@ def still_running(processes: set[tuple[int, str]]) -> set[tuple[int, str]]:
     [("SIGKILL", -signal.SIGKILL), ("SIGTERM", 128 + signal.SIGTERM), ("ctrl-c", 130)],
 )
 def test_a_killed_sweep_leaves_no_process_or_temp_folder_and_resumes_exactly(
-    tmp_path, killable_reference, how, status
+    tmp_path, private_tmp, killable_reference, how, status
 ):
     out = tmp_path / "killed"
-    proc, path = start_sweep(tmp_path, out)
+    proc, path = start_sweep(tmp_path, out, private_tmp)
     family = descendants(proc.pid)
     assert len(family) >= 4  # resource tracker, forkserver and the 2 workers below it
     if how == "ctrl-c":
@@ -466,7 +476,7 @@ def test_a_killed_sweep_leaves_no_process_or_temp_folder_and_resumes_exactly(
     while still_running(family) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not still_running(family), f"orphans after {how}: {still_running(family)}"
-    assert not list((tmp_path / "tmp").glob("pymp-*"))
+    assert not list(private_tmp.glob("pymp-*"))
     stderr = proc.stderr.read().decode()
     if how != "SIGKILL":
         assert "committed runs are kept" in stderr and "--resume" in stderr, stderr
@@ -480,10 +490,10 @@ def test_a_killed_sweep_leaves_no_process_or_temp_folder_and_resumes_exactly(
 
 
 def test_sigkill_of_the_sweep_then_resume_gives_exactly_the_uninterrupted_rows(
-    tmp_path, killable_reference
+    tmp_path, private_tmp, killable_reference
 ):
     out = tmp_path / "killed"
-    proc, path = start_sweep(tmp_path, out)
+    proc, path = start_sweep(tmp_path, out, private_tmp)
     time.sleep(0.15)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, mid-run
     proc.wait()
