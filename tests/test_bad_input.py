@@ -628,3 +628,20 @@ def test_analyze_rebuilds_a_sweep_whose_scenario_has_a_start(tmp_path, capsys):
     }, directory=tmp_path)
     run_sweep(experiment, tmp_path / "out", workers=1, quiet=True)
     assert run_cli(["analyze", str(tmp_path / "out"), "--quiet"], capsys)[:3:2] == (0, [])
+
+
+def test_sim_app_refuses_an_address_it_cannot_listen_on(capsys):
+    import socket
+
+    from sim.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for argv, words in ((["app", "--port", "99999"], "--port 99999 is out of range"),
+                            (["app", "--port", str(port)], "cannot listen there"),
+                            (["app", "--host", "256.1.1.1"], "cannot listen there")):
+            assert main(argv) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and words in err[0], err

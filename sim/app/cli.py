@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
+
+from sim.params import ParameterError
 
 PAGE = Path(__file__).with_name("page.py")
 SESSION_LIFETIME = "2m"   # how long a disconnected tab's session waits for it to come back
@@ -41,8 +44,22 @@ def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def check_address(host: str, port: int) -> None:
+    """Refuse, in one line, a port out of range or an address this machine cannot listen on."""
+    if not 1 <= port <= 65535:
+        raise ParameterError(f"--port {port} is out of range: allowed 1..65535")
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except (OSError, OverflowError) as err:
+        why = getattr(err, "strerror", None) or str(err)
+        raise ParameterError(f"--host {host} --port {port}: cannot listen there ({why})") from None
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     """Replace this process with the Solara server (Ctrl-C stops it)."""
+    check_address(args.host, args.port)
     command = server_command(args.host, args.port)
     print(f"sim app: serving the what-if explorer on http://{args.host}:{args.port}", flush=True)
     os.execve(command[0], command, server_env())
