@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from sim import cache, leadership, networks, workforce
 from sim.metrics import KPI_COLUMNS
-from sim.params import LEVERS, Params
+from sim.params import Params
 from sim.population import build_market, build_units, build_workforce
 from sim.rng import Streams
 from sim.week import Organisation, Week, run_week
@@ -49,11 +49,6 @@ class Start:
     organisation: Organisation
     week0: Week
     settle_weeks: int  # weeks it took to settle
-
-
-def start_params(world: Params, policies: Params) -> Params:
-    """Today's parameters: the world of ``world`` with the levers of ``policies``."""
-    return world.replace(**{lever: getattr(policies, lever) for lever in LEVERS})
 
 
 def build(params: Params, streams: Streams) -> Organisation:

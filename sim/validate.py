@@ -38,6 +38,7 @@ WEEKS = 104
 DEFAULT_REPS, QUICK_REPS = 12, 4
 EARLY, LATE = (1, 13), (92, 104)
 PROMOTER, PASSIVE = 9, 7  # 0-10 ratings: very satisfied 9-10, satisfied 7-8 (Reichheld 2003)
+QUIT_RAISE = 1.5  # T11: quitting raised by half from week 1 in the same organisation
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,6 @@ def run_study(reps: int, overrides: dict[str, float] | None = None, first_seed: 
     study.series["more_quits"] = pd.concat(frames, ignore_index=True)
     return study
 
-
-QUIT_RAISE = 1.5
 
 
 # --- measures: each returns one value per replication (or one value) -------------------------
