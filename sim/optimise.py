@@ -47,19 +47,16 @@ candidates) and ``pareto.png``. A bad spec or flag is refused with one line, not
 from __future__ import annotations
 
 import argparse
-import contextlib
 import fcntl
 import hashlib
 import json
 import math
 import os
-import signal
 import sys
-import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +68,7 @@ import yaml
 from sim.ema import DISCOUNT_RATE, SUMMARY_WEEKS, check_outcomes, check_rate, outcomes_of
 from sim.params import SPECS, ParameterError, check_names, shown
 from sim.scenario import MAX_STEPS, Scenario, check_int, check_text, load_scenario, read_yaml
+from sim.sweep_pool import interrupt_on_signals, report_interrupt
 
 TOP_KEYS = (
     "name", "description", "scenario", "set", "steps", "seed", "replications", "trials",
@@ -871,31 +869,6 @@ def _figure(table: pd.DataFrame, pareto: pd.DataFrame, spec: Spec, reference: di
 
 
 # --- command line ------------------------------------------------------------------------------
-class _Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: unwinds like Ctrl-C (finished candidates are already recorded)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def _signals() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        raise _Stopped(signum)
-
-    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
 def check_flags(args: argparse.Namespace) -> None:
     """Refuse out-of-range or contradictory flags with one line each."""
     from sim.sweep import max_workers
@@ -917,16 +890,12 @@ def cmd_optimise(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     out = args.out if args.out is not None else str(Path("experiments") / "output" / spec.name)
     try:
-        with _signals():
+        with interrupt_on_signals():
             summary = optimise(spec, out, workers=args.workers, scheduler=args.scheduler,
                                connect_timeout=args.connect_timeout, resume=args.resume,
                                quiet=args.quiet)
     except KeyboardInterrupt as stop:
-        signum = getattr(stop, "signum", signal.SIGINT)
-        kept = (Path(out) / "manifest.json").exists()
-        hint = f"; finished candidates are kept in {out}: add --resume to continue" if kept else ""
-        print(f"sim: interrupted ({signal.Signals(signum).name}){hint}", file=sys.stderr)
-        return 128 + signum
+        return report_interrupt(stop, out, "finished candidates")
     if not args.quiet:
         print(report(summary, spec))
     return 0

@@ -24,19 +24,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import fcntl
 import importlib.metadata
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +48,12 @@ import yaml
 from sim.experiment import Experiment, ExperimentError, Outputs, RunSpec, load_experiment
 from sim.runner import atomic_write, prepare_output_dir
 from sim.scenario import Scenario
-from sim.sweep_pool import MAX_WORKER_DEATHS, run_local
+from sim.sweep_pool import (
+    MAX_WORKER_DEATHS,
+    interrupt_on_signals,
+    report_interrupt,
+    run_local,
+)
 
 EXTRA_TABLES = ("timeseries", "units", "employees", "customers")
 # What a results directory may hold besides dot-files (the lock, temporary files).
@@ -655,32 +658,6 @@ def _run_dask(
             submit()
 
 # --- command line -------------------------------------------------------------------------------
-class SweepInterrupted(KeyboardInterrupt):
-    """SIGTERM or SIGHUP during ``sim sweep``: unwinds like Ctrl-C (commit, stop the workers)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into :class:`SweepInterrupted` (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise SweepInterrupted(signum)
-
-    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
 def max_workers() -> int:
     """The most local workers ``--workers`` accepts: 4 per core (more only costs memory)."""
     return 4 * (os.cpu_count() or 1)
@@ -721,7 +698,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if out is None:
         out = str(Path("experiments") / "output" / experiment.name)
     try:
-        with _signals_interrupt():
+        with interrupt_on_signals():
             summary = run_sweep(
                 experiment,
                 out,
@@ -733,11 +710,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 flush_seconds=args.commit_every,
             )
     except KeyboardInterrupt as stop:
-        signum = getattr(stop, "signum", signal.SIGINT)
-        kept = (Path(out) / "manifest.json").exists()
-        hint = f"; committed runs are kept in {out}: add --resume to continue" if kept else ""
-        print(f"sim: interrupted ({signal.Signals(signum).name}){hint}", file=sys.stderr)
-        return 128 + signum
+        return report_interrupt(stop, out, "committed runs")
     if not args.quiet or summary.failed:
         where = args.scheduler or f"{args.workers or os.cpu_count()} local worker(s)"
         print(

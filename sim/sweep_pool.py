@@ -25,16 +25,19 @@ the workers. So:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import shutil
 import signal
+import sys
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 MAX_WORKER_DEATHS = 3  # a run in flight when its worker died this often is recorded as failed
@@ -173,3 +176,39 @@ def run_local[Task, Outcome](
                     else:
                         suspects.appendleft(task)
                 pool.shutdown(wait=False, cancel_futures=True)
+
+
+# --- interruption: SIGTERM and SIGHUP unwind like Ctrl-C ----------------------------------------
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during a long command: unwinds like Ctrl-C (work done is kept)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def interrupt_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Interrupted` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def report_interrupt(stop: KeyboardInterrupt, out: str, kept: str) -> int:
+    """One line on stderr for an interrupted command; its exit status (128 + signal)."""
+    signum = getattr(stop, "signum", signal.SIGINT)
+    hint = (f"; {kept} are kept in {out}: add --resume to continue"
+            if (Path(out) / "manifest.json").exists() else "")
+    print(f"sim: interrupted ({signal.Signals(signum).name}){hint}", file=sys.stderr)
+    return 128 + signum
