@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from sim.metrics import HEADLINE, KPI_COLUMNS
-from sim.params import SPECS, ParameterError, check_names
+from sim.params import SPECS, ParameterError, check_keys, check_names
 from sim.scenario import (
     MAX_STEPS,
     Scenario,
@@ -250,7 +250,7 @@ def parse_experiment(
 def _parse(data: Any, source: str, directory: Path) -> Experiment:
     if not isinstance(data, dict):
         raise ExperimentError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
-    _known(data, TOP_KEYS, source)
+    check_keys(data, TOP_KEYS, source, ExperimentError)
     for key in ("parameters",):
         if key not in data:
             raise ExperimentError(f"{source}: missing key {key!r}")
@@ -264,7 +264,7 @@ def _parse(data: Any, source: str, directory: Path) -> Experiment:
     base = base.with_changes(steps=_int(data, "steps", base.steps, 1, MAX_STEPS), reps=1, **fixed)
 
     design = _mapping(data, "design", "a mapping with 'method'")
-    _known(design, DESIGN_KEYS, "design")
+    check_keys(design, DESIGN_KEYS, "design", ExperimentError)
     method = design.get("method", "grid")
     if not isinstance(method, str) or method not in METHODS:
         raise ParameterError(f"design.method: {_shown(method)} is not one of {', '.join(METHODS)}")
@@ -366,7 +366,7 @@ def _parameters(raw: Any, method: str) -> dict[str, Any]:
                 f"{where}: expected a list of values or {{low: L, high: H}}, got {value!r}"
             )
         allowed = ("low", "high", "num") if method == "grid" else ("low", "high")
-        _known(value, allowed, where)
+        check_keys(value, allowed, where, ExperimentError)
         for key in ("low", "high"):
             if key not in value:
                 raise ParameterError(f"{where}: missing {key!r} (allowed {spec.low}..{spec.high})")
@@ -391,7 +391,7 @@ def _parameters(raw: Any, method: str) -> dict[str, Any]:
 def _outputs(raw: Any, steps: int) -> Outputs:
     if not isinstance(raw, dict):
         raise ParameterError(f"outputs: expected a mapping, got {raw!r}")
-    _known(raw, OUTPUT_KEYS, "outputs")
+    check_keys(raw, OUTPUT_KEYS, "outputs", ExperimentError)
     kpis = raw.get("kpis", list(HEADLINE))
     if isinstance(kpis, str) or not isinstance(kpis, list) or not kpis:
         raise ParameterError(f"outputs.kpis: expected a list of KPI names, got {kpis!r}")
@@ -412,12 +412,6 @@ def _outputs(raw: Any, steps: int) -> Outputs:
 
 
 # --- small checks -------------------------------------------------------------------------------
-def _known(data: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    for key in data:
-        if key not in allowed:
-            raise ExperimentError(f"{where}: unknown key {key!r} (allowed: {', '.join(allowed)})")
-
-
 def _mapping(data: dict[str, Any], key: str, what: str) -> dict[str, Any]:
     """``data[key]`` if a mapping; absent or empty (``key:`` alone) means an empty one."""
     value = data.get(key)

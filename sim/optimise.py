@@ -66,7 +66,7 @@ import pandas as pd
 import yaml
 
 from sim.ema import DISCOUNT_RATE, SUMMARY_WEEKS, check_outcomes, check_rate, outcomes_of
-from sim.params import SPECS, ParameterError, check_names, shown
+from sim.params import SPECS, ParameterError, check_keys, check_names, shown
 from sim.scenario import MAX_STEPS, Scenario, check_int, check_text, load_scenario, read_yaml
 from sim.sweep_pool import interrupt_on_signals, report_interrupt
 
@@ -192,9 +192,7 @@ def parse_spec(data: Any, source: str = "spec", directory: Path | None = None) -
 def _parse(data: Any, source: str, directory: Path) -> Spec:
     if not isinstance(data, dict):
         raise SpecError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
-    for key in data:
-        if key not in TOP_KEYS:
-            raise SpecError(f"{source}: unknown key {shown(key)} (allowed: {', '.join(TOP_KEYS)})")
+    check_keys(data, TOP_KEYS, source, SpecError)
     for key in ("levers", "objectives"):
         if key not in data:
             raise SpecError(f"{source}: missing key {key!r}")

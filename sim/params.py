@@ -492,6 +492,14 @@ def check_names(values: dict[str, Any]) -> None:
             raise ParameterError(f"unknown parameter {shown(key)}{hint}")
 
 
+def check_keys(data: dict[Any, Any], allowed: tuple[str, ...], where: str,
+               error: type[ParameterError] = ParameterError) -> None:
+    """Refuse a key of a file's mapping that is not in ``allowed``, in one line naming it."""
+    for key in data:
+        if key not in allowed:
+            raise error(f"{where}: unknown key {shown(key)} (allowed: {', '.join(allowed)})")
+
+
 def check_cross_fields(params: Params) -> None:
     """Rules that involve more than one parameter."""
     if params.n_customers < params.n_units:

@@ -34,6 +34,7 @@ from sim.params import (
     ParameterError,
     Params,
     check_cross_fields,
+    check_keys,
     check_names,
     shown,
 )
@@ -174,9 +175,7 @@ def parse_scenario(data: Any, source: str = "scenario", _seen: tuple[str, ...] =
         data = {}
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
-    for key in data:
-        if key not in TOP_KEYS:
-            raise ScenarioError(f"{source}: unknown key {key!r} (allowed: {', '.join(TOP_KEYS)})")
+    check_keys(data, TOP_KEYS, source, ScenarioError)
     try:
         base = Scenario()
         if "base" in data:
