@@ -113,6 +113,7 @@ class Study:
     first_seed: int
     baseline: list[ServiceModel] = dataclasses.field(default_factory=list)
     series: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    unit_table: pd.DataFrame | None = None  # the baseline's units over weeks 1-104
 
     def weekly(self, name: str, key: str) -> pd.DataFrame:
         """Replications x weeks of ``key`` in scenario ``name``."""
@@ -155,8 +156,11 @@ def run_study(reps: int, overrides: dict[str, float] | None = None, first_seed: 
 
 # --- measures: each returns one value per replication (or one value) -------------------------
 def _units(study: Study) -> pd.DataFrame:
-    frames = [m.unit_timeseries() for m in study.baseline]
-    return unit_table(pd.concat(frames, ignore_index=True), start=1, end=WEEKS)
+    """The baseline's unit table over weeks 1-104 (built once per study, used by T3-T6)."""
+    if study.unit_table is None:
+        frames = [m.unit_timeseries() for m in study.baseline]
+        study.unit_table = unit_table(pd.concat(frames, ignore_index=True), start=1, end=WEEKS)
+    return study.unit_table
 
 
 def _quartile(key: str) -> Callable[[Study], tuple[float, float, float]]:
