@@ -81,8 +81,8 @@ def customer_survey(params: Params, enc: Encounters, market: Market, units: Unit
     """Rate a sample of this week's visits 0-10: the surveyed CSAT (0-1) and NPS."""
     rng = streams.generator("survey.customers", week)
     asked = rng.random(len(enc.customer)) < params.customer_survey_rate
-    noise = rng.normal(0.0, CUSTOMER_RATING_NOISE, len(enc.customer))
-    rating = np.clip(np.rint(10.0 * enc.satisfaction + noise), 0, 10)[asked]
+    noise = rng.normal(0.0, CUSTOMER_RATING_NOISE, int(np.count_nonzero(asked)))  # asked only
+    rating = np.clip(np.rint(10.0 * enc.satisfaction[asked] + noise), 0, 10)
     unit = market.unit[enc.customer[asked]]
     count = np.bincount(unit, minlength=units.n)
     total = np.bincount(unit, weights=rating / 10.0, minlength=units.n)
