@@ -88,29 +88,42 @@ def burnout_target(
     )
 
 
+def engagement_terms(
+    params: Params, wf: Workforce, lead: Leadership, units: Units, mentoring: np.ndarray
+) -> dict[str, np.ndarray | float]:
+    """Each driver's additive term in the engagement logit, in the order they are summed.
+
+    One definition serves the weekly step (:func:`engagement_target`) and the page's exact
+    attribution of an engagement change to its drivers.
+    """
+    u = wf.unit
+    return {
+        "intercept": params.engagement_intercept,
+        "trust": params.eng_w_trust * wf.trust,
+        "resources": params.eng_w_resources * params.resources,
+        "alignment": params.eng_w_alignment * wf.alignment,
+        "recognition": params.eng_w_recognition * lead.recognition[u],
+        "rewards": params.eng_w_rewards * params.rewards * units.csat[u],
+        "mentoring": params.eng_w_mentoring * mentoring[u],
+        "autonomy": params.eng_w_autonomy * wf.autonomy,
+        "voice": params.eng_w_voice * params.voice_climate,
+        "surveys": params.eng_w_surveys * params.surveys_acted_upon,
+        "customer_feedback": params.eng_w_customer_feedback * wf.feedback,
+        "fit": params.eng_w_fit * (wf.fit - 0.5),
+        "pay": params.eng_w_pay * (params.pay_level - 1.0),
+        "mood": params.eng_w_mood * (wf.mood - 0.5),
+        "burnout": -(params.eng_w_burnout * wf.burnout),
+        "disposition": wf.disposition,
+    }
+
+
 def engagement_target(
     params: Params, wf: Workforce, lead: Leadership, units: Units, mentoring: np.ndarray
 ) -> np.ndarray:
     """Engagement each employee's situation would settle at (logistic in job resources)."""
-    u = wf.unit
-    z = (
-        params.engagement_intercept
-        + params.eng_w_trust * wf.trust
-        + params.eng_w_resources * params.resources
-        + params.eng_w_alignment * wf.alignment
-        + params.eng_w_recognition * lead.recognition[u]
-        + params.eng_w_rewards * params.rewards * units.csat[u]
-        + params.eng_w_mentoring * mentoring[u]
-        + params.eng_w_autonomy * wf.autonomy
-        + params.eng_w_voice * params.voice_climate
-        + params.eng_w_surveys * params.surveys_acted_upon
-        + params.eng_w_customer_feedback * wf.feedback
-        + params.eng_w_fit * (wf.fit - 0.5)
-        + params.eng_w_pay * (params.pay_level - 1.0)
-        + params.eng_w_mood * (wf.mood - 0.5)
-        - params.eng_w_burnout * wf.burnout
-        + wf.disposition
-    )
+    z: np.ndarray | float = 0.0
+    for term in engagement_terms(params, wf, lead, units, mentoring).values():
+        z = z + term
     return logistic(z)
 
 
