@@ -77,13 +77,40 @@ def test_default_window_skips_step_zero_and_first_half() -> None:
     assert table.loc[1, "csat"] == pytest.approx(0.62)
 
 
-def test_quartiles_are_taken_within_each_replication() -> None:
-    one = _hand_made()
-    two = one.assign(replication=1)
-    two["csat"] = two["csat"] * 2  # doubles both quartiles: the relative gap is unchanged
-    comparison = quartile_comparison(unit_table(pd.concat([one, two]), start=1, end=4))
-    assert comparison["customer_ratings_pct"] == pytest.approx(10.0)
-    assert not math.isnan(comparison["profitability_pct"])
+def _two_organisations() -> pd.DataFrame:
+    """Two replications of four units; the second organisation is more engaged throughout.
+
+    Quartiles per replication, pooled quartiles and a mean of per-replication ratios all give
+    different answers here, so the test can tell which one quartile_comparison computes.
+    """
+    rows = [  # replication, unit, engagement, csat, revenue, profit, turnover
+        (0, 0, 0.1, 0.5, 100.0, 5.0, 0.4),    # bottom of replication 0
+        (0, 1, 0.2, 0.5, 100.0, 7.0, 0.3),
+        (0, 2, 0.3, 0.5, 100.0, 7.0, 0.3),
+        (0, 3, 0.4, 0.6, 100.0, 10.0, 0.2),   # top of replication 0
+        (1, 0, 0.6, 0.8, 300.0, 30.0, 0.3),   # bottom of replication 1
+        (1, 1, 0.7, 0.8, 100.0, 7.0, 0.3),
+        (1, 2, 0.8, 0.8, 100.0, 7.0, 0.3),
+        (1, 3, 0.9, 1.0, 100.0, 20.0, 0.1),   # top of replication 1
+    ]
+    frame = pd.DataFrame(rows, columns=["replication", "unit", "engagement", "csat", "revenue",
+                                        "profit", "turnover"])
+    return frame.assign(staff=10.0, margin=frame["profit"] / frame["revenue"])
+
+
+def test_quartiles_per_replication_pooled_over_replications() -> None:
+    """The documented reading: quartiles within each replication, then pooled means."""
+    comparison = quartile_comparison(_two_organisations())
+    assert comparison["n_per_quartile"] == 1
+    # top csat (0.6 + 1.0) / 2 = 0.8 against bottom (0.5 + 0.8) / 2 = 0.65. Pooled quartiles
+    # (the two most engaged units of all, both in replication 1) would give 0.9 / 0.5: +80%;
+    # a mean of the per-replication gaps (+20%, +25%) would give +22.5%.
+    assert comparison["customer_ratings_pct"] == pytest.approx(100 * (0.8 / 0.65 - 1))  # 23.08
+    # margin as pooled profit / pooled revenue: 30/200 = 15% against 35/400 = 8.75%; a mean of
+    # the units' margins (15% vs 7.5%) would give +100%, pooled quartiles (13.5% vs 6%) +125%
+    assert comparison["profitability_pct"] == pytest.approx(100 * (0.15 / 0.0875 - 1))  # 71.43
+    assert comparison["turnover_pct"] == pytest.approx(100 * (0.15 - 0.35) / 0.35)  # -57.14
+    assert comparison["productivity_pct"] == pytest.approx(100 * (10.0 - 20.0) / 20.0)  # -50
 
 
 def test_unit_table_from_a_model() -> None:
