@@ -24,6 +24,7 @@ import yaml
 
 from sim.app import charts, invest
 from sim.app.components import LEVER_TITLES, InsideView, KpiCard, LeverSlider, TimelineEditor, aria
+from sim.app.explain_view import ExplainView
 from sim.app.limits import LIMITS
 from sim.app.state import (
     ENGINE,
@@ -387,6 +388,8 @@ def Page():
                         InvestmentView(comparison, scenario.timeline, versus, rate, set_rate)
                     with solara.lab.Tab("Profit bridge", icon_name="mdi-chart-waterfall"):
                         BridgeView(comparison, names)
+                    with solara.lab.Tab("Why & sensitivity", icon_name="mdi-lightbulb-on-outline"):
+                        ExplainView(comparison, names, session)
                     with solara.lab.Tab("Compare plans", icon_name="mdi-format-list-numbered"):
                         ComparePlans(scenario, shown_name, presets, uploads, baseline_name,
                                      session, rate)
