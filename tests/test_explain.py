@@ -14,7 +14,6 @@ import solara
 from sim import explain, workforce
 from sim.app import explain_view, state
 from sim.app.explain_view import ExplainView
-from sim.elementary import logistic
 from sim.model import ServiceModel
 from sim.params import SPECS
 from sim.runner import run_scenario

@@ -393,12 +393,12 @@ def EngagementDrivers(plan: Scenario, comparator: Scenario, week: int, names: tu
                         f"<td>{html.escape(explain.driver_label(d))}</td>"
                         f"<td>{est.mean:+.4f}</td>"
                         f"<td>{html.escape(_ci(est, lambda v: f'{v:+.4f}'))}</td></tr>")
+        logit_ci = html.escape(_ci(logit, lambda v: f"{v:+.4f}"))
         solara.HTML(tag="table", classes=["spc-table", "spc-drivers-table"], unsafe_innerHTML=(
             "<thead><tr><th>driver</th><th>log-odds</th><th></th></tr></thead><tbody>"
             + "".join(rows)
             + f"<tr class='spc-total' data-total='{logit.mean!r}'><td>sum = change in the mean "
-              f"log-odds</td><td>{logit.mean:+.4f}</td><td>{html.escape(_ci(logit, lambda v: f'{v:+.4f}'))}"
-              "</td></tr></tbody>"))
+              f"log-odds</td><td>{logit.mean:+.4f}</td><td>{logit_ci}</td></tr></tbody>"))
 
 
 @solara.component
@@ -525,8 +525,10 @@ def ShapleyView(comparison: Comparison, names: tuple[str, str], session: str):
                    "combinations of them" if plan_design.exact else
                    f"more than {explain.MAX_EXACT} levers: a sampled estimate from "
                    f"{len(plan_design.orders or ())} random orders of the levers "
-                   f"({len(plan_design.coalitions)} combinations), not exact")
-            solara.Text(f"{n} lever{'s differ' if n != 1 else ' differs'} from {names[1]}: {listed}. "
+                   f"({len(plan_design.coalitions)} combinations), not exact; its intervals "
+                   "cover the replications, not the choice of orders")
+            differ = "levers differ" if n != 1 else "lever differs"
+            solara.Text(f"{n} {differ} from {names[1]}: {listed}. "
                         f"Each combination is {names[1]} with those levers set as in the plan "
                         "(a lever's start value and its timeline together); its value is the "
                         f"profit over the horizon on the same {plan.reps} paired replications. "

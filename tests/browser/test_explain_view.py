@@ -81,6 +81,8 @@ def test_explain_why_and_sensitivity(page: Page, app_url: str, artifacts: Path) 
     if loop == "failure":
         assert "cycle of failure" in sentence.inner_text()
     page.screenshot(path=artifacts / "explain-drivers-chain.png", full_page=True)
+    # The sticky header would cover the panels' tops in their own screenshots.
+    page.add_style_tag(content=".spc-header { position: static !important; }")
     page.locator(".spc-drivers").screenshot(path=artifacts / "explain-drivers.png")
     page.locator(".spc-chain").screenshot(path=artifacts / "explain-chain.png")
 
