@@ -1,9 +1,10 @@
-"""Reproducibility, common random numbers, bounds, the Mesa face and Mesa's batch_run."""
+"""Reproducibility, common random numbers, consistent stocks and flows, the Mesa face."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -103,30 +104,49 @@ def test_unit_timeseries_covers_every_unit_and_sums_to_the_total():
     assert np.isclose(last["customers"].sum(), model.kpis["customers_active"])
 
 
+# Each week ends by clipping these to [0, 1] (sim.workforce): a bounds check on them cannot
+# fail, but a NaN passes a clip, so they are checked for being finite.
+CLIPPED = ("engagement", "trust", "skill", "burnout", "mood", "alignment", "autonomy")
+# Not clipped: in range only if the dynamics keep them there (draws, averages of bounded values).
+UNCLIPPED = {"workforce": ("fit", "feedback"), "market": ("satisfaction", "loyalty")}
+COST_LINES = ("wages", "training_cost", "resources_cost", "recognition_cost", "rewards_cost",
+              "surveys_cost", "hiring_cost", "fixed_cost")
+
+
 def _check_state(model: ServiceModel) -> None:
     wf, market = model.workforce, model.market
-    for name in (
-        "engagement",
-        "trust",
-        "skill",
-        "burnout",
-        "mood",
-        "alignment",
-        "autonomy",
-        "fit",
-        "feedback",
-    ):
-        values = getattr(wf, name)
-        assert np.isfinite(values).all(), name
-        assert values.min() >= 0.0 and values.max() <= 1.0, name
-    for name in ("expectation", "satisfaction", "loyalty"):
-        values = getattr(market, name)
-        assert np.isfinite(values).all(), name
-        assert values.min() >= 0.0 and values.max() <= 1.0, name
+    for name in CLIPPED:
+        assert np.isfinite(getattr(wf, name)).all(), name
+    for owner, names in UNCLIPPED.items():
+        for name in names:
+            values = getattr(getattr(model, owner), name)
+            assert np.isfinite(values).all(), name
+            assert values.min() >= 0.0 and values.max() <= 1.0, name
     assert set(np.unique(market.status)) <= {PROSPECT, ACTIVE, LOST}
     assert np.isfinite(model.units.workload).all()
     for key, value in model.kpis.items():  # surveys: NaN only until their first answers
         assert np.isfinite(value) or key in SURVEY_KPIS, key
+
+
+def _check_week(before: dict[str, float], after: dict[str, float]) -> None:
+    """Stocks move by their flows, shares add up, the money adds up (nothing clips these)."""
+    assert after["customers_active"] - before["customers_active"] == (
+        after["new_customers"] - after["customers_churned"])
+    assert after["employees"] - before["employees"] == after["hires"] - after["quits"]
+    if before["customers_active"]:
+        assert after["customer_churn_rate"] == pytest.approx(
+            after["customers_churned"] / before["customers_active"])
+    if before["employees"]:
+        assert after["employee_turnover_rate"] == pytest.approx(
+            after["quits"] / before["employees"])
+    if after["employees"]:
+        shares = ("engaged_share", "not_engaged_share", "actively_disengaged_share")
+        assert sum(after[k] for k in shares) == pytest.approx(1.0)
+    money = max(abs(after["revenue"]), abs(after["costs"]), 1.0)
+    assert sum(after[k] for k in COST_LINES) == pytest.approx(after["costs"], abs=1e-9 * money)
+    assert after["profit"] == pytest.approx(after["revenue"] - after["costs"], abs=1e-9 * money)
+    assert after["cum_profit"] - before["cum_profit"] == pytest.approx(
+        after["profit"], abs=1e-9 * max(abs(after["cum_profit"]), money))
 
 
 lever_values = st.fixed_dictionaries(
@@ -136,14 +156,17 @@ lever_values = st.fixed_dictionaries(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(levers=lever_values, seed=st.integers(0, 1000))
-def test_extreme_levers_keep_states_in_bounds(levers, seed):
+def test_extreme_levers_keep_states_finite_and_flows_consistent(levers, seed):
     model = ServiceModel(seed=seed, n_employees=40, n_customers=400, **levers)
     for _ in range(12):
+        before = dict(model.kpis)
         model.step()
         _check_state(model)
+        _check_week(before, model.kpis)
     wf = model.workforce
     assert wf.filled.sum() <= wf.n
     assert model.kpis["employees"] == wf.filled.sum()
+    assert model.kpis["vacancies"] <= wf.n - wf.filled.sum()
 
 
 @settings(max_examples=10, deadline=None)
