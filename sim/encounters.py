@@ -3,7 +3,9 @@
 Quality is driven mostly by competence, effort (engagement), tools and process; the employee's
 displayed mood adds a smaller part, and a display without engagement behind it counts for less
 (Pugh 2001; Hennig-Thurau et al. 2006). Under work pressure staff cut corners: quality follows
-the Oliva & Sterman (2001) lookup (x1.0 at workload 1.0, x0.71 at 1.4, x0.15 at 2.0). Some visits
+the Oliva & Sterman (2001) lookup (x1.0 at workload 1.0, x0.71 at 1.4, x0.15 at 2.0), and part of
+delivered quality follows the unit's service norm, which erodes toward practice faster than it
+recovers (their goal erosion). Some visits
 bring a problem; fixing it on the spot needs authority, skill and tools (seed 004). Satisfaction
 is performance plus disconfirmation of expectations (Oliver 1980). The satisfaction of the
 customers an employee served flows back to that employee (seed 003: the win-win).
@@ -80,7 +82,7 @@ def serve(
     draws: dict[str, np.ndarray],
     inducting: np.ndarray,
 ) -> Encounters:
-    """This week's encounters; also records each unit's workload and CSAT."""
+    """This week's encounters; also records each unit's workload and CSAT, moves its norm."""
     n_units = units.n
     visit = draws["visit"] < visit_probability(params, market)
     visitors = np.flatnonzero(visit)
@@ -107,8 +109,13 @@ def serve(
     row = np.where(served, first[home] + np.minimum(pick, headcount[home] - 1), len(staff))
     employee = np.append(staff, -1)[row]
 
-    # each employee's quality and chance to fix a problem, computed once, then per visit
+    # each employee's quality and chance to fix a problem, computed once, then per visit;
+    # routine service: what the server can give under this week's pressure, pulled toward the
+    # unit's norm; a problem in the visit is then fixed (small glow) or not (quality halved)
     quality = np.append(core_quality(params, wf, units, staff), 0.0)[row]
+    quality = quality * np.interp(units.workload, *WORKLOAD_POINTS)[home]
+    quality = (1.0 - params.norm_weight) * quality + params.norm_weight * units.service_norm[home]
+    _move_service_norm(params, units, home[served], quality[served])
     u_problem = draws["problem"][visitors]
     problem = u_problem < params.problem_rate
     # given a problem, u_problem / problem_rate is a fresh uniform: it decides the fix
@@ -119,7 +126,6 @@ def serve(
         np.where(fixed, quality + FIXED_PROBLEM_BONUS, quality * UNFIXED_PROBLEM_FACTOR),
         quality,
     )
-    quality = quality * np.interp(units.workload, *WORKLOAD_POINTS)[home]
     noise = draws["quality"][visitors] - 0.5
     quality = np.where(served, np.clip(quality + QUALITY_NOISE * noise, 0.0, 1.0), 0.0)
 
@@ -138,6 +144,26 @@ def serve(
         satisfaction=satisfaction,
         spend=spend,
         very_bad=quality < params.bad_encounter_threshold,
+    )
+
+
+def _move_service_norm(
+    params: Params, units: Units, home: np.ndarray, quality: np.ndarray
+) -> None:
+    """Each unit's service norm drifts toward the quality it delivered this week.
+
+    Down fast, up slowly (goal erosion; Oliva & Sterman 2001): a squeeze that lowers delivered
+    quality lowers what staff hold as normal, and that norm holds quality down after the squeeze
+    ends. At rest the norm equals delivered routine quality, so it sets no level, only timing.
+    Practice is the routine service staff set out to give (before a visit's problem and chance
+    noise), so that chance alone does not ratchet the norm down.
+    """
+    visits = np.bincount(home, minlength=units.n)
+    total = np.bincount(home, weights=quality, minlength=units.n)
+    practice = np.divide(total, visits, out=units.service_norm.copy(), where=visits > 0)
+    gap = practice - units.service_norm
+    units.service_norm += gap / np.where(
+        gap < 0.0, params.norm_erosion_weeks, params.norm_recovery_weeks
     )
 
 

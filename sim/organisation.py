@@ -22,8 +22,9 @@ margin                      ``fixed_cost_per_customer``
 Each evaluation settles the organisation on a few seeds (``fit_seeds``) (the model's own weeks, see
 :mod:`sim.start`) and measures the figures over the last ``FIT_WINDOW`` weeks. The people and
 customer figures feed each other (engagement lifts service, service lifts customers, customers
-load the staff), so they are fitted together by a chord-Newton method: a Jacobian from forward
-differences on common random numbers, then up to ``MAX_ROUNDS`` steps. Revenue scales with
+load the staff), so they are fitted together by a quasi-Newton method: a Jacobian from forward
+differences on common random numbers, then up to ``MAX_ROUNDS`` steps, each correcting the
+Jacobian along the step taken (Broyden's update; the response is far from linear). Revenue scales with
 spend per visit and the margin with fixed costs, neither feeding back, so those two are set
 exactly at the end. When the figures are not within ``TOLERANCE`` after that, a one-line error
 names the figures that conflict and the closest values the model reached. The fit is of
@@ -88,7 +89,7 @@ COUPLED = {
 }
 FIT_WINDOW = 104  # weeks measured at the end of each settling
 FIT_STAFF_WEEKS = 40_000  # staff-weeks measured per evaluation: small organisations use more seeds
-MAX_ROUNDS = 6  # Newton steps after the Jacobian
+MAX_ROUNDS = 8  # quasi-Newton (Broyden) steps after the first Jacobian
 
 
 class OrganisationError(ParameterError):
@@ -240,9 +241,12 @@ def _fit(params: Params, figures: dict[str, float]) -> Fit:
         for _ in range(MAX_ROUNDS):
             if best[0] <= 1.0:
                 break
-            dx = np.linalg.lstsq(jacobian, want - y, rcond=None)[0]
-            x = _bounded(coupled, x + dx)
-            got, y = evaluate(x)
+            dx = _bounded(coupled, x + np.linalg.lstsq(jacobian, want - y, rcond=None)[0]) - x
+            x = x + dx
+            got, y_new = evaluate(x)
+            if dx @ dx > 0:  # Broyden: correct the Jacobian along the step just taken
+                jacobian += np.outer(y_new - y - jacobian @ dx, dx) / (dx @ dx)
+            y = y_new
             best = min(best, (np.max(np.abs(y - want) / scale), x, got), key=lambda b: b[0])
         _, x, got = best
         values.update(_from_x(coupled, x))

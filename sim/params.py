@@ -211,10 +211,11 @@ class Params:
     burnout_weeks: float = _p(8.0, 1.0, 104.0, "weeks", "behaviour",
                               "Time constant of burnout (exhaustion builds and heals slowly)",
                               "Oliva & Sterman 2001 (fatigue)")
-    engagement_intercept: float = _p(-5.608, -10.0, 10.0, "logit", "behaviour",
+    engagement_intercept: float = _p(-5.156, -10.0, 10.0, "logit", "behaviour",
                                      "Baseline log-odds of engagement with no job resources",
-                                     "calibrated (experiments/calibration); "
-                                     "prior: calibrated to Gallup 2024 shares")
+                                     "level-set with disposition_sd by the organisation fit "
+                                     "(sim/organisation.py) to 27% engaged, 16% actively "
+                                     "disengaged, between Gallup's 2024 global and US shares")
     eng_w_trust: float = _p(1.5, 0.0, 10.0, "logit per unit", "behaviour",
                             "Weight of trust in the manager on engagement", "seeds 000, 004")
     eng_w_resources: float = _p(1.0, 0.0, 10.0, "logit per unit", "behaviour",
@@ -246,10 +247,10 @@ class Params:
                           "Weight of relative pay on engagement", "turnover research")
     eng_w_mood: float = _p(1.0, 0.0, 10.0, "logit per unit", "behaviour",
                            "Weight of this week's mood on engagement", "seed 003")
-    disposition_sd: float = _p(0.998, 0.0, 5.0, "logit", "behaviour",
+    disposition_sd: float = _p(0.766, 0.0, 5.0, "logit", "behaviour",
                                "Spread of individual dispositions to engage",
-                               "calibrated (experiments/calibration); "
-                               "prior: calibrated to Gallup 2024 shares")
+                               "level-set with engagement_intercept to Gallup's 2024 shares "
+                               "(see engagement_intercept)")
     engagement_contagion: float = _p(0.02, 0.0, 0.5, "per week", "behaviour",
                                      "Weekly pull of engagement toward peers'",
                                      "seed 003; Barsade 2002")
@@ -322,6 +323,21 @@ class Params:
                                   "Time lost to internal matters under a fully internal focus",
                                   "calibrated (experiments/calibration); "
                                   "prior: seed 001")
+    norm_weight: float = _p(0.5, 0.0, 0.9, "share of quality", "behaviour",
+                            "Share of delivered quality set by the unit's service norm (what its "
+                            "staff hold as normal service) rather than by what they can do now",
+                            "Oliva & Sterman 2001 (quality aspirations; standards drift toward "
+                            "practice); weight an assumption")
+    norm_erosion_weeks: float = _p(13.0, 1.0, 104.0, "weeks", "behaviour",
+                                   "Time for a unit's service norm to fall to the quality it "
+                                   "delivers when that is lower (goal erosion)",
+                                   "Oliva & Sterman 2001; time an assumption (a quarter)")
+    norm_recovery_weeks: float = _p(52.0, 1.0, 520.0, "weeks", "behaviour",
+                                    "Time for the norm to rise to better delivered quality: "
+                                    "slower than erosion, so a temporary squeeze leaves a lasting "
+                                    "loss (hysteresis)",
+                                    "Oliva & Sterman 2001 (permanent erosion after temporary "
+                                    "imbalances); time an assumption (a year)")
     standard_quality: float = _p(0.5, 0.2, 0.9, "quality 0-1", "behaviour",
                                  "Quality the service system delivers whoever serves (the floor)",
                                  "design assumption; level-set by an organisation's CSAT "

@@ -79,6 +79,7 @@ def build_units(params: Params, streams: Streams) -> Units:
         process_quality=np.full(n, 0.4),
         csat=np.full(n, 0.7),
         workload=np.ones(n),
+        service_norm=np.full(n, 0.7),
         local_expectation=np.clip(params.market_expectation + competition, 0.0, 1.0),
     )
 
@@ -205,7 +206,8 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
     ``pq = ideas / (ideas + PROCESS_DECAY_SHARE)`` (leadership); manager engagement at its target
     (leadership); CSAT = expected encounter quality when expectations equal experience
     (encounters, customers); staff feedback = their unit's CSAT and mood at its target
-    (encounters, workforce); workload = expected visits / capacity (encounters).
+    (encounters, workforce); workload = expected visits / capacity and the service norm = routine
+    quality under that workload (encounters).
     """
     team = _team_size(units, wf)
     on = wf.filled
@@ -223,6 +225,7 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
         ideas = params.voice_climate * team_trust * team_eng
         units.process_quality[:] = ideas / (ideas + leadership.PROCESS_DECAY_SHARE)
         q = encounters.core_quality(params, wf, units, staff)
+        routine = np.bincount(wf.unit[staff], weights=q, minlength=units.n) / per_unit
         fix = encounters.fix_probability(params, wf, staff)
         with_problem = (fix * (q + encounters.FIXED_PROBLEM_BONUS)
                         + (1.0 - fix) * q * encounters.UNFIXED_PROBLEM_FACTOR)
@@ -235,6 +238,8 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
         units.csat[:] = np.clip(quality * np.interp(units.workload, *encounters.WORKLOAD_POINTS),
                                 0.0, 1.0)
         units.manager_engagement[:] = np.clip(0.15 + 0.45 * team_eng + 0.4 * units.csat, 0.0, 1.0)
+        # the norm equals routine quality delivered under the workload (encounters)
+        units.service_norm[:] = routine * np.interp(units.workload, *encounters.WORKLOAD_POINTS)
         wf.feedback[:] = units.csat[wf.unit]
         wf.mood[:] = np.clip(0.25 + 0.35 * wf.feedback + 0.2 * wf.engagement
                              + 0.2 * (1.0 - wf.burnout), 0.0, 1.0)

@@ -32,6 +32,7 @@ class Units:
     process_quality: np.ndarray  # service-process quality built from voiced ideas, 0-1
     csat: np.ndarray  # last week's mean encounter satisfaction
     workload: np.ndarray  # last week's demand / capacity
+    service_norm: np.ndarray  # quality the unit's staff hold as normal service, 0-1
     local_expectation: np.ndarray  # service level local competitors offer, 0-1
 
     @property
