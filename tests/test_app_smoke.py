@@ -13,6 +13,7 @@ from pathlib import Path
 
 import ipyvuetify as v
 import numpy as np
+import pandas as pd
 import pytest
 import solara
 
@@ -61,10 +62,17 @@ def test_comparison_is_paired_and_matches_a_direct_run(engine):
     direct = state.simulate(scenario, 1)
     mine = comp.scenario.timeseries.query("replication == 1").reset_index(drop=True)
     np.testing.assert_array_equal(mine["profit"], direct["profit"])
+    # the end value is the paired difference of the runs' final cumulative profits
+    final = {which: getattr(comp, which).timeseries.query("step == 12").sort_values(
+        "replication")["cum_profit"].to_numpy() for which in ("scenario", "baseline")}
     stat = comp.end("cum_profit")
-    assert stat.low <= stat.diff <= stat.high
+    assert stat.diff == pytest.approx((final["scenario"] - final["baseline"]).mean())
+    assert stat.baseline == pytest.approx(final["baseline"].mean())
     mean, low, high, payback = comp.roi()
-    assert len(mean) == 13 and (payback is None or 0 <= payback <= 12)
+    assert len(mean) == 13
+    assert mean[0] == 0  # change from today: week 0 is the same organisation in both runs
+    if payback is not None:  # from the payback week on the plan stays ahead, the week before not
+        assert 1 <= payback <= 12 and (mean[payback:] > 0).all() and mean[payback - 1] <= 0
     assert comp.csv().startswith("run,name,")
     option = charts.timeseries("csat", np.arange(13), comp.band("scenario", "csat"),
                                comp.band("baseline", "csat"),
@@ -76,7 +84,84 @@ def test_t_interval_needs_two_replications():
     mean, low, high = state.t_interval(np.array([1.0]))
     assert mean == 1.0 and np.isnan(low) and np.isnan(high)
     mean, low, high = state.t_interval(np.array([1.0, 2.0, 3.0]))
-    assert low < mean == 2.0 < high
+    # sd 1, n 3, t(0.975, 2) = 4.3027 from a table: 2 -+ 2.4841
+    assert (mean, low, high) == pytest.approx((2.0, 2.0 - 2.4841, 2.0 + 2.4841), abs=1e-4)
+    mean, low, high = state.t_interval(np.array([[0.0, 10.0], [2.0, 10.0]]))  # per week
+    assert mean.tolist() == [1.0, 10.0]
+    assert low == pytest.approx([1.0 - 12.706, 10.0], abs=1e-3)  # t(0.975, 1) = 12.706
+
+
+def _hand_built(diffs: list[list[float]], churn: float = 0.01,
+                extra_training: float = 0.0) -> state.Comparison:
+    """A comparison whose plan's cumulative profit leads the comparator's by ``diffs``.
+
+    The comparator earns 500 and pays 450 in wages a week; the plan also pays
+    ``extra_training`` a week from week 1 and earns enough more to lead by ``diffs``.
+    """
+    def run(lead: list[list[float]], training: float) -> state.RunResult:
+        rows = []
+        for r, row in enumerate(lead):
+            for t in range(len(row)):
+                gain = row[t] - (row[t - 1] if t else 0.0)  # this week's profit lead
+                spend = training if t else 0.0
+                rows.append({"replication": r, "step": t, "cum_profit": 50.0 * t + row[t],
+                             "profit": 50.0 + gain, "revenue": 500.0 + gain + spend,
+                             "costs": 450.0 + spend, "wages": 450.0, "training_cost": spend,
+                             **{k: 0.0 for k in invest.COST_LINES if k not in
+                                ("wages", "training_cost")},
+                             "customer_churn_rate": churn, "engagement_mean": 0.5,
+                             "customers_active": 100.0})
+        return state.RunResult(SMALL, pd.DataFrame(rows), pd.DataFrame())
+
+    return state.Comparison(run(diffs, extra_training),
+                            run([[0.0] * len(row) for row in diffs], 0.0))
+
+
+@pytest.mark.parametrize(("diffs", "payback"), [
+    ([[0, -10, -5, 2, 6, 9], [0, -6, -3, -1, 4, 7]], 3),  # mean 0 -8 -4 0.5 5 8
+    ([[0, 2, -1, 3, 4], [0, 2, -1, 3, 4]], 3),  # ahead in week 1, behind again in week 2
+    ([[0, 5, 6, -1], [0, 5, 6, -1]], None),  # falls behind by the horizon: never pays back
+    ([[1, 2, 3], [1, 2, 3]], 0),  # ahead from the start
+    ([[0, -4, 9], [0, -4, -3]], 2),  # the mean decides, not each replication: 3 in week 2
+])
+def test_payback_week_of_hand_built_cash_series(diffs, payback):
+    comp = _hand_built(diffs)
+    mean, low, high, week = comp.roi()
+    assert week == payback
+    assert mean.tolist() == pytest.approx(np.mean(diffs, axis=0))
+
+
+def test_end_values_of_a_hand_built_comparison():
+    comp = _hand_built([[0, -10, -5, 2, 6, 9], [0, -6, -3, -1, 4, 7]], churn=0.01)
+    stock = comp.end("cum_profit")  # the final week: leads 9 and 7
+    assert (stock.diff, stock.baseline) == pytest.approx((8.0, 250.0))
+    assert (stock.low, stock.high) == pytest.approx((8.0 - 12.706, 8.0 + 12.706), abs=1e-3)
+    # a flow is averaged over the last four weeks: weekly leads 5, 7, 4, 3 and 3, 2, 5, 3
+    flow = comp.end("profit")
+    assert flow.diff == pytest.approx(32 / 8)
+    assert flow.scenario == pytest.approx(50 + 32 / 8)
+    # weekly churn is annualised: 1 - 0.99 ** 52
+    assert comp.end("customer_churn_rate").scenario == pytest.approx(0.40703, abs=1e-5)
+
+
+def test_investment_of_a_hand_built_plan():
+    # 10 a week more on training; cumulative leads 55 and 30 at week 4, paid back in weeks 2, 3
+    comp = _hand_built([[0, -10, 5, 25, 55], [0, -10, -15, 5, 30]], extra_training=10.0)
+    inv = invest.investment(comp, rate=0.0)
+    assert not inv.identical and inv.weeks == 4
+    assert inv.profit.mean == pytest.approx(42.5) and inv.npv.mean == pytest.approx(42.5)
+    assert inv.extra_cost.mean == pytest.approx(40.0)
+    assert inv.roi == pytest.approx(106.25)  # 42.5 / 40
+    assert inv.paybacks.tolist() == [2, 3] and inv.payback.mean == pytest.approx(2.5)
+    assert comp.roi()[3] == 3  # the mean lead (0, -10, -5, 15, 42.5) turns positive in week 3
+    assert inv.p_beats == 1.0
+    plan, comparator, diff = inv.costs["training_cost"]
+    assert (plan, comparator, diff.mean) == pytest.approx((40.0, 0.0, 40.0))
+    # a week's 10 is worth 10 / 1.08 ** (t / 52) today: the NPV of the leads is a little lower
+    weekly = np.array([[-10, 15, 20, 30], [-10, -5, 20, 25]])
+    factor = 1.08 ** (-np.arange(1, 5) / 52)
+    assert invest.investment(comp, rate=0.08).npv.mean == pytest.approx(
+        (weekly * factor).sum(axis=1).mean())
 
 
 def test_inside_view_steps_a_seeded_model():
@@ -481,11 +566,8 @@ def test_investment_npv_roi_payback_and_p_beats(paired):
     cum = paired.matrix("scenario", "cum_profit") - paired.matrix("baseline", "cum_profit")
     assert inv.npv.mean == pytest.approx(cum[:, -1].mean(), rel=1e-9)   # no discounting
     assert invest.investment(paired, rate=0.5).npv.mean != pytest.approx(inv.npv.mean)
-    assert inv.p_beats == (cum[:, -1] > 0).mean()
-    extra = sum(d.mean for _, _, d in inv.costs.values())
+    extra = sum(d.mean for _, _, d in inv.costs.values())  # the cost lines add up
     assert extra == pytest.approx(inv.extra_cost.mean, rel=1e-9)
-    if inv.roi is not None:
-        assert inv.roi == pytest.approx(100 * inv.profit.mean / inv.extra_cost.mean)
     rows = np.array([[0, -5, -1, 2, 3], [0, 1, 2, 3, 4], [0, 2, -1, -2, -3]], float)
     assert invest.payback_weeks(rows).tolist() == [3, 1, -1]
     assert invest.weekly_discount(52, 0.08)[-1] == pytest.approx(1 / 1.08)
