@@ -453,6 +453,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow  # a 2,000-employee run fills both workers first: about 10 s
 def test_workers_do_not_outlive_a_killed_server():
     """SIGKILL a process running the engine: within 5 s nothing it started is left."""
     proc = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, stdout=subprocess.PIPE,
@@ -471,6 +472,7 @@ def test_workers_do_not_outlive_a_killed_server():
         proc.wait()
 
 
+@pytest.mark.slow  # a pytest run in a subprocess: about 30 s each
 @pytest.mark.parametrize("ci", ["true", ""])
 def test_browser_tests_fail_under_ci_without_chromium(ci, tmp_path):
     env = {**os.environ, "SIM_TEST_CHROMIUM": str(tmp_path / "no-chromium"), "CI": ci}

@@ -154,6 +154,7 @@ lever_values = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow  # 25 seeds, each settling its own start: about 9 s
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(levers=lever_values, seed=st.integers(0, 1000))
 def test_extreme_levers_keep_states_finite_and_flows_consistent(levers, seed):
