@@ -7,7 +7,8 @@ the mean paired difference must go the measured way and be at least ``FRACTION``
 measured when the test was written (``measured`` below: seeds 1-3, commit bc7d5f5). An effect
 shrunk to almost nothing, or reversed, fails; a mechanism retuned by a few tens of percent does
 not. Effects that are noisy across seeds use eight seeds and must also have a 95% t-interval of
-the paired differences that excludes zero.
+the paired differences that excludes zero. After an intended change to a mechanism,
+``.venv/bin/python -m tests.test_mechanisms`` prints each effect now beside its recorded size.
 """
 
 from __future__ import annotations
@@ -230,3 +231,11 @@ def test_satisfaction_builds_loyalty():
     model.run(10)
     # measured (seed 1, 10 weeks): mean loyalty 0.383 against 0.331 untouched
     assert_at_least_fraction(model.market.loyalty.mean() - control, 0.0523, "satisfaction")
+
+
+if __name__ == "__main__":  # re-measure: each row's effect now, its recorded size and the ratio
+    for rows, seeds in ((EFFECTS, SEEDS), (NOISY_EFFECTS, MANY_SEEDS)):
+        for lever, low, high, outcome, measured in rows:
+            now = paired_differences(outcome, lever, low, high, seeds=seeds).mean()
+            print(f"{lever:20} {outcome:28} recorded {measured:<10.4g} now {now:<10.4g} "
+                  f"ratio {now / measured:.2f}")
