@@ -49,7 +49,7 @@ def absorb_encounters(params: Params, market: Market, units: Units, enc: Encount
     market.loyalty_pull[c] = power(sat, params.loyalty_convexity)
     anchor = params.expectation_anchor
     local = units.local_expectation[market.unit[c]]
-    target = (1.0 - anchor) * enc.quality + anchor * local
+    target = (1.0 - anchor) * enc.quality + anchor * local + market.taste[c]
     market.expectation[c] += (target - market.expectation[c]) / params.expectation_weeks
     market.last_employee[c] = enc.employee
     active = market.status == ACTIVE

@@ -2,7 +2,8 @@
 
 Quality is driven mostly by competence, effort (engagement), tools and process; the employee's
 displayed mood adds a smaller part, and a display without engagement behind it counts for less
-(Pugh 2001; Hennig-Thurau et al. 2006). Under work pressure staff cut corners: quality follows
+(Pugh 2001; Hennig-Thurau et al. 2006); people also differ in aptitude, fixed at hire (Schmidt &
+Hunter 1998). Under work pressure staff cut corners: quality follows
 the Oliva & Sterman (2001) lookup (x1.0 at workload 1.0, x0.71 at 1.4, x0.15 at 2.0), and part of
 delivered quality follows the unit's service norm, which erodes toward practice faster than it
 recovers (their goal erosion). Some visits
@@ -62,6 +63,7 @@ def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray)
         + QUALITY_FROM["display"] * display
         + QUALITY_FROM["process"] * units.process_quality[wf.unit[staff]]
         + QUALITY_FROM["customer_focus"] * params.customer_focus
+        + wf.aptitude[staff]
     )
 
 

@@ -195,13 +195,15 @@ class Params:
     n_employees: int = _p(220, 1, 1_000_000, "people", "size",
                           "Planned frontline employees at staffing ratio 1", "design default",
                           structural=True)
-    n_customers: int = _p(4000, 10, 10_000_000, "people", "size",
-                          "People in the market: customers and prospects", "design default",
-                          structural=True)
-    initial_active_share: float = _p(0.74, 0.05, 1.0, "share", "size",
+    n_customers: int = _p(5400, 10, 10_000_000, "people", "size",
+                          "People in the market: customers and prospects",
+                          "design default: about 2,850 active customers for 220 staff (units "
+                          "staffed for their demand with some slack), level-set by the "
+                          "organisation fit", structural=True)
+    initial_active_share: float = _p(0.53, 0.05, 1.0, "share", "size",
                                      "Share of the market that are customers at the start",
-                                     "steady state of baseline (weeks 53-104, 6 seeds); "
-                                     "prior: design default", structural=True)
+                                     "steady state of the settled baseline (first guess of the "
+                                     "build; the settle moves it)", structural=True)
     # --- behaviour: employees -------------------------------------------------------------------
     engagement_weeks: float = _p(12.0, 1.0, 104.0, "weeks", "behaviour",
                                  "Time constant of engagement (stable over months)",
@@ -211,7 +213,7 @@ class Params:
     burnout_weeks: float = _p(8.0, 1.0, 104.0, "weeks", "behaviour",
                               "Time constant of burnout (exhaustion builds and heals slowly)",
                               "Oliva & Sterman 2001 (fatigue)")
-    engagement_intercept: float = _p(-5.156, -10.0, 10.0, "logit", "behaviour",
+    engagement_intercept: float = _p(-5.463, -10.0, 10.0, "logit", "behaviour",
                                      "Baseline log-odds of engagement with no job resources",
                                      "level-set with disposition_sd by the organisation fit "
                                      "(sim/organisation.py) to 27% engaged, 16% actively "
@@ -247,7 +249,13 @@ class Params:
                           "Weight of relative pay on engagement", "turnover research")
     eng_w_mood: float = _p(1.0, 0.0, 10.0, "logit per unit", "behaviour",
                            "Weight of this week's mood on engagement", "seed 003")
-    disposition_sd: float = _p(0.766, 0.0, 5.0, "logit", "behaviour",
+    aptitude_sd: float = _p(0.15, 0.0, 0.5, "quality sd", "behaviour",
+                            "Spread of individual service aptitude (ability, conscientiousness): "
+                            "quality that differs between people beyond engagement and skill",
+                            "Schmidt & Hunter 1998 (ability predicts performance most); "
+                            "calibrated to T10a (rho about .48; scan of 0.05, 0.1, 0.15 gave "
+                            ".74, .58, .51 over 3 seeds)")
+    disposition_sd: float = _p(0.833, 0.0, 5.0, "logit", "behaviour",
                                "Spread of individual dispositions to engage",
                                "level-set with engagement_intercept to Gallup's 2024 shares "
                                "(see engagement_intercept)")
@@ -366,6 +374,12 @@ class Params:
     expectation_anchor: float = _p(0.5, 0.0, 1.0, "weight", "market",
                                    "Weight of the market's service level in expectations (the "
                                    "rest: own experience)", "Zeithaml, Berry & Parasuraman 1993")
+    taste_spread: float = _p(0.15, 0.0, 0.5, "quality sd", "market",
+                             "Spread of households' own standards (some are hard to please, "
+                             "some easy), fixed per household: persistent satisfaction differences",
+                             "Zeithaml, Berry & Parasuraman 1993 (personal needs shape desired "
+                             "service); calibrated to T8b (3 seeds: 0, 0.1, 0.2 gave ratios "
+                             "1.3, 1.7, 2.1 at the old churn weights)")
     expectation_weeks: float = _p(10.0, 1.0, 104.0, "weeks", "market",
                                   "Time constant of expectations adapting to experience",
                                   "Oliver 1980")
@@ -377,12 +391,14 @@ class Params:
                               "Heskett et al. 1994")
     loyalty_convexity: float = _p(3.0, 1.0, 8.0, "exponent", "market",
                                   "Convexity of loyalty in satisfaction", "Jones & Sasser 1995")
-    churn_base: float = _p(0.0012, 0.0, 0.1, "per week", "market",
+    churn_base: float = _p(0.002, 0.0, 0.1, "per week", "market",
                            "Weekly churn probability of a customer of loyalty 0.5",
-                           "calibrated (experiments/calibration); "
-                           "prior: T8 (15-40% of 'satisfied' defect yearly)")
-    churn_w_loyalty: float = _p(3.0, 0.0, 10.0, "log-hazard per unit", "market",
-                                "Fall in churn with loyalty", "Jones & Sasser 1995")
+                           "calibrated with churn_w_loyalty and taste_spread to T8a/T8b "
+                           "(Jones & Sasser 1995: 15-40% of 'satisfied' defect yearly)")
+    churn_w_loyalty: float = _p(6.0, 0.0, 10.0, "log-hazard per unit", "market",
+                                "Fall in churn with loyalty",
+                                "Jones & Sasser 1995 (very satisfied about 6x as loyal); "
+                                "calibrated to T8b (was 3.0: ratio 1.3)")
     wom_promoter_p: float = _p(0.15, 0.0, 1.0, "probability", "market",
                                "Chance a delighted customer talks about the visit",
                                "Anderson 1998")
@@ -446,9 +462,11 @@ class Params:
     hiring_cost: float = _p(2000.0, 0.0, 1_000_000.0, "$ per hire", "finance",
                             "Recruiting cost of a hire (doubled at full selectivity)",
                             "T11 (Boushey & Glynn 2012)")
-    fixed_cost_per_customer: float = _p(20.0, 0.0, 100_000.0, "$ per market person-week", "finance",
+    fixed_cost_per_customer: float = _p(19.31, 0.0, 100_000.0, "$ per market person-week",
+                                        "finance",
                                         "Premises and overheads, scaled by the local market size",
-                                        "assumption")
+                                        "level-set by the organisation fit (sim/organisation.py) "
+                                        "to a 10% margin at today's defaults; assumption")
 
     # --- measurement: the company's surveys -----------------------------------------------------
     survey_weeks: int = _p(13, 1, 52, "weeks", "measurement",

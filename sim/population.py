@@ -126,6 +126,7 @@ def build_workforce(units: Units, params: Params, streams: Streams) -> Workforce
         autonomy=np.full(n, 0.5),
         fit=fit,
         disposition=rng.normal(0.0, params.disposition_sd, n),
+        aptitude=streams.generator("init.aptitude").normal(0.0, params.aptitude_sd, n),
         feedback=np.full(n, 0.75),
         tenure=np.where(filled, tenure, 0),
         absent=np.zeros(n, dtype=bool),
@@ -144,13 +145,16 @@ def build_market(units: Units, params: Params, streams: Streams) -> Market:
     u_active, u_exp, u_sat, u_loy, u_ten = rng.random((5, n))
     status = np.where(u_active < params.initial_active_share, ACTIVE, PROSPECT).astype(np.int8)
     centre = units.csat[unit]  # the unit's steady-state service quality (see _settle_units)
-    satisfaction = np.clip(centre + 0.4 * (u_sat - 0.5), 0.0, 1.0)
+    taste = streams.generator("init.taste").normal(0.0, params.taste_spread, n)
+    satisfaction = np.clip(centre - params.disconfirmation_gain * taste + 0.4 * (u_sat - 0.5),
+                           0.0, 1.0)
     pull = power(satisfaction, params.loyalty_convexity)
     loyalty = np.clip(pull + 0.2 * (u_loy - 0.5), 0.0, 1.0)
     return Market(
         unit=unit,
         status=status,
-        expectation=np.clip(centre + 0.2 * (u_exp - 0.5), 0.0, 1.0),
+        expectation=np.clip(centre + taste + 0.2 * (u_exp - 0.5), 0.0, 1.0),
+        taste=taste,
         satisfaction=satisfaction,
         loyalty=loyalty,
         loyalty_pull=pull,

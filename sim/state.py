@@ -69,6 +69,7 @@ class Workforce:
     autonomy: np.ndarray  # latitude to act, 0-1
     fit: np.ndarray  # person-job fit, fixed at hire, 0-1
     disposition: np.ndarray  # individual log-odds shift of engagement, fixed at hire
+    aptitude: np.ndarray  # individual service aptitude (quality shift), fixed at hire
     feedback: np.ndarray  # recent satisfaction of the customers served, 0-1
     tenure: np.ndarray  # weeks in the job
     absent: np.ndarray  # away this week (sickness, absence): paid, not serving
@@ -87,6 +88,7 @@ class Market:
     unit: np.ndarray  # home unit
     status: np.ndarray  # PROSPECT, ACTIVE or LOST
     expectation: np.ndarray  # expected service quality, 0-1
+    taste: np.ndarray  # the household's own standard: a fixed shift of its expectation
     satisfaction: np.ndarray  # running satisfaction with the service, 0-1
     loyalty: np.ndarray  # attachment; drives visits and spend, 0-1
     loyalty_pull: np.ndarray  # loyalty that the current satisfaction leads to (cached, 0-1)

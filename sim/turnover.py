@@ -73,6 +73,8 @@ def _start_new_hires(
     wf.fit[slots] = fit
     wf.skill[slots] = starting_skill(fit, draws["hire_skill"][slots], params.hiring_selectivity)
     wf.disposition[slots] = params.disposition_sd * ndtri(u_disposition)
+    u_aptitude = np.clip(draws["hire_aptitude"][slots], 1e-12, 1 - 1e-12)
+    wf.aptitude[slots] = params.aptitude_sd * ndtri(u_aptitude)
     wf.engagement[slots] = HONEYMOON_ENGAGEMENT[0] + HONEYMOON_ENGAGEMENT[1] * fit
     wf.alignment[slots] = 0.5 * fit
     for key, value in NEW_HIRE.items():

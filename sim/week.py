@@ -35,7 +35,9 @@ from sim.turnover import StaffFlows
 
 # The weekly random decisions, one row of uniforms per slot each (see sim.rng).
 MARKET_DECISIONS = ("visit", "assign", "problem", "quality", "talk", "fate")
-STAFF_DECISIONS = ("quit", "hiring_lag", "hire_fit", "hire_skill", "hire_disposition", "absent")
+STAFF_DECISIONS = (
+    "quit", "hiring_lag", "hire_fit", "hire_skill", "hire_disposition", "absent", "hire_aptitude"
+)
 
 
 @dataclass

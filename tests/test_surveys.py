@@ -30,8 +30,9 @@ def test_a_complete_noiseless_survey_sees_the_truth():
         assert ts.loc[week, "engaged_share_surveyed"] == pytest.approx(
             ts.loc[week, "engaged_share"], rel=1e-12)
     assert (ts["customer_ratings"] == ts["visits"]).all()
-    # ratings carry a point of noise and are rounded: unbiased within sampling error
-    assert abs((ts["csat_surveyed"] - ts["csat"]).mean()) < 0.01
+    # ratings carry a point of noise, are rounded and capped at 10: unbiased within sampling
+    # error but for a small ceiling effect (easy-to-please customers near 10 are rated lower)
+    assert abs((ts["csat_surveyed"] - ts["csat"]).mean()) < 0.02
 
 
 def test_between_surveys_the_last_result_stands_and_samples_are_noisy():
