@@ -141,6 +141,16 @@ def test_a_capability_cut_pays_first_and_costs_later():
 
 
 @pytest.mark.slow
+def test_lean_staffing_pays_first_and_costs_later():
+    """Overload, burnout, quits and an eroding norm (Oliva & Sterman 2001; Schlesinger & Heskett
+    1991): ahead in weeks 1-13, behind by 92-104 (measured +6.1k and -14.9k a week, 10 reps)."""
+    low, _ = _paired_block("lean_staffing", 1, 13)
+    assert low > 2_000
+    _, high = _paired_block("lean_staffing", 92, 104)
+    assert high < -5_000
+
+
+@pytest.mark.slow
 def test_an_investment_in_people_costs_first_and_pays_later():
     """Worse-before-better: behind in weeks 1-13, ahead by 92-104, paid back within 156 weeks."""
     _, high = _paired_block("employees_first", 1, 13)
