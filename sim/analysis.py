@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.experiment import ExperimentError, parse_experiment
 from sim.params import shown
 from sim.scenario import read_yaml
+from sim.stats import half_width
 from sim.sweep import load_table
 
 
@@ -32,13 +32,8 @@ def point_means(runs: pd.DataFrame, names: list[str], outputs: list[str]) -> pd.
         row: dict[str, Any] = {"point": point, **group.iloc[0][names].to_dict(), "n": len(group)}
         for kpi in outputs:
             values = group[kpi].to_numpy(float)
-            mean = values.mean()
-            half = (
-                stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-                if len(values) > 1 else np.nan
-            )
-            row[kpi] = mean
-            row[f"{kpi}_ci95"] = half
+            row[kpi] = values.mean()
+            row[f"{kpi}_ci95"] = half_width(values)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -48,6 +48,7 @@ import pandas as pd
 from sim.metrics import HEADLINE, KPI_COLUMNS
 from sim.params import SPECS, ParameterError, check_names, shown
 from sim.scenario import Scenario, load_scenario
+from sim.stats import kept_for_a_year
 
 DISCOUNT_RATE = 0.08  # a year, for ``npv`` (a typical cost of capital; a parameter everywhere)
 SUMMARY_WEEKS = 13  # KPIs at the horizon: the mean of the last 13 weeks, as sweeps summarise
@@ -105,7 +106,7 @@ def outcomes_of(
     out: dict[str, float] = {}
     for name in names:
         if name == "customer_retention":
-            out[name] = float((1.0 - window["customer_churn_rate"].mean()) ** 52)
+            out[name] = float(kept_for_a_year(window["customer_churn_rate"].mean()))
         elif name == "cum_profit_final":
             out[name] = float(series["cum_profit"].iloc[-1])
         elif name == "npv":

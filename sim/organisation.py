@@ -24,11 +24,11 @@ Each evaluation settles the organisation on a few seeds (``fit_seeds``) (the mod
 customer figures feed each other (engagement lifts service, service lifts customers, customers
 load the staff), so they are fitted together by a quasi-Newton method: a Jacobian from forward
 differences on common random numbers, then up to ``MAX_ROUNDS`` steps, each correcting the
-Jacobian along the step taken (Broyden's update; the response is far from linear). Revenue scales with
-spend per visit and the margin with fixed costs, neither feeding back, so those two are set
-exactly at the end. When the figures are not within ``TOLERANCE`` after that, a one-line error
-names the figures that conflict and the closest values the model reached. The fit is of
-the organisation averaged over the fit's seeds; a replication on another seed is another
+Jacobian along the step taken (Broyden's update; the response is far from linear). Revenue
+scales with spend per visit and the margin with fixed costs, neither feeding back, so those two
+are set exactly at the end. When the figures are not within ``TOLERANCE`` after that, a
+one-line error names the figures that conflict and the closest values the model reached. The
+fit is of the organisation averaged over the fit's seeds; a replication on another seed is another
 organisation of the same kind and scatters around the figures (units differ in managers and
 markets). Fits are cached in
 memory and on disk like settled starts.
@@ -48,6 +48,7 @@ from sim import cache, start
 from sim.metrics import measure
 from sim.params import SPECS, ParameterError, Params
 from sim.rng import Streams
+from sim.stats import per_year
 from sim.week import run_week
 
 if TYPE_CHECKING:
@@ -338,7 +339,7 @@ def _measure(params: Params) -> dict[str, float]:
         "customers": mean["customers_active"],
         "engaged_share": mean["engaged_share"],
         "actively_disengaged_share": mean["actively_disengaged_share"],
-        "staff_turnover": 1.0 - (1.0 - mean["employee_turnover_rate"]) ** 52,
+        "staff_turnover": per_year(mean["employee_turnover_rate"]),
         "csat": 100.0 * mean["csat"],
         "nps": mean["nps"],
         "revenue_per_unit": mean["revenue"] / params.n_units,

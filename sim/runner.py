@@ -24,6 +24,7 @@ from sim.model import ServiceModel
 from sim.organisation import Fit, resolve
 from sim.params import ParameterError
 from sim.scenario import Scenario
+from sim.stats import per_year
 
 ANNUALISED = ("customer_churn_rate", "employee_turnover_rate")
 
@@ -191,7 +192,7 @@ def summary(timeseries: pd.DataFrame) -> pd.DataFrame:
     end = by_step.iloc[-1]
     table = pd.DataFrame({"start": start, "end": end})
     for key in ANNUALISED:
-        table.loc[key] = 1.0 - (1.0 - table.loc[key]) ** 52
+        table.loc[key] = per_year(table.loc[key])
     table = table.rename(index={k: f"{k} (per year)" for k in ANNUALISED})
     table["change"] = table["end"] - table["start"]
     return table.replace([np.inf, -np.inf], np.nan)

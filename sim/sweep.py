@@ -48,6 +48,7 @@ import yaml
 from sim.experiment import Experiment, ExperimentError, Outputs, RunSpec, load_experiment
 from sim.runner import atomic_write, prepare_output_dir
 from sim.scenario import Scenario
+from sim.stats import kept_for_a_year
 from sim.sweep_pool import (
     MAX_WORKER_DEATHS,
     interrupt_on_signals,
@@ -120,7 +121,7 @@ def summarise(series: pd.DataFrame, outputs: Outputs) -> dict[str, float]:
     row = {}
     for kpi in outputs.kpis:
         if kpi == "customer_retention":  # annual retention implied by the weekly churn rate
-            row[kpi] = float((1.0 - window["customer_churn_rate"].mean()) ** 52)
+            row[kpi] = float(kept_for_a_year(window["customer_churn_rate"].mean()))
         elif kpi == "cum_profit_final":
             row[kpi] = float(series["cum_profit"].iloc[-1])
         else:

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim import customers, encounters
 from sim.analytics import quartile_comparison, unit_table
 from sim.model import ServiceModel
 from sim.runner import prepare_output_dir
 from sim.state import ACTIVE
+from sim.stats import per_year, t_interval, t_quantile
 
 WEEKS = 104
 DEFAULT_REPS, QUICK_REPS = 12, 4
@@ -182,7 +182,7 @@ def _quartile(key: str) -> Callable[[Study], tuple[float, float, float]]:
         leave_one_out = np.array([pooled(table[table["replication"] != r]) for r in reps])
         n = len(reps)
         se = math.sqrt((n - 1) / n * np.sum((leave_one_out - leave_one_out.mean()) ** 2))
-        half = stats.t.ppf(0.975, n - 1) * se
+        half = t_quantile(n) * se
         return value, value - half, value + half
     return measure
 
@@ -227,7 +227,7 @@ def _spend_gap(promoters: bool) -> Callable[[Study], np.ndarray]:
 
 def _defection(model: ServiceModel, group: np.ndarray, active: np.ndarray) -> float:
     weekly = customers.churn_probability(model.params, model.market, active[group]).mean()
-    return 1.0 - (1.0 - weekly) ** 52
+    return per_year(weekly)
 
 
 def _satisfied_defection(study: Study) -> np.ndarray:
@@ -283,7 +283,7 @@ def _replacement_cost(study: Study) -> np.ndarray:
 
 def _yearly_turnover(study: Study) -> np.ndarray:
     weekly = study.weekly("baseline", "employee_turnover_rate").loc[:, 1:].mean(axis=1)
-    return (1.0 - (1.0 - weekly) ** 52).to_numpy()
+    return per_year(weekly).to_numpy()
 
 
 def _hysteresis(study: Study) -> np.ndarray:
@@ -346,8 +346,7 @@ def _interval(values: np.ndarray) -> tuple[float, float, float]:
     mean = float(values.mean())
     if len(values) < 2 or np.all(values == values[0]):
         return mean, mean, mean
-    low, high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
-    return mean, float(low), float(high)
+    return t_interval(values)
 
 
 def validate(reps: int, overrides: dict[str, float] | None = None, first_seed: int = 1

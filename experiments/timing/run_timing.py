@@ -2,10 +2,10 @@
 
 Every preset starts from today's organisation (the baseline's, settled) and changes its levers
 at week 1. For each preset: the paired difference of weekly profit in weeks 1-13, 92-104 and
-144-156 (mean over replications with a 95% t-interval), the cumulative difference at the horizon, and
-the turning week: the first week from which the cumulative difference keeps its final sign (the
-payback week of a change that ends ahead; the week a cut's early gain is used up), per
-replication, with its mean and 95% t-interval.
+144-156 (mean over replications with a 95% t-interval), the cumulative difference at the
+horizon, and the turning week: the first week from which the cumulative difference keeps its
+final sign (the payback week of a change that ends ahead; the week a cut's early gain is used
+up), per replication, with its mean and 95% t-interval.
 Writes experiments/timing/output/timing.md and timing.csv.
 
     .venv/bin/python experiments/timing/run_timing.py [--reps 10] [--weeks 156]
@@ -18,21 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.runner import run_scenario
 from sim.scenario import load_scenario, preset_names
+from sim.stats import t_interval
 
 BLOCKS = ((1, 13), (92, 104), (144, 156))
-
-
-def interval(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95% t-interval."""
-    mean = float(np.mean(values))
-    if len(values) < 2:
-        return mean, float("nan"), float("nan")
-    low, high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
-    return mean, float(low), float(high)
 
 
 def weekly_profit(name: str, reps: int, weeks: int) -> pd.DataFrame:
@@ -65,14 +56,14 @@ def main() -> None:
         diff = weekly_profit(name, args.reps, args.weeks) - base
         row: dict[str, object] = {"scenario": name}
         for first, last in BLOCKS:
-            mean, low, high = interval(diff.loc[:, first:last].mean(axis=1).to_numpy())
+            mean, low, high = t_interval(diff.loc[:, first:last].mean(axis=1).to_numpy())
             row[f"weeks {first}-{last}"] = f"{mean:+,.0f} [{low:+,.0f}, {high:+,.0f}]"
         cumulative = diff.loc[:, 1:].cumsum(axis=1).to_numpy()
-        mean, low, high = interval(cumulative[:, -1])
+        mean, low, high = t_interval(cumulative[:, -1])
         row[f"cumulative to week {args.weeks}"] = f"{mean:+,.0f} [{low:+,.0f}, {high:+,.0f}]"
         weeks = np.array([turning_week(c) for c in cumulative])
         ahead = int((cumulative[:, -1] > 0).sum())
-        mean, low, high = interval(weeks)
+        mean, low, high = t_interval(weeks)
         row["turning week"] = f"{mean:.0f} [{low:.0f}, {high:.0f}]"
         row["ahead at horizon"] = f"{ahead}/{len(weeks)}"
         rows.append(row)

@@ -1,0 +1,48 @@
+"""Summaries every report shares: t-intervals over replications, yearly rates from weekly ones.
+
+Replications of a scenario (paired on seeds) are independent draws of one organisation's
+future, so a mean over them gets a Student-t interval; weekly hazards become yearly shares by
+compounding over 52 weeks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+WEEKS_PER_YEAR = 52
+
+
+def t_quantile(n: int) -> float:
+    """Two-sided Student-t quantile for a ``CONFIDENCE`` interval from ``n`` values."""
+    return float(stats.t.ppf(0.5 + CONFIDENCE / 2.0, n - 1))
+
+
+def half_width(values: np.ndarray, axis: int = 0) -> np.ndarray | float:
+    """Half-width of the t-interval of the mean along ``axis`` (NaN for fewer than two values)."""
+    values = np.asarray(values, dtype=float)
+    n = values.shape[axis]
+    if n < 2:
+        return np.full(np.delete(values.shape, axis), np.nan) if values.ndim > 1 else np.nan
+    return t_quantile(n) * values.std(axis=axis, ddof=1) / np.sqrt(n)
+
+
+def t_interval(values: np.ndarray, axis: int = 0) -> tuple:
+    """Mean and t-interval (low, high) along ``axis``; rows are replications."""
+    values = np.asarray(values, dtype=float)
+    mean = values.mean(axis=axis)
+    half = half_width(values, axis)
+    if np.ndim(mean) == 0:
+        mean, half = float(mean), float(half)
+    return mean, mean - half, mean + half
+
+
+def per_year(weekly: np.ndarray | float) -> np.ndarray | float:
+    """Share that leaves within a year at a steady weekly rate (turnover, defection)."""
+    return 1.0 - (1.0 - weekly) ** WEEKS_PER_YEAR
+
+
+def kept_for_a_year(weekly: np.ndarray | float) -> np.ndarray | float:
+    """Share still there after a year at a steady weekly leaving rate (retention)."""
+    return (1.0 - weekly) ** WEEKS_PER_YEAR
