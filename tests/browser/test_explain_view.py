@@ -47,10 +47,10 @@ def test_explain_why_and_sensitivity(page: Page, app_url: str, artifacts: Path) 
     reps.press("Enter")
     wait_for_run(page, g)
     settle(page)
-    card = page.locator("[data-kpi=cum_profit] .spc-delta-value").inner_text()
 
     page.get_by_role("tab", name="Why & sensitivity").click()
     expect(page.locator(".spc-explain-week")).to_have_text("Week 104 of 104")
+    expect(page.locator(".spc-explain")).to_contain_text("the same 3 paired replications")
 
     # Engagement drivers: every term of the equation, summing exactly to the logit change.
     table = page.locator(".spc-drivers-table")
@@ -112,6 +112,9 @@ def test_explain_why_and_sensitivity(page: Page, app_url: str, artifacts: Path) 
     difference = numbers(page, ".spc-shapley-table tr[data-total]", "total")[0]
     assert sum(phis) == pytest.approx(difference, rel=1e-9, abs=1e-6)
     shown_total = shapley.locator("tr.spc-total td").nth(3).inner_text()
+    settle(page)
+    expect(page.locator(".spc-explain")).to_contain_text("the same 3 paired replications")
+    card = page.locator("[data-kpi=cum_profit] .spc-delta-value").inner_text()
     assert card.startswith(shown_total), (card, shown_total)   # "+$1.2M vs today"
     levers = page.eval_on_selector_all(".spc-shapley-table tr[data-lever]",
                                        "els => els.map(e => e.dataset.lever)")
