@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 STATUS_NAMES = {0: "prospect", ACTIVE: "active", LOST: "lost"}
 
 
-def _state(store: str, name: str, doc: str) -> property:
-    """A float property backed by ``model.<store>.<name>[slot]``."""
+def _state(store: str, name: str, doc: str, writable: bool = True) -> property:
+    """A float property backed by ``model.<store>.<name>[slot]`` (read-only if not writable)."""
 
     def get(self: _SlotAgent) -> float:
         return float(getattr(getattr(self.model, store), name)[self.slot])
@@ -31,7 +31,7 @@ def _state(store: str, name: str, doc: str) -> property:
     def set_(self: _SlotAgent, value: float) -> None:
         getattr(getattr(self.model, store), name)[self.slot] = value
 
-    return property(get, set_, doc=doc)
+    return property(get, set_ if writable else None, doc=doc)
 
 
 class _SlotAgent(mesa.Agent):
@@ -92,33 +92,16 @@ class Manager(_SlotAgent):
         """Business unit managed."""
         return self.slot
 
-    def _behaviour(self, trait: str) -> float:
-        return float(getattr(self.model.leadership, trait)[self.slot])
-
-    @property
-    def fairness(self) -> float:
-        """Effective fairness this week (trait x drive from own engagement)."""
-        return self._behaviour("fairness")
-
-    @property
-    def control(self) -> float:
-        """Micromanagement: control over how work is done."""
-        return self._behaviour("control")
-
-    @property
-    def support(self) -> float:
-        """Mentoring support this week, before dilution by team size."""
-        return self._behaviour("support")
-
-    @property
-    def recognition(self) -> float:
-        """Recognition given this week."""
-        return self._behaviour("recognition")
-
-    @property
-    def communication(self) -> float:
-        """Communication of the vision this week."""
-        return self._behaviour("communication")
+    # this week's behaviour (recomputed weekly from the traits and the manager's engagement)
+    fairness = _state("leadership", "fairness",
+                      "Effective fairness this week (trait x drive from own engagement).", False)
+    control = _state("leadership", "control",
+                     "Micromanagement: control over how work is done.", False)
+    support = _state("leadership", "support",
+                     "Mentoring support this week, before dilution by team size.", False)
+    recognition = _state("leadership", "recognition", "Recognition given this week.", False)
+    communication = _state("leadership", "communication",
+                           "Communication of the vision this week.", False)
 
     @property
     def team(self) -> list[Employee]:

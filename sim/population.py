@@ -36,6 +36,7 @@ from sim.state import (
     Units,
     Workforce,
 )
+from sim.turnover import hire_fit, staff_plan, starting_skill
 
 
 def largest_remainder(shares: np.ndarray, total: int, minimum: int = 0) -> np.ndarray:
@@ -82,21 +83,6 @@ def build_units(params: Params, streams: Streams) -> Units:
         service_norm=np.full(n, 0.7),
         local_expectation=np.clip(params.market_expectation + competition, 0.0, 1.0),
     )
-
-
-def staff_plan(params: Params, units: Units) -> np.ndarray:
-    """Budgeted headcount of each unit: staffing ratio x planned staff, at least one."""
-    return np.maximum(np.round(units.planned_staff * params.staffing_ratio), 1).astype(np.int64)
-
-
-def hire_fit(u: np.ndarray, selectivity: float) -> np.ndarray:
-    """Person-job fit of hires: selective hiring shifts fit up (mean k/(k+1), k = 1 + 2s)."""
-    return 1.0 - power(1.0 - u, 1.0 + 2.0 * selectivity)
-
-
-def starting_skill(fit: np.ndarray, u: np.ndarray, selectivity: float) -> np.ndarray:
-    """Skill a new hire brings: better fit and more selective hiring bring more."""
-    return np.clip(0.15 + 0.15 * selectivity + 0.15 * fit + 0.1 * u, 0.0, 1.0)
 
 
 def build_workforce(units: Units, params: Params, streams: Streams) -> Workforce:

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from sim.elementary import log1p
+from sim.elementary import log1p, power
 from sim.params import Params
-from sim.population import hire_fit, staff_plan, starting_skill
 from sim.state import Units, Workforce
 from sim.workforce import quit_probability
 
@@ -30,6 +29,21 @@ class StaffFlows:
 
     quits: np.ndarray
     hires: np.ndarray
+
+
+def staff_plan(params: Params, units: Units) -> np.ndarray:
+    """Budgeted headcount of each unit: staffing ratio x planned staff, at least one."""
+    return np.maximum(np.round(units.planned_staff * params.staffing_ratio), 1).astype(np.int64)
+
+
+def hire_fit(u: np.ndarray, selectivity: float) -> np.ndarray:
+    """Person-job fit of hires: selective hiring shifts fit up (mean k/(k+1), k = 1 + 2s)."""
+    return 1.0 - power(1.0 - u, 1.0 + 2.0 * selectivity)
+
+
+def starting_skill(fit: np.ndarray, u: np.ndarray, selectivity: float) -> np.ndarray:
+    """Skill a new hire brings: better fit and more selective hiring bring more."""
+    return np.clip(0.15 + 0.15 * selectivity + 0.15 * fit + 0.1 * u, 0.0, 1.0)
 
 
 def budgeted(params: Params, units: Units, wf: Workforce) -> np.ndarray:
