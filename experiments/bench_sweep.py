@@ -21,9 +21,9 @@ from pathlib import Path
 import psutil
 import pyarrow.parquet as pq
 
-from sim.experiment import parse_experiment
 from sim.model import ServiceModel
 from sim.sweep import load_table, run_sweep
+from sim.sweep_design import parse_experiment
 
 
 def experiment(runs: int, name: str):

@@ -21,8 +21,10 @@ from sim.params import GROUPS, SPECS, ParameterError, shown
 from sim.scenario import load_scenario, preset_names
 
 # Modules that add their own sub-commands through ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("sim.analytics", "sim.app.cli", "sim.sweep", "sim.analysis",
-                                   "sim.validate", "sim.discover", "sim.optimise")
+COMMAND_MODULES: tuple[str, ...] = (
+    "sim.unit_analytics", "sim.app.cli", "sim.sweep", "sim.sweep_analysis", "sim.validate",
+    "sim.discover", "sim.optimise",
+)
 # Settings of a run (not parameters) that ``--set`` also accepts, as ``--steps`` etc. do.
 RUN_SETTINGS: tuple[str, ...] = ("steps", "seed", "reps")
 

@@ -358,7 +358,7 @@ def experiment_data(
     design), paired replications. Dump it with ``yaml.safe_dump`` and run ``sim sweep``; then
     ``sim discover`` applies PRIM or CART to the results. Validated by the sweep's own parser.
     """
-    from sim.experiment import parse_experiment
+    from sim.sweep_design import parse_experiment
 
     bounds = {**ranges("uncertainty", uncertainties), **ranges("lever", levers)}
     data: dict[str, Any] = {

@@ -45,10 +45,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from sim.experiment import Experiment, ExperimentError, Outputs, RunSpec, load_experiment
 from sim.runner import atomic_write, prepare_output_dir
 from sim.scenario import Scenario
 from sim.stats import kept_for_a_year
+from sim.sweep_design import Experiment, ExperimentError, Outputs, RunSpec, load_experiment
 from sim.sweep_pool import (
     MAX_WORKER_DEATHS,
     interrupt_on_signals,

@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 
 from sim import customers, encounters
-from sim.analytics import quartile_comparison, unit_table
 from sim.model import ServiceModel
 from sim.runner import prepare_output_dir
 from sim.state import ACTIVE
 from sim.stats import per_year, t_interval, t_quantile
+from sim.unit_analytics import quartile_comparison, unit_table
 
 WEEKS = 104
 DEFAULT_REPS, QUICK_REPS = 12, 4

@@ -337,8 +337,8 @@ def test_a_closed_pipe_ends_quietly():
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory):
     """A finished two-point sweep of a tiny organisation."""
-    from sim.experiment import parse_experiment
     from sim.sweep import run_sweep
+    from sim.sweep_design import parse_experiment
 
     out = tmp_path_factory.mktemp("sweep")
     experiment = parse_experiment({
@@ -617,8 +617,8 @@ def test_sim_analyze_never_shows_a_traceback(target, damage, outputs, sweep_dir,
 
 
 def test_analyze_rebuilds_a_sweep_whose_scenario_has_a_start(tmp_path, capsys):
-    from sim.experiment import parse_experiment
     from sim.sweep import run_sweep
+    from sim.sweep_design import parse_experiment
 
     (tmp_path / "s.yaml").write_text("name: s\nstart: settled\nparams: {training: 0.1}\n")
     experiment = parse_experiment({

@@ -12,8 +12,8 @@ import pytest
 from sim.cli import main
 from sim.discover import discover
 from sim.ema import load_sweep
-from sim.experiment import parse_experiment
 from sim.sweep import run_sweep
+from sim.sweep_design import parse_experiment
 
 
 def synthetic(path: Path, outcome, points: int = 150, reps: int = 2, seed: int = 0) -> Path:

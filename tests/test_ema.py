@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from sim import ema
-from sim.experiment import parse_experiment
 from sim.model import ServiceModel
 from sim.params import LEVER_GROUPS, LEVERS, SPECS, ParameterError
+from sim.sweep_design import parse_experiment
 
 TINY = {"n_employees": 30, "n_customers": 500}
 

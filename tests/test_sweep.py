@@ -24,9 +24,9 @@ import pytest
 import yaml
 
 from sim.cli import build_parser, main
-from sim.experiment import ExperimentError, load_experiment, parse_experiment
 from sim.model import ServiceModel
 from sim.sweep import RunTask, execute_run, load_table, run_sweep
+from sim.sweep_design import ExperimentError, load_experiment, parse_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.analysis import analyze, point_means, sensitivity
 from sim.cli import main
-from sim.experiment import ExperimentError, parse_experiment
 from sim.sweep import load_table, run_sweep
+from sim.sweep_analysis import analyze, point_means, sensitivity
+from sim.sweep_design import ExperimentError, parse_experiment
 
 BASE = {
     "set": {"n_employees": 30, "n_customers": 200},

@@ -6,10 +6,10 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from sim import ServiceModel
-from sim.analytics import unit_table
 from sim.params import Params
 from sim.population import build_units
 from sim.rng import Streams
+from sim.unit_analytics import unit_table
 
 
 def test_heterogeneity_follows_its_stated_distributions():

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.experiment import ExperimentError, parse_experiment
 from sim.params import shown
 from sim.scenario import read_yaml
 from sim.stats import half_width
 from sim.sweep import load_table
+from sim.sweep_design import ExperimentError, parse_experiment
 
 
 def point_means(runs: pd.DataFrame, names: list[str], outputs: list[str]) -> pd.DataFrame:
@@ -253,7 +253,7 @@ def _from_resolved(data: Any) -> Any:
     """Rebuild the Experiment from the resolved ``experiment.yaml`` a sweep wrote.
 
     The resolved file is turned back into an experiment file and read by the same validating
-    parser as ``sim sweep`` (:func:`sim.experiment.parse_experiment`): a damaged or hand-edited
+    parser as ``sim sweep`` (:func:`sim.sweep_design.parse_experiment`): a damaged or hand-edited
     file is refused with one line, like any other bad input.
     """
     base = _need(data, "base", dict)

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from sim.analytics import UNIT_TABLE_COLUMNS, quartile_comparison, unit_table
+from sim.unit_analytics import UNIT_TABLE_COLUMNS, quartile_comparison, unit_table
 
 
 def _hand_made() -> pd.DataFrame:
@@ -130,7 +130,7 @@ def test_unit_table_from_a_model() -> None:
 def test_engagement_relations_are_within_organisations() -> None:
     import numpy as np
 
-    from sim.analytics import engagement_relations
+    from sim.unit_analytics import engagement_relations
 
     rng = np.random.default_rng(0)
     rows = []
