@@ -40,10 +40,30 @@ def time_share(params: Params, inducting: np.ndarray) -> np.ndarray:
     return (1.0 - params.training) * (1.0 - internal) * np.where(inducting, 0.5, 1.0)
 
 
+def visit_chance(params: Params, loyalty: np.ndarray) -> np.ndarray:
+    """Weekly chance a customer of this loyalty visits: loyal customers come more often."""
+    return np.minimum(params.visit_rate * (0.6 + 0.8 * loyalty), 1.0)
+
+
 def visit_probability(params: Params, market: Market) -> np.ndarray:
-    """Weekly chance each active customer visits: loyal customers come more often."""
-    p = params.visit_rate * (0.6 + 0.8 * market.loyalty)
-    return np.minimum(p, 1.0) * (market.status == ACTIVE)
+    """Weekly chance each market slot visits (active customers only)."""
+    return visit_chance(params, market.loyalty) * (market.status == ACTIVE)
+
+
+def capacity_each(
+    params: Params, wf: Workforce, staff: np.ndarray, inducting: np.ndarray
+) -> np.ndarray:
+    """Encounters each of ``staff`` can handle this week: floor time, and skill speeds work."""
+    return (
+        params.capacity_per_employee
+        * time_share(params, inducting)
+        * (0.8 + 0.4 * wf.skill[staff])
+    )
+
+
+def pressure_factor(workload: np.ndarray) -> np.ndarray:
+    """Share of quality kept under work pressure (the ``WORKLOAD_POINTS`` lookup)."""
+    return np.interp(workload, *WORKLOAD_POINTS)
 
 
 def spend_per_visit(params: Params, loyalty: np.ndarray) -> np.ndarray:
@@ -92,12 +112,9 @@ def serve(
 
     staff = np.flatnonzero(wf.filled & ~wf.absent)  # slots are ordered by unit; absent: away
     staff_unit = wf.unit[staff]
-    capacity_each = (
-        params.capacity_per_employee
-        * time_share(params, inducting[staff])
-        * (0.8 + 0.4 * wf.skill[staff])
+    capacity = np.bincount(
+        staff_unit, weights=capacity_each(params, wf, staff, inducting[staff]), minlength=n_units
     )
-    capacity = np.bincount(staff_unit, weights=capacity_each, minlength=n_units)
     demand = np.bincount(home, minlength=n_units).astype(np.float64)
     units.workload[:] = np.divide(
         demand, capacity, out=np.full(n_units, WORKLOAD_POINTS[0][-1]), where=capacity > 0
@@ -115,7 +132,7 @@ def serve(
     # routine service: what the server can give under this week's pressure, pulled toward the
     # unit's norm; a problem in the visit is then fixed (small glow) or not (quality halved)
     quality = np.append(core_quality(params, wf, units, staff), 0.0)[row]
-    quality = quality * np.interp(units.workload, *WORKLOAD_POINTS)[home]
+    quality = quality * pressure_factor(units.workload)[home]
     quality = (1.0 - params.norm_weight) * quality + params.norm_weight * units.service_norm[home]
     _move_service_norm(params, units, home[served], quality[served])
     u_problem = draws["problem"][visitors]

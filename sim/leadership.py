@@ -50,14 +50,30 @@ def behaviour(params: Params, units: Units) -> Leadership:
     )
 
 
+def manager_engagement_target(team_engagement: np.ndarray, csat: np.ndarray) -> np.ndarray:
+    """Engagement a manager settles at: their team's engagement and their customers' CSAT."""
+    return np.clip(0.15 + 0.45 * team_engagement + 0.4 * csat, 0.0, 1.0)
+
+
+def voiced_ideas(params: Params, team_trust: np.ndarray, team_engagement: np.ndarray
+                 ) -> np.ndarray:
+    """Improvement ideas a team voices: a climate for voice, trust and engagement (seed 004)."""
+    return params.voice_climate * team_trust * team_engagement
+
+
+def process_quality_at_rest(ideas: np.ndarray) -> np.ndarray:
+    """Process quality where improvement from ideas balances decay (:func:`update_managers`)."""
+    return ideas / (ideas + PROCESS_DECAY_SHARE)
+
+
 def update_managers(
     params: Params, units: Units, team_engagement: np.ndarray, team_trust: np.ndarray
 ) -> None:
     """Managers' engagement follows their team and their customers; ideas improve service."""
-    target = np.clip(0.15 + 0.45 * team_engagement + 0.4 * units.csat, 0.0, 1.0)
+    target = manager_engagement_target(team_engagement, units.csat)
     units.manager_engagement += (
         target - units.manager_engagement
     ) / params.manager_engagement_weeks
-    ideas = params.voice_climate * team_trust * team_engagement
+    ideas = voiced_ideas(params, team_trust, team_engagement)
     pq = units.process_quality
     pq += params.improvement_rate * (ideas * (1.0 - pq) - PROCESS_DECAY_SHARE * pq)

@@ -203,17 +203,17 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
     on = wf.filled
     staff = np.flatnonzero(on)
     no_induction = np.zeros(len(staff), dtype=bool)
-    capacity_each = (params.capacity_per_employee * encounters.time_share(params, no_induction)
-                     * (0.8 + 0.4 * wf.skill[staff]))
-    capacity = np.bincount(wf.unit[staff], weights=capacity_each, minlength=units.n)
+    capacity = np.bincount(wf.unit[staff],
+                           weights=encounters.capacity_each(params, wf, staff, no_induction),
+                           minlength=units.n)
     for _ in range(FIXED_POINT_SWEEPS):
         lead = leadership.behaviour(params, units)
         workforce.settle(params, wf, lead, units, team)
         per_unit = np.maximum(team, 1.0)
         team_eng = np.bincount(wf.unit, wf.engagement * on, units.n) / per_unit
         team_trust = np.bincount(wf.unit, wf.trust * on, units.n) / per_unit
-        ideas = params.voice_climate * team_trust * team_eng
-        units.process_quality[:] = ideas / (ideas + leadership.PROCESS_DECAY_SHARE)
+        ideas = leadership.voiced_ideas(params, team_trust, team_eng)
+        units.process_quality[:] = leadership.process_quality_at_rest(ideas)
         q = encounters.core_quality(params, wf, units, staff)
         routine = np.bincount(wf.unit[staff], weights=q, minlength=units.n) / per_unit
         fix = encounters.fix_probability(params, wf, staff)
@@ -223,13 +223,12 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
         quality = np.bincount(wf.unit[staff], weights=q, minlength=units.n) / per_unit
         loyalty = power(quality, params.loyalty_convexity)
         visits = (units.customer_count * params.initial_active_share
-                  * np.minimum(params.visit_rate * (0.6 + 0.8 * loyalty), 1.0))
+                  * encounters.visit_chance(params, loyalty))
         units.workload[:] = np.divide(visits, capacity, out=np.ones(units.n), where=capacity > 0)
-        units.csat[:] = np.clip(quality * np.interp(units.workload, *encounters.WORKLOAD_POINTS),
-                                0.0, 1.0)
-        units.manager_engagement[:] = np.clip(0.15 + 0.45 * team_eng + 0.4 * units.csat, 0.0, 1.0)
+        pressure = encounters.pressure_factor(units.workload)
+        units.csat[:] = np.clip(quality * pressure, 0.0, 1.0)
+        units.manager_engagement[:] = leadership.manager_engagement_target(team_eng, units.csat)
         # the norm equals routine quality delivered under the workload (encounters)
-        units.service_norm[:] = routine * np.interp(units.workload, *encounters.WORKLOAD_POINTS)
+        units.service_norm[:] = routine * pressure
         wf.feedback[:] = units.csat[wf.unit]
-        wf.mood[:] = np.clip(0.25 + 0.35 * wf.feedback + 0.2 * wf.engagement
-                             + 0.2 * (1.0 - wf.burnout), 0.0, 1.0)
+        wf.mood[:] = workforce.mood_target(wf)

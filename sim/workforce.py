@@ -127,6 +127,13 @@ def engagement_target(
     return logistic(z)
 
 
+def mood_target(wf: Workforce) -> np.ndarray:
+    """Mood each employee drifts to: served customers' satisfaction, engagement, no burnout."""
+    return np.clip(
+        0.25 + 0.35 * wf.feedback + 0.2 * wf.engagement + 0.2 * (1.0 - wf.burnout), 0.0, 1.0
+    )
+
+
 def settle(
     params: Params,
     wf: Workforce,
@@ -171,9 +178,7 @@ def update(
     trust_star = trust_target(params, lead)[wf.unit]
     align_star = alignment_target(params, lead, wf.fit, wf.unit)
     auto_star = autonomy_target(params, lead)[wf.unit]
-    mood_star = np.clip(
-        0.25 + 0.35 * wf.feedback + 0.2 * wf.engagement + 0.2 * (1.0 - wf.burnout), 0.0, 1.0
-    )
+    mood_star = mood_target(wf)
     peer_engagement, has_peers = peer_mean(peers, wf.engagement, wf.filled)
     peer_mood, _ = peer_mean(peers, wf.mood, wf.filled)
 
