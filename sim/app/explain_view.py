@@ -436,8 +436,20 @@ def ChainView(comparison: Comparison, week: int):
 
 
 @solara.component
-def RunStatus(status: solara.Reactive[str], busy: bool, css: str):
-    """Progress or a refusal of one of the tab's requests."""
+def RunButtons(label: str, css: str, on_run, disabled: bool, busy: bool, on_cancel):
+    """The Run button of one of the tab's requests and, while it runs, its Cancel."""
+    solara.Button(label, color="primary", icon_name="mdi-play", on_click=on_run,
+                  classes=[f"{css}-run"], disabled=disabled)
+    if busy:
+        solara.Button("Cancel", icon_name="mdi-stop", outlined=True, on_click=on_cancel,
+                      classes=[f"{css}-cancel"])
+
+
+@solara.component
+def RunStatus(status: solara.Reactive[str], busy: bool, css: str, refused: str = ""):
+    """Why a request is refused, or its progress and last message."""
+    if refused:
+        solara.Text(refused, classes=["spc-error", css])
     if busy:
         solara.ProgressLinear(True)
     if status.value:
@@ -535,16 +547,10 @@ def ShapleyView(comparison: Comparison, names: tuple[str, str], session: str):
                         f"This uses {how}; the values add up to the profit difference.",
                         classes=["spc-panel-help"])
         with solara.Row(style={"align-items": "center", "gap": "12px", "flex-wrap": "wrap"}):
-            solara.Button("Attribute profit to levers", color="primary", icon_name="mdi-play",
-                          on_click=lambda: set_request(key), classes=["spc-shapley-run"],
-                          disabled=busy or bool(refused) or result is not None)
-            if busy:
-                solara.Button("Cancel", icon_name="mdi-stop", outlined=True,
-                              on_click=lambda: ENGINE.cancel(me),
-                              classes=["spc-shapley-cancel"])
-        if refused:
-            solara.Text(refused, classes=["spc-error", "spc-shapley-status"])
-        RunStatus(status, busy, "spc-shapley-status")
+            RunButtons("Attribute profit to levers", "spc-shapley", lambda: set_request(key),
+                       busy or bool(refused) or result is not None, busy,
+                       lambda: ENGINE.cancel(me))
+        RunStatus(status, busy, "spc-shapley-status", refused)
         if result is None:
             return
         means = {p: float(v.mean()) for p, v in result.values.items()}
@@ -614,16 +620,10 @@ def TornadoView(comparison: Comparison, names: tuple[str, str], session: str):
                                on_value=lambda label: set_kpi(by_label.get(label, kpi)),
                                classes=["spc-tornado-kpi"], style={"max-width": "320px"}),
                  "KPI of the tornado")
-            solara.Button("Run tornado", color="primary", icon_name="mdi-play",
-                          on_click=lambda: set_request(key), classes=["spc-tornado-run"],
-                          disabled=busy or bool(refused) or runs is not None)
-            if busy:
-                solara.Button("Cancel", icon_name="mdi-stop", outlined=True,
-                              on_click=lambda: ENGINE.cancel(me),
-                              classes=["spc-tornado-cancel"])
-        if refused:
-            solara.Text(refused, classes=["spc-error", "spc-tornado-status"])
-        RunStatus(status, busy, "spc-tornado-status")
+            RunButtons("Run tornado", "spc-tornado", lambda: set_request(key),
+                       busy or bool(refused) or runs is not None, busy,
+                       lambda: ENGINE.cancel(me))
+        RunStatus(status, busy, "spc-tornado-status", refused)
         if bars is None:
             return
         top = bars[0]
