@@ -12,7 +12,17 @@ A scenario file looks like::
       training: 0.10
     timeline:                 # optional: changes of levers during the run
       - week: 26
-        set: {training: 0.2}
+        set: {training: 0.2}          # from week 26 on
+      - week: 40
+        set: {resources: 0.9}
+        for_weeks: 8                  # weeks 40-47, then back to the value in force before
+      - week: 60
+        ramp: {recognition: 0.8}      # linearly from the value in force at week 60 ...
+        to_week: 72                   # ... to 0.8 at week 72 (one setting a week)
+
+The compact entries (``for_weeks``, ``ramp``) are expanded into weekly settings
+(:class:`Intervention`), which is all the model reads; a file with plain ``set`` entries only is
+read exactly as before.
 
 Everything is validated on load; a problem raises :class:`ScenarioError` with one line that names
 the file, the key, the value and what is allowed.
@@ -56,10 +66,89 @@ class ScenarioError(ParameterError):
 
 @dataclass(frozen=True)
 class Intervention:
-    """At the start of week ``week``, set each lever in ``changes`` to its value."""
+    """At the start of week ``week``, set each lever in ``changes`` to its value.
+
+    ``entry`` is the compact timeline entry ("for N weeks, then restore", a ramp) this weekly
+    setting was expanded from, so the scenario can be written back as its author wrote it and
+    re-expanded when the levers it restores to change. The model ignores it.
+    """
 
     week: int
     changes: dict[str, float | int]
+    entry: TimelineEntry | None = None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """Set levers for ``for_weeks`` weeks then restore them, or ramp them to ``changes``.
+
+    The values restored, and a ramp's starting values, are those in force just before ``week``
+    (the scenario's levers and the timeline's earlier settings), so they follow the levers when
+    those are edited. Weekly settings beyond the horizon are dropped: they would never happen.
+    """
+
+    week: int
+    changes: dict[str, float | int]
+    for_weeks: int | None = None
+    to_week: int | None = None     # a ramp: the week the values are reached
+
+    @property
+    def kind(self) -> str:
+        """``for_weeks`` or ``ramp``."""
+        return "ramp" if self.to_week is not None else "for_weeks"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as written in a scenario file."""
+        if self.to_week is not None:
+            return {"week": self.week, "ramp": dict(self.changes), "to_week": self.to_week}
+        return {"week": self.week, "set": dict(self.changes), "for_weeks": self.for_weeks}
+
+    def expand(self, before: dict[str, float | int], steps: int) -> list[Intervention]:
+        """Weekly settings of this entry within 1..``steps``; ``before``: values in force."""
+        if self.to_week is None:
+            assert self.for_weeks is not None
+            weekly = [(self.week, dict(self.changes)),
+                      (self.week + self.for_weeks, {k: before[k] for k in self.changes})]
+        else:
+            span = self.to_week - self.week
+            weekly = [(self.week + i, {k: _between(before[k], v, i / span, k)
+                                       for k, v in self.changes.items()})
+                      for i in range(span + 1)]
+        return [Intervention(w, c, self) for w, c in weekly if w <= steps]
+
+
+def _between(start: float | int, end: float | int, share: float, lever: str) -> float | int:
+    """The value ``share`` of the way from ``start`` to ``end`` (ends exact, whole if int)."""
+    if share >= 1.0:
+        return end
+    value = min(max(start + (end - start) * share, min(start, end)), max(start, end))
+    return round(value) if SPECS[lever].kind is int else value
+
+
+def expand_timeline(events: tuple[Intervention, ...], params: Params,
+                    steps: int) -> tuple[Intervention, ...]:
+    """Weekly settings of a timeline whose compact entries follow ``params``.
+
+    Plain settings are kept as they are; each compact entry is expanded (again) from the values
+    in force just before its week, in week order. Settings of one week apply in that order (a
+    later one wins).
+    """
+    entries: list[Intervention | TimelineEntry] = []
+    for event in events:
+        item = event if event.entry is None else event.entry
+        if event.entry is None or not any(e is item or e == item for e in entries):
+            entries.append(item)
+    entries.sort(key=lambda e: e.week)
+    out: list[Intervention] = []
+    for item in entries:
+        if isinstance(item, Intervention):
+            out.append(item)
+            continue
+        values = {k: getattr(params, k) for k in item.changes}
+        for event in sorted((e for e in out if e.week < item.week), key=lambda e: e.week):
+            values.update({k: v for k, v in event.changes.items() if k in values})
+        out.extend(item.expand(values, steps))
+    return tuple(sorted(out, key=lambda e: e.week))
 
 
 @dataclass(frozen=True)
@@ -79,10 +168,15 @@ class Scenario:
     def __post_init__(self) -> None:
         check_cross_fields(self.params)
         for event in self.timeline:
-            if not 1 <= event.week <= self.steps:
+            week = event.week if event.entry is None else event.entry.week
+            if not 1 <= week <= self.steps:
                 raise ScenarioError(
-                    f"timeline: week {event.week} is outside the horizon 1..{self.steps}"
+                    f"timeline: week {week} is outside the horizon 1..{self.steps}"
                 )
+        if any(event.entry is not None for event in self.timeline):
+            # Restores and ramps start from the levers in force: re-expand on every change.
+            object.__setattr__(self, "timeline",
+                               expand_timeline(self.timeline, self.params, self.steps))
 
     def with_changes(
         self,
@@ -134,12 +228,25 @@ class Scenario:
             "start": self.start,
             **({"organisation": dict(self.organisation)} if self.organisation else {}),
             "params": self.params.to_dict(),
-            "timeline": [{"week": e.week, "set": dict(e.changes)} for e in self.timeline],
+            "timeline": timeline_entries(self.timeline),
         }
 
     def to_yaml(self) -> str:
         """The resolved scenario as YAML text."""
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def timeline_entries(events: tuple[Intervention, ...]) -> list[dict[str, Any]]:
+    """A timeline as written in a scenario file: each compact entry once, in week order."""
+    out: list[dict[str, Any]] = []
+    seen: list[TimelineEntry] = []
+    for event in events:
+        if event.entry is None:
+            out.append({"week": event.week, "set": dict(event.changes)})
+        elif not any(e is event.entry or e == event.entry for e in seen):
+            seen.append(event.entry)
+            out.append(event.entry.to_dict())
+    return out
 
 
 def check_int(key: str, value: Any, low: int, high: int) -> int:
@@ -189,7 +296,7 @@ def parse_scenario(data: Any, source: str = "scenario", _seen: tuple[str, ...] =
                 f"params: expected a mapping of parameter: value, got {overrides!r}"
             )
         check_names(overrides)
-        timeline = base.timeline + tuple(_parse_timeline(data.get("timeline") or []))
+        timeline = base.timeline + tuple(parse_timeline(data.get("timeline") or []))
         scenario = Scenario(
             name=check_text(data, "name", base.name if base.name != "custom" else "custom"),
             description=check_text(data, "description", base.description),
@@ -228,30 +335,56 @@ def check_text(data: dict[str, Any], key: str, default: str) -> str:
     return value
 
 
-def _parse_timeline(items: Any) -> list[Intervention]:
+TIMELINE_FORMS = ("{week: W, set: {lever: value}}", "{week: W, set: {...}, for_weeks: N}",
+                  "{week: W, ramp: {lever: value}, to_week: B}")
+
+
+def parse_timeline(items: Any) -> list[Intervention]:
+    """Timeline entries of a file; compact ones carry their entry (expanded by the Scenario)."""
     if not isinstance(items, list):
-        raise ScenarioError("timeline: expected a list of {week: W, set: {lever: value}} entries")
+        raise ScenarioError(f"timeline: expected a list of entries ({', '.join(TIMELINE_FORMS)})")
     events = []
     for item in items:
-        if not isinstance(item, dict) or set(item) != {"week", "set"}:
+        keys = set(item) if isinstance(item, dict) else set()
+        if keys not in ({"week", "set"}, {"week", "set", "for_weeks"},
+                        {"week", "ramp", "to_week"}):
             raise ScenarioError(
-                f"timeline: each entry needs exactly 'week' and 'set', got {item!r}"
+                f"timeline: each entry needs exactly 'week' and 'set' (and optionally "
+                f"'for_weeks'), or 'week', 'ramp' and 'to_week'; got {shown(item)}"
             )
         week = check_int("timeline week", item["week"], 1, MAX_STEPS)
-        changes = item["set"]
-        if not isinstance(changes, dict) or not changes:
-            raise ScenarioError(f"timeline week {week}: 'set' must map levers to values")
-        check_names(changes)
-        checked = {}
-        for key, value in changes.items():
-            if key not in LEVERS:
-                raise ScenarioError(
-                    f"timeline week {week}: {key!r} cannot change during a run "
-                    f"(levers: {', '.join(LEVERS)})"
-                )
-            checked[key] = SPECS[key].check(value)
-        events.append(Intervention(week=week, changes=checked))
+        what = "ramp" if "ramp" in item else "set"
+        checked = check_changes(item[what], f"timeline week {week}: '{what}'")
+        if "for_weeks" in item:
+            n = check_int(f"timeline week {week}: for_weeks", item["for_weeks"], 1, MAX_STEPS)
+            entry = TimelineEntry(week, checked, for_weeks=n)
+        elif "to_week" in item:
+            end = check_int(f"timeline week {week}: to_week", item["to_week"], week + 1,
+                            MAX_STEPS)
+            entry = TimelineEntry(week, checked, to_week=end)
+        else:
+            events.append(Intervention(week=week, changes=checked))
+            continue
+        events.append(Intervention(week=week, changes=checked, entry=entry))
     return sorted(events, key=lambda e: e.week)
+
+
+def check_changes(changes: Any, where: str) -> dict[str, float | int]:
+    """Lever settings ``{lever: value}`` checked against the schema (one line if refused)."""
+    if not isinstance(changes, dict) or not changes:
+        raise ScenarioError(f"{where} must map levers to values")
+    check_names(changes)
+    checked = {}
+    for key, value in changes.items():
+        if key not in LEVERS:
+            why = (" (it is structural: it sets how many units and managers the organisation "
+                   "has, which are built once at the start)" if SPECS[key].structural else "")
+            raise ScenarioError(
+                f"{where}: {key!r} cannot change during a run{why} "
+                f"(levers: {', '.join(LEVERS)})"
+            )
+        checked[key] = SPECS[key].check(value)
+    return checked
 
 
 def load_scenario(

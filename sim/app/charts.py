@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.scenario import Intervention
+from sim.params import SPECS
+from sim.scenario import Intervention, Scenario, TimelineEntry
 
 INK = "#1f2a37"
 MUTED = "#6b7280"
@@ -83,6 +84,43 @@ SMOOTH_WEEKS = {"employee_turnover_rate": 8, "customer_churn_rate": 8, "profit":
                 "revenue": 4, "costs": 4}
 
 
+def lever_title(name: str) -> str:
+    """A parameter's readable name, from its schema name (``pay_level`` -> ``Pay level``)."""
+    return name.replace("_", " ").capitalize()
+
+
+def lever_value(name: str, value: float) -> str:
+    """A lever's value with its unit from the schema (``0.2 share of paid time``)."""
+    unit = SPECS[name].unit
+    return f"{value:g} {unit}".strip() if SPECS[name].kind is float else f"{int(value)} {unit}"
+
+
+def timeline_rows(scenario: Scenario) -> list[tuple[int, str, TimelineEntry | None]]:
+    """The timeline as its author wrote it: (week, readable sentence, compact entry or None).
+
+    A plain setting gives one row per lever; a "for N weeks" or ramp entry one row.
+    """
+    rows: list[tuple[int, str, TimelineEntry | None]] = []
+    seen: list[TimelineEntry] = []
+    for event in scenario.timeline:
+        entry = event.entry
+        if entry is None:
+            rows += [(event.week, f"{lever_title(k).lower()} set to {lever_value(k, v)}", None)
+                     for k, v in event.changes.items()]
+            continue
+        if any(e is entry or e == entry for e in seen):
+            continue
+        seen.append(entry)
+        what = ", ".join(f"{lever_title(k).lower()} {lever_value(k, v)}"
+                         for k, v in entry.changes.items())
+        if entry.to_week is None:
+            rows.append((entry.week, f"{what} for {entry.for_weeks} weeks, then restored "
+                         f"(week {entry.week + entry.for_weeks})", entry))
+        else:
+            rows.append((entry.week, f"ramp linearly to {what} by week {entry.to_week}", entry))
+    return rows
+
+
 def _round(values: np.ndarray, digits: int = 4) -> list[float | None]:
     return [None if v != v else round(float(v), digits) for v in values]
 
@@ -108,12 +146,29 @@ def _weeks_axis(weeks: np.ndarray) -> dict[str, Any]:
 
 
 def _event_lines(timeline: tuple[Intervention, ...]) -> dict[str, Any]:
+    """A dashed line at each plain setting's week and at the start of each compact entry."""
+    starts = sorted({e.week if e.entry is None else e.entry.week for e in timeline})
     return {
         "symbol": "none", "silent": True,
         "lineStyle": {"color": EVENT, "type": "dashed", "width": 1.2},
         "label": {"formatter": "{b}", "color": EVENT, "fontSize": 10, "position": "insideEndTop"},
-        "data": [{"xAxis": e.week, "name": f"wk {e.week}"} for e in timeline],
+        "data": [{"xAxis": w, "name": f"wk {w}"} for w in starts],
     }
+
+
+def _event_areas(timeline: tuple[Intervention, ...]) -> dict[str, Any]:
+    """A shaded span for each "for N weeks" entry (until the restore) and each ramp."""
+    entries: list[TimelineEntry] = []
+    for event in timeline:
+        if event.entry is not None and not any(e is event.entry for e in entries):
+            entries.append(event.entry)
+    spans = []
+    for item in entries:
+        end = item.to_week if item.to_week is not None else item.week + (item.for_weeks or 0)
+        name = "ramp" if item.to_week is not None else f"{item.for_weeks} wk"
+        spans.append([{"xAxis": item.week, "name": name}, {"xAxis": end}])
+    return {"silent": True, "itemStyle": {"color": EVENT, "opacity": 0.08},
+            "label": {"color": EVENT, "fontSize": 10, "position": "insideTop"}, "data": spans}
 
 
 def timeseries(key: str, weeks: np.ndarray, scenario: tuple[np.ndarray, ...],
@@ -141,12 +196,14 @@ def timeseries(key: str, weeks: np.ndarray, scenario: tuple[np.ndarray, ...],
              "symbol": "none",
              "lineStyle": {"opacity": 0}, "silent": True,
              "areaStyle": {"color": colour, "opacity": 0.18}, "tooltip": {"show": False}},
-            {"type": "line", "name": name, "data": scaled(mean),
+            {"type": "line", "name": name, "data": _round(mean * m.scale, 0 if m.money
+                                                          else m.digits),
              "symbol": "none", "lineStyle": {"color": colour, "width": 2},
              "itemStyle": {"color": colour}},
         ]
     if timeline:
         series[-1]["markLine"] = _event_lines(timeline)
+        series[-1]["markArea"] = _event_areas(timeline)
     unit = m.unit.strip() or ("$" if m.money else "0-100 scale" if m.scale == 100 else "count")
     option = _base(m.label, f"{unit} · {smoothing}mean and 95% band")
     option.update({
@@ -184,7 +241,8 @@ def roi(weeks: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
                                "lineStyle": {"color": SCENARIO, "type": "solid", "width": 2},
                                "label": {"color": SCENARIO, "fontWeight": 700}})
     if events["data"]:
-        series.append({"type": "line", "data": [], "markLine": events})
+        series.append({"type": "line", "data": [], "markLine": events,
+                       "markArea": _event_areas(timeline)})
     option = _base(f"Cumulative cash difference vs {comparator}",
                    "$ · mean and 95% band of paired differences")
     option.update({
@@ -201,17 +259,20 @@ def roi(weeks: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
 def units_scatter(engagement: np.ndarray, csat: np.ndarray, profit: np.ndarray,
                   week: int) -> dict[str, Any]:
     """Each business unit's engagement against customer satisfaction; colour = weekly profit."""
-    data = [[round(float(e) * 100, 2), round(float(c) * 100, 2), round(float(p), 0), i]
+    data = [[round(float(e) * 100, 1), round(float(c) * 100, 1), round(float(p), 0), i + 1]
             for i, (e, c, p) in enumerate(zip(engagement, csat, profit, strict=True))]
     lim = float(np.abs(profit).max()) if len(profit) else 1.0
     option = _base("Business units", f"week {week} · engagement vs customer satisfaction, "
                    "colour = weekly profit")
     option.update({
         "grid": {"left": 56, "right": 80, "top": 58, "bottom": 40},
-        "tooltip": {"trigger": "item"},
-        "xAxis": {"type": "value", "name": "engagement", "nameLocation": "middle", "nameGap": 24,
-                  "scale": True, "splitLine": {"lineStyle": {"color": GRID}}},
-        "yAxis": {"type": "value", "name": "CSAT", "scale": True,
+        "tooltip": {"trigger": "item", "formatter": "unit {@[3]}<br/>engagement {@[0]} · CSAT "
+                    "{@[1]}<br/>weekly profit ${@[2]}"},
+        # Fixed 0-100 axes: during Play the points move, the axes do not.
+        "xAxis": {"type": "value", "name": "engagement (0-100)", "nameLocation": "middle",
+                  "nameGap": 24, "min": 0, "max": 100,
+                  "splitLine": {"lineStyle": {"color": GRID}}},
+        "yAxis": {"type": "value", "name": "CSAT (0-100)", "min": 0, "max": 100,
                   "splitLine": {"lineStyle": {"color": GRID}}},
         "visualMap": {"min": -max(lim, 1.0), "max": max(lim, 1.0), "dimension": 2,
                       "inRange": {"color": [SCALE[0], SCALE[2], SCALE[4]]}, "right": 4, "top": 60,
@@ -273,7 +334,12 @@ def network(lay: Layout, peer_src: np.ndarray, peer_dst: np.ndarray, filled: np.
     org_lines = [[mxy[employee_unit[s]].tolist(), xy[s].tolist()] for s in staff]
     cust = np.flatnonzero(customer_active)
     cxy = np.round(lay.customer_xy[cust], 3)
-    customers = np.column_stack([cxy, np.round(satisfaction[cust], 3)]).tolist()
+    # Customers are many: drawn in ECharts' large mode, which ignores a visualMap, so they are
+    # coloured here, one series per satisfaction band of the same scale as the legend.
+    band = np.minimum((satisfaction[cust] * len(SCALE)).astype(int), len(SCALE) - 1)
+    customers = [{"type": "scatter", "name": "customers", "data": cxy[band == i].tolist(),
+                  "symbolSize": 3, "large": True, "silent": True,
+                  "itemStyle": {"color": colour}} for i, colour in enumerate(SCALE)]
     staff_pts = np.column_stack([xy[staff], np.round(engagement[staff], 3)]).tolist()
     managers = np.column_stack([mxy, np.round(manager_engagement, 3)]).tolist()
 
@@ -290,22 +356,24 @@ def network(lay: Layout, peer_src: np.ndarray, peer_dst: np.ndarray, filled: np.
         "yAxis": {"type": "value", "show": False, "scale": True},
         "tooltip": {"show": False},
         "visualMap": [
-            {"min": 0, "max": 1, "dimension": 2, "seriesIndex": [3, 4], "inRange": {"color": SCALE},
+            {"min": 0, "max": 1, "dimension": 2, "seriesIndex": [len(SCALE) + 2, len(SCALE) + 3],
+             "inRange": {"color": SCALE},
              "right": 4, "top": 60, "itemHeight": 110, "text": ["engaged", "disengaged"],
              "calculable": False, "textStyle": {"fontSize": 10, "color": MUTED}},
-            {"min": 0, "max": 1, "dimension": 2, "seriesIndex": [2], "inRange": {"color": SCALE},
+            # The customers' legend (same scale; their colours are set per band above).
+            {"min": 0, "max": 1, "seriesIndex": [len(SCALE) + 4], "inRange": {"color": SCALE},
              "right": 4, "top": 230, "itemHeight": 110, "text": ["satisfied", "unhappy"],
              "calculable": False, "textStyle": {"fontSize": 10, "color": MUTED}},
         ],
         "series": [
             lines(peer_lines, BASELINE, 0.18),
             lines(org_lines, INK, 0.25),
-            {"type": "scatter", "name": "customers", "data": customers, "symbolSize": 3,
-             "large": True, "silent": True},
+            *customers,
             {"type": "scatter", "name": "staff", "data": staff_pts, "symbolSize": 7,
              "itemStyle": {"borderColor": INK, "borderWidth": 0.3}, "silent": True},
             {"type": "scatter", "name": "managers", "data": managers, "symbol": "diamond",
              "symbolSize": 14, "itemStyle": {"borderColor": INK, "borderWidth": 1}, "silent": True},
+            {"type": "scatter", "data": [], "silent": True},   # carries the customers' legend
         ],
     })
     return option

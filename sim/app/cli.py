@@ -9,6 +9,10 @@ that disappears without closing (network lost, laptop asleep, browser killed) ke
 for ``SESSION_LIFETIME`` so that it can reconnect; then Solara closes it and its memory is freed.
 Solara's own default is 24 hours (``SOLARA_KERNEL_CULL_TIMEOUT``, setting ``kernel.cull_timeout``
 in ``solara.server.settings``); an operator may still set that variable to override ours.
+
+Saved scenarios go to the library folder: ``--library DIR``, else ``SIM_LIBRARY``, else the
+user's data folder (:func:`sim.app.library.default_folder`). The server learns it through
+``SIM_LIBRARY``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import socket
 import sys
 from pathlib import Path
 
+from sim.app.library import ENV as LIBRARY_ENV
+from sim.app.library import default_folder
 from sim.params import ParameterError
 
 PAGE = Path(__file__).with_name("page.py")
@@ -31,9 +37,15 @@ def server_command(host: str, port: int, page: Path = PAGE) -> list[str]:
             "--no-open", "--no-check-version", "--production"]
 
 
-def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for the server: no stray HOST/PORT, no telemetry, assets served locally."""
+def server_env(base: dict[str, str] | None = None,
+               library: Path | None = None) -> dict[str, str]:
+    """Environment for the server: no stray HOST/PORT, no telemetry, assets served locally.
+
+    ``library`` (if given) is the folder of saved scenarios the page uses.
+    """
     env = dict(os.environ if base is None else base)
+    if library is not None:
+        env[LIBRARY_ENV] = str(Path(library).expanduser().resolve())
     for name in ("HOST", "PORT", "SOLARA_HOST", "SOLARA_PORT"):
         env.pop(name, None)
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
@@ -60,9 +72,13 @@ def check_address(host: str, port: int) -> None:
 def cmd_app(args: argparse.Namespace) -> int:
     """Replace this process with the Solara server (Ctrl-C stops it)."""
     check_address(args.host, args.port)
+    library = Path(args.library) if args.library else default_folder()
+    if library.exists() and not library.is_dir():
+        raise ParameterError(f"--library {library}: not a folder")
     command = server_command(args.host, args.port)
-    print(f"sim app: serving the what-if explorer on http://{args.host}:{args.port}", flush=True)
-    os.execve(command[0], command, server_env())
+    print(f"sim app: serving the what-if explorer on http://{args.host}:{args.port} "
+          f"(saved scenarios in {library})", flush=True)
+    os.execve(command[0], command, server_env(library=library))
     return 0  # not reached: execve does not return
 
 
@@ -71,4 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     app = subparsers.add_parser("app", help="serve the what-if explorer web page")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     app.add_argument("--port", type=int, default=8765, help="port to listen on (8765)")
+    app.add_argument("--library", metavar="DIR", default=None,
+                     help="folder of saved scenarios (default: $SIM_LIBRARY, else "
+                          "~/.local/share/service-profit-sim/library)")
     app.set_defaults(func=cmd_app)

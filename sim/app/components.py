@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -16,7 +17,7 @@ from sim.app.state import END_WEEKS, FLOWS, Comparison
 from sim.metrics import UNIT_COLUMNS
 from sim.model import ServiceModel
 from sim.params import LEVERS, SPECS, ParameterError
-from sim.scenario import Intervention, Scenario
+from sim.scenario import Intervention, Scenario, TimelineEntry
 from sim.state import ACTIVE
 
 LEVER_TITLES = {"people": "People", "leadership": "Leadership", "hr": "HR and listening",
@@ -105,97 +106,217 @@ def KpiCard(key: str, comparison: Comparison | None, names: tuple[str, str]):
             solara.Text(ci, classes=["spc-delta-ci"])
 
 
-def _rows(timeline: tuple[Intervention, ...]) -> list[tuple[int, str, float]]:
-    return [(e.week, lever, value) for e in timeline for lever, value in e.changes.items()]
+# How a timeline row changes its lever: the editor's choices, in words.
+HOW = {"set": "from then on", "for_weeks": "for N weeks, then restore",
+       "ramp": "ramp linearly until week"}
+# Levers a timeline cannot change, and why (from the schema's ``structural`` flag).
+FIXED_LEVERS = tuple(n for n, s in SPECS.items() if s.is_lever and n not in LEVERS)
 
 
-def _events(rows: list[tuple[int, str, float]]) -> tuple[Intervention, ...]:
-    by_week: dict[int, dict[str, float]] = {}
-    for week, lever, value in rows:
-        by_week.setdefault(week, {})[lever] = value
-    return tuple(Intervention(week=w, changes=c) for w, c in sorted(by_week.items()))
+def lever_choice(name: str) -> str:
+    """A lever as the editor lists it: readable name and unit, both from the schema."""
+    unit = SPECS[name].unit
+    return f"{charts.lever_title(name)} ({unit})" if unit else charts.lever_title(name)
+
+
+LEVER_CHOICES = {lever_choice(n): n for n in LEVERS}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the editor: a setting from its week on, for N weeks, or a ramp."""
+
+    week: int
+    lever: str
+    value: float | int
+    how: str = "set"             # a key of HOW
+    extent: int | None = None    # N weeks, or the ramp's last week
+
+    def text(self) -> str:
+        """The row in words, with the lever's readable name and unit."""
+        name = charts.lever_title(self.lever).lower()
+        value = charts.lever_value(self.lever, self.value)
+        if self.how == "for_weeks":
+            return (f"set {name} to {value} for {self.extent} weeks, then restore "
+                    f"(week {self.week + (self.extent or 0)})")
+        if self.how == "ramp":
+            return f"ramp {name} linearly to {value} by week {self.extent}"
+        return f"set {name} to {value}"
+
+
+def timeline_rows(timeline: tuple[Intervention, ...]) -> list[Row]:
+    """The editor's rows of a timeline (a compact entry with several levers: one row each)."""
+    rows: list[Row] = []
+    seen: list[TimelineEntry] = []
+    for event in timeline:
+        entry = event.entry
+        if entry is None:
+            rows += [Row(event.week, k, v) for k, v in event.changes.items()]
+        elif not any(e is entry for e in seen):
+            seen.append(entry)
+            extent = entry.for_weeks if entry.to_week is None else entry.to_week
+            rows += [Row(entry.week, k, v, entry.kind, extent) for k, v in entry.changes.items()]
+    return rows
+
+
+def timeline_events(rows: list[Row]) -> tuple[Intervention, ...]:
+    """Rows back into a timeline (plain settings of one week merged)."""
+    by_week: dict[int, dict[str, float | int]] = {}
+    events = []
+    for row in rows:
+        if row.how == "set":
+            by_week.setdefault(row.week, {})[row.lever] = row.value
+        else:
+            entry = TimelineEntry(row.week, {row.lever: row.value},
+                                  for_weeks=row.extent if row.how == "for_weeks" else None,
+                                  to_week=row.extent if row.how == "ramp" else None)
+            events.append(Intervention(row.week, dict(entry.changes), entry))
+    events += [Intervention(week=w, changes=c) for w, c in by_week.items()]
+    return tuple(sorted(events, key=lambda e: e.week))
+
+
+def check_row(row: Row, steps: int) -> Row:
+    """``row`` if it can be scheduled in 1..``steps``, else ParameterError with one line."""
+    if not 1 <= row.week <= steps:
+        raise ParameterError(f"week {row.week:,} refused: it must be between 1 and {steps}")
+    value = SPECS[row.lever].check(row.value)
+    if row.how == "for_weeks" and (row.extent is None or not 1 <= row.extent <= 520):
+        raise ParameterError(f"for N weeks: {row.extent} refused: N must be between 1 and 520")
+    if row.how == "ramp" and (row.extent is None or not row.week < row.extent <= 5200):
+        raise ParameterError(f"ramp until week {row.extent} refused: it must be after week "
+                             f"{row.week}")
+    return Row(row.week, row.lever, value, row.how, row.extent)
 
 
 @solara.component
 def TimelineEditor(scenario: Scenario, on_timeline: Callable[[tuple[Intervention, ...]], None]):
-    """Add, edit and remove "at week W set lever L to V" events, each checked on entry."""
-    rows = _rows(scenario.timeline)
+    """Add, edit and remove timeline rows ("at week W set L to V", for N weeks, ramps)."""
+    rows = timeline_rows(scenario.timeline)
     week, set_week = solara.use_state(min(26, scenario.steps))
     lever, set_lever = solara.use_state("training")
     value, set_value = solara.use_state(float(SPECS["training"].default))
+    how, set_how = solara.use_state("set")
+    extent, set_extent = solara.use_state(cast(int | None, 8))
     editing, set_editing = solara.use_state(cast(int | None, None))
     error, set_error = solara.use_state("")
+    refusals, set_refusals = solara.use_state(0)     # a refused number must not stay displayed
 
-    def choose_lever(name: str) -> None:
+    def choose_lever(choice: str) -> None:
+        name = LEVER_CHOICES.get(choice, "training")
         set_lever(name)
         set_value(float(getattr(scenario.params, name)))
 
+    def choose_how(text: str) -> None:
+        key = next((k for k, t in HOW.items() if t == text), "set")
+        set_how(key)
+        if key == "ramp":
+            set_extent(min((week or 1) + 12, 5200))
+        elif key == "for_weeks":
+            set_extent(8)
+
     def submit() -> None:
-        # A refused number does not stay in its input: it goes back to a valid one.
-        if week is None or not 1 <= int(week) <= scenario.steps:
-            set_error(f"week {'(none)' if week is None else f'{week:,}'} refused: it must be "
-                      f"between 1 and {scenario.steps}")
-            set_week(min(26, scenario.steps))
-            return
         try:
-            checked = SPECS[lever].check(value if value is not None else float("nan"))
+            if week is None:
+                raise ParameterError("week (none) refused: it must be between 1 and "
+                                     f"{scenario.steps}")
+            row = check_row(Row(int(week), lever, value if value is not None else float("nan"),
+                                how, extent), scenario.steps)
         except ParameterError as err:
-            set_error(f"{err} (refused)")
+            text = str(err).splitlines()[0]
+            set_error(text if "refused" in text else f"{text} (refused)")
+            # A refused number does not stay in its input: it goes back to a valid one.
+            set_week(min(26, scenario.steps) if week is None or not 1 <= week <= scenario.steps
+                     else week)
             set_value(float(getattr(scenario.params, lever)))
+            set_extent(8 if how == "for_weeks" else min(int(week or 1) + 12, 5200))
+            set_refusals(lambda n: n + 1)
             return
         new = [r for i, r in enumerate(rows) if i != editing]
-        new = [r for r in new if not (r[0] == int(week) and r[1] == lever)]
-        new.append((int(week), lever, checked))
+        new = [r for r in new if not (r.week == row.week and r.lever == row.lever)]
         set_error("")
         set_editing(None)
-        on_timeline(_events(new))
+        on_timeline(timeline_events([*new, row]))
 
     def edit(i: int) -> None:
-        w, name, val = rows[i]
-        set_week(w)
-        set_lever(name)
-        set_value(float(val))
+        row = rows[i]
+        set_week(row.week)
+        set_lever(row.lever)
+        set_value(float(row.value))
+        set_how(row.how)
+        set_extent(row.extent)
         set_editing(i)
 
     def remove(i: int) -> None:
         set_editing(None)
-        on_timeline(_events([r for j, r in enumerate(rows) if j != i]))
+        on_timeline(timeline_events([r for j, r in enumerate(rows) if j != i]))
 
     spec = SPECS[lever]
     with solara.Div(classes=["spc-panel"]):
         solara.Text("Intervention timeline", classes=["spc-panel-title"])
-        solara.Text("What if we change a lever during the run? Events apply at the start of "
-                    "their week and are marked on every chart.", classes=["spc-panel-help"])
+        solara.Text("What if we change a lever during the run? A setting applies from the start "
+                    "of its week; \"for N weeks\" puts the value in force before it back "
+                    "afterwards; a ramp moves the lever linearly, week by week, from the value in "
+                    "force at its first week to the target. Marked on every chart (dashed line; "
+                    "shaded span for N weeks and ramps).", classes=["spc-panel-help"])
         if not rows:
             solara.Text("No events yet: the levers stay as set for the whole run.",
                         classes=["spc-empty"])
-        for i, (w, name, val) in enumerate(rows):
-            with solara.Row(classes=["spc-event", "spc-event-editing" if i == editing else ""],
-                            style={"align-items": "center"}):
-                solara.Text(f"Week {w}", classes=["spc-event-week"])
-                solara.Text(f"set {_label(name).lower()} to {val:g} {SPECS[name].unit}",
-                            classes=["spc-event-text"])
+        for i, row in enumerate(rows):
+            with solara.Div(classes=["spc-event", f"spc-event-{row.how}",
+                                     "spc-event-editing" if i == editing else ""],
+                            style={"display": "flex", "align-items": "center", "gap": "12px"}):
+                solara.Text(f"Week {row.week}", classes=["spc-event-week"])
+                solara.Text(row.text(), classes=["spc-event-text"])
                 solara.Button(icon_name="mdi-pencil", icon=True, on_click=lambda i=i: edit(i),
-                              classes=["spc-event-edit"])
+                              classes=["spc-event-edit"],
+                              attributes={"aria-label": f"Edit week {row.week}: {row.text()}"})
                 solara.Button(icon_name="mdi-delete-outline", icon=True,
-                              on_click=lambda i=i: remove(i), classes=["spc-event-remove"])
-        with solara.Row(classes=["spc-event-form"], style={"align-items": "center"}):
+                              on_click=lambda i=i: remove(i), classes=["spc-event-remove"],
+                              attributes={"aria-label": f"Remove week {row.week}: {row.text()}"})
+        with solara.Row(classes=["spc-event-form"], style={"align-items": "center",
+                                                           "flex-wrap": "wrap"}):
             aria(solara.InputInt("Week", value=week, on_value=set_week, optional=True,
-                                 classes=["spc-input-week"], style={"max-width": "90px"}),
+                                 classes=["spc-input-week"], style={"max-width": "90px"}
+                                 ).key(f"week-{refusals}"),
                  f"Event week (1 to {scenario.steps})")
-            aria(solara.Select("Lever", value=lever, values=list(LEVERS), on_value=choose_lever,
-                               classes=["spc-input-lever"], style={"max-width": "230px"}),
+            aria(solara.Select("Lever", value=lever_choice(lever), values=list(LEVER_CHOICES),
+                               on_value=choose_lever, classes=["spc-input-lever"],
+                               style={"max-width": "300px"}),
                  "Event lever")
-            aria(solara.InputFloat(f"Value ({spec.low}..{spec.high})", value=value,
+            aria(solara.InputFloat(f"Value ({spec.low:g}..{spec.high:g})", value=value,
                                    on_value=set_value, optional=True, classes=["spc-input-value"],
-                                   style={"max-width": "150px"}),
-                 f"Event value ({spec.low:g} to {spec.high:g})")
+                                   style={"max-width": "150px"}).key(f"value-{refusals}"),
+                 f"Event value ({spec.low:g} to {spec.high:g} {spec.unit})")
+            aria(solara.Select("How", value=HOW[how], values=list(HOW.values()),
+                               on_value=choose_how, classes=["spc-input-how"],
+                               style={"max-width": "230px"}), "How the lever changes")
+            if how != "set":
+                ExtentInput(how, extent, set_extent, scenario.steps).key(f"extent-{refusals}")
             solara.Button("Save event" if editing is not None else "Add event",
                           color="primary", on_click=submit, classes=["spc-add-event"])
             if editing is not None:
                 solara.Button("Cancel", text=True, on_click=lambda: set_editing(None))
         if error:
             solara.Text(error, classes=["spc-error"])
+        for name in FIXED_LEVERS:
+            solara.Text(f"{charts.lever_title(name)} cannot be scheduled: it is structural (it "
+                        "sets how many business units and managers there are, and they are "
+                        "built once, at the start of the run). Set it with its slider.",
+                        classes=["spc-lever-help", "spc-fixed-lever"])
+
+
+@solara.component
+def ExtentInput(how: str, extent: int | None, set_extent, steps: int):
+    """N weeks of a "for N weeks" row, or the last week of a ramp.
+
+    Its own component: it comes and goes with the row's kind, and its accessible name is set by
+    a hook, which a component must call on every render.
+    """
+    what = "N weeks" if how == "for_weeks" else "Until week"
+    aria(solara.InputInt(what, value=extent, on_value=set_extent, optional=True,
+                         classes=["spc-input-extent"], style={"max-width": "110px"}),
+         "Number of weeks (1 to 520)" if how == "for_weeks"
+         else f"Ramp until week (after the event week, up to {steps})")
 
 
 def _snapshot(model: ServiceModel, lay: charts.Layout | None,

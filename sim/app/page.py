@@ -22,9 +22,11 @@ import solara
 import solara.lab
 import yaml
 
-from sim.app import charts, invest
+from sim.app import charts, invest, link, report
+from sim.app.browser import BrowserBridge
 from sim.app.components import LEVER_TITLES, InsideView, KpiCard, LeverSlider, TimelineEditor, aria
 from sim.app.explain_view import ExplainView
+from sim.app.library import LIBRARY, listed, unlisted
 from sim.app.limits import LIMITS
 from sim.app.state import (
     ENGINE,
@@ -45,6 +47,9 @@ STYLE = Path(__file__).with_name("style.css")
 DEFAULT_PRESET = "invest_in_training"
 DEFAULT_REPS = 5
 DEBOUNCE_S = 0.12
+HISTORY = 100      # edits that Undo can take back
+ECHO_S = 1.0       # a slider may send its old value back this long after Undo moved it
+TABS = 9           # tabs of the page (a link's ``tab`` is an index below this)
 
 
 def align(plan: Scenario, world: Scenario) -> Scenario:
@@ -68,6 +73,22 @@ def _preset(name: str, keep: Scenario | None = None) -> Scenario:
     timeline = tuple(e for e in scenario.timeline if e.week <= keep.steps)
     scenario = dataclasses.replace(scenario, timeline=timeline, steps=keep.steps)
     return LIMITS.check(scenario.with_changes(seed=keep.seed, reps=keep.reps, **sizes))
+
+
+def load_entry(entry: str, keep: Scenario | None = None) -> Scenario:
+    """A picker entry on the page: a preset (with the visitor's settings kept) or a saved one.
+
+    A saved scenario brings its own sizes, horizon, seed and replications, as a file does.
+    """
+    name = unlisted(entry)
+    if name is None:
+        return _preset(entry, keep)
+    return LIMITS.check(LIBRARY.load(name))
+
+
+def comparator_names(presets: list[str], saved: list[str]) -> list[str]:
+    """The comparator picker: today, the other presets, the saved scenarios."""
+    return [TODAY, *(p for p in presets if p != TODAY_PRESET), *saved]
 
 
 def read_scenario(name: str, text: str | None) -> Scenario:
@@ -205,14 +226,24 @@ def SizeInput(label: str, value: int, low: int, high: int, on_value, hint: str =
 def Page():
     """The explorer."""
     presets = solara.use_memo(preset_names, [])
-    preset, set_preset = solara.use_state(DEFAULT_PRESET if DEFAULT_PRESET in presets
-                                          else presets[0])
-    scenario, set_scenario_state = solara.use_state(solara.use_memo(lambda: _preset(preset), []))
-    origin, set_origin = solara.use_state(scenario)      # the preset or file the levers came from
-    baseline_name, set_baseline_name = solara.use_state(TODAY)
-    notice, set_notice = solara.use_state("")
+    library_version, set_library_version = solara.use_state(0)   # saves so far
+    saved = solara.use_memo(lambda: [listed(n) for n in LIBRARY.names()], [library_version])
+    search = solara.use_router().search
+    # The view a link asks for (bad values are left out, each with a notice).
+    start = solara.use_memo(lambda: link.decode(
+        search, DEFAULT_PRESET if DEFAULT_PRESET in presets else presets[0], load_entry,
+        comparator_names(presets, saved), [*presets, *saved], TABS), [])
+    preset, set_preset = solara.use_state(start.preset)
+    scenario, set_scenario_state = solara.use_state(start.scenario)
+    origin, set_origin = solara.use_state(start.origin)  # the preset or file the levers came from
+    baseline_name, set_baseline_name = solara.use_state(start.comparator)
+    notice, set_notice = solara.use_state(" · ".join(start.notices))
     uploads, set_uploads = solara.use_state(cast(dict[str, Scenario], {}))  # file -> scenario
-    rate, set_rate = solara.use_state(invest.DEFAULT_RATE * 100)   # yearly %, NPV everywhere
+    rate, set_rate = solara.use_state(start.rate)   # yearly %, NPV everywhere
+    tab, set_tab = solara.use_state(start.tab)
+    plans, set_plans = solara.use_state(start.plans or None)   # None: the current edit only
+    plan_results, set_plan_results = solara.use_state(cast(list, []))  # (name, Comparison)
+    pending, set_pending = solara.use_state(cast(str | None, None))   # preset awaiting a yes
     info, set_info = solara.use_state("")
     comparison, set_comparison = solara.use_state(None)  # type: Comparison | None
     # Progress is read only by the small components that show it, so an update re-renders them,
@@ -227,35 +258,79 @@ def Page():
     # The newest scenario, also before the page has re-rendered with it: two quick edits (a size,
     # then the weeks) must both apply, and the limits must judge them together.
     latest = solara.use_ref(scenario)
+    source = solara.use_ref((preset, origin))   # the newest picker entry and its scenario
+    past = solara.use_ref(cast(list, []))       # (scenario, source) before each edit
+    future = solara.use_ref(cast(list, []))     # what Undo took back, for Redo
+    _, set_history = solara.use_state(0)        # re-renders the Undo and Redo buttons
+    jumped = solara.use_ref((0.0, cast(Scenario | None, None)))  # last Undo/Redo: when, from
     key = scenario.to_yaml()
 
-    def set_scenario(new: Scenario) -> None:
-        """Show and run ``new``; ParameterError (one line) if it is over the page's limits."""
+    def set_scenario(new: Scenario, origin_of: tuple[str, Scenario] | None = None) -> None:
+        """Show and run ``new`` (from ``origin_of``: entry, scenario); remembered for Undo.
+
+        ParameterError (one line) if it is over the page's limits.
+        """
         LIMITS.check(new)
+        if new != latest.current or origin_of is not None:
+            past.current = [*past.current, (latest.current, source.current)][-HISTORY:]
+            future.current = []
+            set_history(lambda n: n + 1)
         latest.current = new
+        if origin_of is not None:
+            source.current = origin_of
+            set_preset(origin_of[0])
+            set_origin(origin_of[1])
         set_notice("")
         set_scenario_state(new)
 
+    def step_history(which: str) -> None:
+        """Go back one edit (``undo``) or forward again (``redo``)."""
+        stack, other = (past, future) if which == "undo" else (future, past)
+        if not stack.current:
+            return
+        (new, where), stack.current = stack.current[-1], stack.current[:-1]
+        other.current = [*other.current, (latest.current, source.current)]
+        jumped.current = (time.monotonic(), latest.current)
+        latest.current, source.current = new, where
+        set_preset(where[0])
+        set_origin(where[1])
+        set_notice("")
+        set_info("")
+        set_scenario_state(new)
+        set_history(lambda n: n + 1)
+
+    # Stable across renders (it reads only refs and setters), so the buttons that call it are
+    # not re-rendered by every page update: a click arriving mid-render would be lost.
+    undo_redo = solara.use_memo(lambda: step_history, [])
+
     def change(**kw) -> str:
         try:
-            set_scenario(latest.current.with_changes(**kw))
+            new = latest.current.with_changes(**kw)
+            since, left = jumped.current
+            if new == left and time.monotonic() - since < ECHO_S:
+                return ""     # a slider's late echo of the value Undo or Redo just left
+            set_scenario(new)
         except ParameterError as err:
             set_notice(_one_line(err))
             return _one_line(err)
         return ""
 
-    def choose_preset(name: str) -> None:
-        if name not in presets:   # the loaded file's entry: nothing to change
+    def choose_preset(name: str, confirmed: bool = False) -> None:
+        if name not in presets and name not in saved:   # the loaded file's entry: no change
             return
         try:
-            new = _preset(name, latest.current)
+            new = load_entry(name, latest.current)
         except ParameterError as err:
             set_notice(_one_line(err))
             return
-        set_preset(name)
-        set_origin(new)
+        mine = latest.current.timeline
+        if not confirmed and mine and mine != source.current[1].timeline \
+                and mine != new.timeline:
+            set_pending(name)     # an edited timeline is not dropped without a yes
+            return
+        set_pending(None)
         set_info("")
-        set_scenario(new)
+        set_scenario(new, (name, new))
 
     def set_timeline(events: tuple[Intervention, ...]) -> None:
         try:
@@ -273,18 +348,25 @@ def Page():
         except Exception as err:  # noqa: BLE001 - a visitor's file must never crash the page
             set_notice(f"{name}: cannot be used as a scenario ({_one_line(err)})")
             return
-        set_preset(f"file: {name}")
         set_uploads(lambda files: {**files, f"file: {name}": new})
-        set_origin(new)
         set_info(f"Loaded {name}: {new.name}{reps_note(new, text)}")
-        set_scenario(new)
+        set_scenario(new, (f"file: {name}", new))
 
     def save_as(name: str) -> str:
-        """Name the scenario (it stops being "<preset> (modified)"); one line if refused."""
-        name = (name or "").strip()
-        if not name or len(name) > 80 or "\n" in name:
-            return "a name is 1 to 80 characters on one line"
-        set_scenario(dataclasses.replace(latest.current, name=name))
+        """Save the scenario in the library under ``name``; one line if refused.
+
+        It is listed beside the presets from then on, and stops being "<preset> (modified)".
+        A refused name changes nothing.
+        """
+        try:
+            new = LIBRARY.save(name, latest.current)
+        except ParameterError as err:
+            return _one_line(err)
+        entry = listed(new.name)
+        set_library_version(lambda n: n + 1)
+        set_scenario(new, (entry, new))
+        set_info(f"Saved as \u201c{new.name}\u201d in the library: listed as \u201c{entry}\u201d "
+                 "beside the presets, as a comparator and among the plans to compare.")
         return ""
 
     def show_early(early: Comparison) -> None:
@@ -339,8 +421,31 @@ def Page():
 
     # A closed tab (or a session Solara culls) unmounts the page: drop its queued work at once.
     solara.use_effect(lambda: (lambda: ENGINE.cancel(session)), [])
+    # The address bar holds a link to this view (a loaded file's levers on the baseline preset).
+    on_file = preset.startswith("file: ")
+    link_origin = solara.use_memo(lambda: _preset(TODAY_PRESET) if on_file else origin,
+                                  [on_file, origin])
+    query = link.encode(link.View(TODAY_PRESET if on_file else preset, link_origin, scenario,
+                                  baseline_name, plans or [], tab, rate))
+
+    def make_report() -> bytes:
+        """The one-page PDF of the comparison on screen (and of compared plans against it)."""
+        assert comparison is not None
+        ran = comparison.baseline.scenario
+        others = [(n, c) for n, c in plan_results
+                  if c.baseline.scenario == ran]   # only plans run against this comparator
+        return report.pdf(report.ReportInput(comparison, label(shown_name), versus, rate / 100,
+                                             query, others))
 
     solara.Style(STYLE)
+    BrowserBridge(query, undo_redo)
+    solara.lab.ConfirmationDialog(
+        pending is not None, on_close=lambda: set_pending(None),
+        title="Discard the timeline?",
+        content=(f"Switching to {label(pending or '')} drops this scenario's timeline "
+                 f"({len(charts.timeline_rows(scenario))} entries). Undo brings it back."),
+        ok="Discard timeline", cancel="Keep editing",
+        on_ok=lambda: choose_preset(pending or "", confirmed=True))
     solara.Title("What-if explorer · service-profit chain")
     with solara.Div(classes=["spc-app"]):
         with solara.Div(classes=["spc-header"]):
@@ -349,13 +454,17 @@ def Page():
                 solara.Text("What-if explorer", classes=["spc-title"])
             status = {"data-running": str(running).lower(), "data-generation": str(generation)}
             with solara.Div(classes=["spc-status"], attributes=status):
-                if running:
-                    shown = comparison.scenario.scenario.reps if comparison else 0
-                    RunStatus(progress, shown if shown < scenario.reps else 0, scenario.reps,
-                              started_at.current)
-                elif comparison is not None:
-                    solara.Text(run_summary(comparison),
-                                classes=["spc-status-text", "spc-status-done"])
+                # The first children always exist, so the browser keeps the Undo and Redo
+                # buttons' elements when a run starts or ends (a replaced element loses clicks).
+                with solara.Div(style={"display": "contents"}):
+                    if running:
+                        shown = comparison.scenario.scenario.reps if comparison else 0
+                        RunStatus(progress, shown if shown < scenario.reps else 0, scenario.reps,
+                                  started_at.current)
+                    elif comparison is not None:
+                        solara.Text(run_summary(comparison),
+                                    classes=["spc-status-text", "spc-status-done"])
+                UndoRedo(bool(past.current), bool(future.current), undo_redo)
                 if running:
                     solara.Button("Cancel", icon_name="mdi-stop", outlined=True,
                                   on_click=cancel_run, classes=["spc-cancel"])
@@ -364,8 +473,9 @@ def Page():
 
         with solara.Div(classes=["spc-body"]):
             with solara.Div(classes=["spc-side"]):
-                Sidebar(scenario, origin, presets, preset, choose_preset, baseline_name,
-                        set_baseline_name, change, set_scenario)
+                # While the dialog asks, the picker shows the choice; "Keep editing" puts it back.
+                Sidebar(scenario, origin, presets, saved, pending or preset, choose_preset,
+                        baseline_name, set_baseline_name, change, set_scenario)
             with solara.Div(classes=["spc-main"]):
                 with solara.Div(classes=["spc-story"]):
                     with solara.Row(style={"align-items": "baseline", "flex-wrap": "wrap"}):
@@ -381,7 +491,11 @@ def Page():
                 with solara.Div(classes=["spc-cards", "spc-stale" if running else ""]):
                     for k in charts.CARD_KPIS:
                         KpiCard(k, comparison, names)
-                with solara.lab.Tabs(color="#0f766e", slider_color="#0f766e", lazy=True):
+                solara.Text("Green or red: the 95% interval of the paired difference excludes "
+                            "zero (better or worse for the organisation); grey: no clear "
+                            "difference.", classes=["spc-lever-help", "spc-card-key"])
+                with solara.lab.Tabs(value=tab, on_value=set_tab, color="#0f766e",
+                                     slider_color="#0f766e", lazy=True):
                     with solara.lab.Tab("Trajectories", icon_name="mdi-chart-line"):
                         Trajectories(comparison, scenario.timeline, names)
                     with solara.lab.Tab("Investment", icon_name="mdi-cash-plus"):
@@ -391,14 +505,31 @@ def Page():
                     with solara.lab.Tab("Why & sensitivity", icon_name="mdi-lightbulb-on-outline"):
                         ExplainView(comparison, names, session)
                     with solara.lab.Tab("Compare plans", icon_name="mdi-format-list-numbered"):
-                        ComparePlans(scenario, shown_name, presets, uploads, baseline_name,
-                                     session, rate)
+                        ComparePlans(scenario, shown_name, [*presets, *saved], uploads,
+                                     baseline_name, session, rate, plans, set_plans,
+                                     set_plan_results)
                     with solara.lab.Tab("Timeline", icon_name="mdi-timeline-clock-outline"):
                         TimelineEditor(scenario, set_timeline)
                     with solara.lab.Tab("Inside the organisation", icon_name="mdi-graph-outline"):
                         InsideView(scenario, key)
                     with solara.lab.Tab("Files", icon_name="mdi-file-document-outline"):
-                        Files(scenario, shown_name, comparison, load_file, save_as)
+                        Files(scenario, shown_name, comparison, load_file, save_as,
+                              make_report if comparison is not None else None)
+
+
+@solara.component
+def UndoRedo(can_undo: bool, can_redo: bool, undo_redo):
+    """Undo and Redo of the page's edits (also Ctrl+Z and Ctrl+Shift+Z)."""
+    with solara.Div(style={"display": "flex", "gap": "4px"}):
+        for which, icon, can, text in (("undo", "mdi-undo", can_undo,
+                                        "Undo the last edit (Ctrl+Z)"),
+                                       ("redo", "mdi-redo", can_redo, "Redo (Ctrl+Shift+Z)")):
+            # Not disabled (aria-disabled says so): with nothing to undo a click does nothing.
+            solara.Button(which.capitalize(), icon_name=icon, text=True,
+                          on_click=lambda which=which: undo_redo(which),
+                          classes=[f"spc-{which}"],
+                          attributes={"aria-label": text, "aria-disabled": str(not can).lower()},
+                          style={"color": "white", "opacity": 1 if can else 0.45})
 
 
 @solara.component
@@ -417,8 +548,9 @@ def RunProgress(progress: solara.Reactive[Progress | None], running: bool):
 
 
 @solara.component
-def Sidebar(scenario: Scenario, origin: Scenario, presets: list[str], preset: str,
-            choose_preset, baseline_name: str, set_baseline_name, change, set_scenario):
+def Sidebar(scenario: Scenario, origin: Scenario, presets: list[str], saved: list[str],
+            preset: str, choose_preset, baseline_name: str, set_baseline_name, change,
+            set_scenario):
     """Scenario and baseline pickers, grouped levers, and the world and run settings."""
     stories = solara.use_memo(lambda: {n: load_scenario(n).description for n in presets}, [])
 
@@ -431,11 +563,14 @@ def Sidebar(scenario: Scenario, origin: Scenario, presets: list[str], preset: st
 
     with solara.Div(classes=["spc-section"]):
         solara.Text("Scenario", classes=["spc-section-title"])
-        choices = presets if preset in presets else [*presets, preset]
+        choices = [*presets, *saved]
+        choices += [] if preset in choices else [preset]
         aria(solara.Select("Preset", value=preset, values=choices, on_value=choose_preset,
-                           classes=["spc-preset"]), "Preset or loaded file")
+                           classes=["spc-preset"]), "Preset, saved scenario or loaded file")
         solara.Text(stories.get(preset, origin.description), classes=["spc-lever-help"])
-        comparators = [TODAY, *(p for p in presets if p != TODAY_PRESET)]
+        comparators = comparator_names(presets, saved)
+        if baseline_name not in comparators:    # a saved comparator listed since
+            comparators.append(baseline_name)
         aria(solara.Select("Compare with", value=baseline_name, values=comparators,
                            on_value=set_baseline_name, classes=["spc-baseline"]),
              "Comparator")
@@ -478,7 +613,9 @@ def Trajectories(comparison: Comparison | None, timeline: tuple[Intervention, ..
         solara.HTML(unsafe_innerHTML=(
             f'<span class="spc-swatch" style="background:{charts.SCENARIO}"></span>{names[0]}'
             f'<span class="spc-swatch" style="background:{charts.BASELINE}"></span>{names[1]}'
-            f'<span class="spc-swatch spc-swatch-event"></span>intervention'))
+            f'<span class="spc-swatch spc-swatch-event"></span>intervention · lines: mean over '
+            'the paired replications; shaded bands: 95% interval of that mean (plan teal, '
+            'comparator grey); shaded amber span: a setting for N weeks or a ramp'))
     with solara.Div(classes=["spc-charts"]):
         for k in charts.CHART_KPIS:
             window = charts.SMOOTH_WEEKS.get(k, 1)
@@ -689,12 +826,16 @@ def _money_fmt(value: float, signed: bool = False) -> str:
 @solara.component
 def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
                  uploads: dict[str, Scenario], baseline_name: str, session: str,
-                 rate: float = invest.DEFAULT_RATE * 100):
-    """Several plans (presets, the current edit, loaded files) against one comparator."""
+                 rate: float = invest.DEFAULT_RATE * 100, chosen: list[str] | None = None,
+                 set_chosen=None, on_results=None):
+    """Several plans (presets, saved scenarios, the current edit, loaded files) compared.
+
+    ``chosen`` are the picked entries (``link.CURRENT`` for the current edit; None: only it),
+    kept by the page for its link; ``on_results`` receives the ranked comparisons for the report.
+    """
     current = f"current: {shown_name}"
     options = [current, *presets, *uploads]
-    chosen, set_chosen = solara.use_state(cast(list[str] | None, None))   # None: the current
-    picked = [current if c.startswith("current: ") else c
+    picked = [current if c == link.CURRENT or c.startswith("current: ") else c
               for c in (chosen if chosen is not None else [current])]
     picked = [c for c in dict.fromkeys(picked) if c in options]
     request, set_request = solara.use_state(cast(tuple | None, None))
@@ -708,6 +849,8 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
                 plans.append(scenario)
             elif name in uploads:
                 plans.append(align(uploads[name], scenario))
+            elif unlisted(name) is not None:
+                plans.append(align(LIBRARY.load(unlisted(name) or ""), scenario))
             else:
                 plans.append(_preset(name, scenario))
         comparator = baseline_for(baseline_name, scenario)
@@ -739,8 +882,11 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
             status.value = _one_line(err)
             return None
         status.value = ""
-        return list(zip([label(n.removeprefix("current: ")) for n in names], results,
-                        strict=True))
+        ranked = list(zip([label(n.removeprefix("current: ")) for n in names], results,
+                          strict=True))
+        if on_results is not None:
+            on_results(ranked)
+        return ranked
 
     task = solara.use_thread(run, dependencies=[request], intrusive_cancel=False)
     solara.use_effect(lambda: (lambda: ENGINE.cancel(f"{session}:plans")), [])
@@ -755,7 +901,10 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
                     classes=["spc-panel-help"])
         with solara.Row(style={"align-items": "center", "flex-wrap": "wrap", "gap": "12px"}):
             aria(solara.SelectMultiple("Plans", values=picked, all_values=options,
-                                       on_value=set_chosen, classes=["spc-plans"],
+                                       on_value=lambda values: set_chosen and set_chosen(
+                                           [link.CURRENT if v == current else v
+                                            for v in values]),
+                                       classes=["spc-plans"],
                                        style={"min-width": "280px", "max-width": "640px"}),
                  "Plans to compare")
             solara.Button("Compare", color="primary", icon_name="mdi-play", on_click=go,
@@ -795,8 +944,9 @@ def PlanStatus(status: solara.Reactive[str], busy: bool):
 
 
 @solara.component
-def Files(scenario: Scenario, shown_name: str, comparison: Comparison | None, load_file, save_as):
-    """Export the scenario (re-runs with ``sim run`` to the same numbers) and the results."""
+def Files(scenario: Scenario, shown_name: str, comparison: Comparison | None, load_file, save_as,
+          make_report=None):
+    """Save to the library; export the scenario (``sim run`` re-runs it), results, report."""
     typed, set_typed = solara.use_state("")
     error, set_error = solara.use_state("")
     named = dataclasses.replace(scenario, name=shown_name)
@@ -808,12 +958,16 @@ def Files(scenario: Scenario, shown_name: str, comparison: Comparison | None, lo
     with solara.Div(classes=["spc-panel"]):
         solara.Text("Files", classes=["spc-panel-title"])
         solara.Text("The scenario file holds every parameter, the timeline, the seed and the "
-                    "replications: `sim run FILE.yaml` reproduces this page's numbers.",
+                    "replications: `sim run FILE.yaml` reproduces this page's numbers. Saving "
+                    "under a name keeps the scenario in the server's library: it is listed "
+                    "beside the presets (also as a comparator and a plan to compare) after a "
+                    "reload or a restart. The address bar is a link to this view.",
                     classes=["spc-panel-help"])
         with solara.Row(style={"flex-wrap": "wrap", "gap": "12px", "align-items": "center"}):
             aria(solara.InputText("Save under a name", value=typed, on_value=set_typed,
                                   continuous_update=True, classes=["spc-input-name"],
-                                  style={"max-width": "260px"}), "Scenario name")
+                                  style={"max-width": "260px"}),
+                 "Scenario name (letters, digits, spaces, - and _)")
             solara.Button("Save name", outlined=True, on_click=save, classes=["spc-save-name"],
                           disabled=not typed.strip())
         if error:
@@ -825,6 +979,10 @@ def Files(scenario: Scenario, shown_name: str, comparison: Comparison | None, lo
                 solara.FileDownload(lambda: comparison.csv(shown_name),
                                     filename=f"{stem}-results.csv",
                                     label="Export results CSV", mime_type="text/csv")
+            if make_report is not None:
+                solara.FileDownload(make_report, filename=f"{stem}-report.pdf",
+                                    label="Download report (PDF)",
+                                    mime_type="application/pdf")
             YamlUpload(load_file)
         solara.HTML(tag="pre", unsafe_innerHTML=html.escape(named.to_yaml()),
                     classes=["spc-yaml"])

@@ -28,9 +28,10 @@ from scipy import stats
 
 from sim.app import workers as wk
 from sim.app.fairqueue import RUNNING, FairQueue, Job
+from sim.app.library import resolve
 from sim.app.limits import LIMITS, Limits
 from sim.runner import ANNUALISED, RunResult
-from sim.scenario import Intervention, Scenario, load_scenario
+from sim.scenario import Intervention, Scenario
 
 # Weekly flows are noisy: their end value is the mean of the last END_WEEKS weeks.
 FLOWS = frozenset({"service_quality", "csat", "nps", "customer_churn_rate",
@@ -424,10 +425,11 @@ def baseline_for(name: str, scenario: Scenario) -> Scenario:
     """Preset ``name`` run on the scenario's world: same sizes, horizon, start, seed and reps.
 
     ``today`` (the default comparator) is today's organisation unchanged: the baseline preset.
+    A saved scenario (``saved: NAME``) of the library serves as well.
 
     Timeline events of the preset beyond the horizon are dropped (they would never happen).
     """
-    preset = load_scenario(TODAY_PRESET if name == TODAY else name)
+    preset = resolve(TODAY_PRESET if name == TODAY else name)
     sizes = {key: getattr(scenario.params, key) for key in SHARED_SIZES}
     timeline = tuple(e for e in preset.timeline if e.week <= scenario.steps)
     return Scenario(name=name, description=TODAY_TEXT if name == TODAY else preset.description,
