@@ -14,6 +14,8 @@ from sim import ServiceModel
 # Settled starts are cached on disk (sim.start); tests keep theirs in a folder of their own,
 # shared by the xdist workers and the subprocesses they start.
 os.environ.setdefault("SIM_CACHE_DIR", os.path.join(tempfile.gettempdir(), "sim-test-cache"))
+# saved scenarios of the page under test go to a scratch library, never the user's own
+os.environ.setdefault("SIM_LIBRARY", os.path.join(tempfile.gettempdir(), "sim-test-library"))
 
 SMALL = {"n_employees": 110, "n_customers": 2000}
 SEEDS = (1, 2, 3)
