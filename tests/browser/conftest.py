@@ -20,8 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from sim.app.cli import server_command, server_env
+
+# The page answers within a second on a quiet machine, but CI runs the browser tests beside
+# model tests on two cores: give every expectation room (they return as soon as they hold).
+expect.set_options(timeout=20_000)
 
 CHROMIUM = os.environ.get("SIM_TEST_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]

@@ -92,6 +92,7 @@ def step_lever(page: Page, lever: str = "training", key: str = "ArrowLeft") -> N
     page.locator(f"[data-lever={lever}] [role=slider]").focus()
     page.keyboard.press(key)
     wait_for_run(page, g)
+    settle(page)  # every replication in, not only the first charts
 
 
 def query(page: Page) -> str:
