@@ -18,10 +18,10 @@ app: $(STAMP)
 	$(BIN)/sim app
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -m "not browser and not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "not browser and not slow"
 
 bench: $(STAMP)
 	$(BIN)/python experiments/bench_model.py

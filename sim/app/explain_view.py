@@ -483,6 +483,20 @@ def _runner(status: solara.Reactive[str], fn, wanted):
     return run
 
 
+def use_request(status: solara.Reactive[str], work, request, key, me: str) -> bool:
+    """Run ``work`` in a background thread when ``request`` asks for ``key`` (a Solara hook).
+
+    The engine's jobs of ``me`` are cancelled when the view goes away. Returns whether the
+    request is still running.
+    """
+    task = solara.use_thread(_runner(status, work, lambda: request == key),
+                             dependencies=[request, key], intrusive_cancel=False)
+    solara.use_effect(lambda: (lambda: ENGINE.cancel(me)), [])
+    return request == key and task.state in (solara.ResultState.STARTING,
+                                             solara.ResultState.RUNNING,
+                                             solara.ResultState.WAITING)
+
+
 def _shapley_plan(plan: Scenario, comparator: Scenario
                   ) -> tuple[explain.ShapleyDesign | None, str]:
     """The Shapley design of a comparison, or the one-line reason it cannot run."""
@@ -515,12 +529,7 @@ def ShapleyView(comparison: Comparison, names: tuple[str, str], session: str):
         SHAPLEY.put(key, result)
         return result
 
-    task = solara.use_thread(_runner(status, work, lambda: request == key),
-                             dependencies=[request, key], intrusive_cancel=False)
-    solara.use_effect(lambda: (lambda: ENGINE.cancel(me)), [])
-    busy = request == key and task.state in (solara.ResultState.STARTING,
-                                             solara.ResultState.RUNNING,
-                                             solara.ResultState.WAITING)
+    busy = use_request(status, work, request, key, me)
     result: ShapleyResult | None = SHAPLEY.get(key)
     weeks = plan.steps
     with solara.Div(classes=["spc-panel", "spc-shapley"]):
@@ -596,12 +605,7 @@ def TornadoView(comparison: Comparison, names: tuple[str, str], session: str):
         TORNADO.put(key, runs)
         return runs
 
-    task = solara.use_thread(_runner(status, work, lambda: request == key),
-                             dependencies=[request, key], intrusive_cancel=False)
-    solara.use_effect(lambda: (lambda: ENGINE.cancel(me)), [])
-    busy = request == key and task.state in (solara.ResultState.STARTING,
-                                             solara.ResultState.RUNNING,
-                                             solara.ResultState.WAITING)
+    busy = use_request(status, work, request, key, me)
     runs = TORNADO.get(key)
     bars = solara.use_memo(lambda: None if runs is None else tornado_bars(plan, runs, kpi),
                            [key, kpi, id(runs)])

@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +103,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests share one xdist worker (``--dist loadgroup``): one page server and one
+    Chromium at a time, beside the model tests, so two cores are not shared four ways."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     """Use the system Chromium (Playwright cannot download its own browser here)."""
@@ -122,15 +132,18 @@ def browser_context_args(browser_context_args: dict) -> dict:
             "accept_downloads": True}
 
 
-@pytest.fixture(scope="session")
-def app_server() -> Iterator[Server]:
-    """The page served by ``sim app``'s own command line in a subprocess."""
-    port = _free_port()
-    log = (ARTIFACTS / f"server-{port}.log")
-    ARTIFACTS.mkdir(exist_ok=True)
+@contextmanager
+def served(command: list[str], log: Path, no_traceback: bool = False) -> Iterator[Server]:
+    """Run ``command`` (a ``sim app``) until the block ends, then stop it with SIGTERM.
+
+    Fails when it does not answer within 90 s, leaves a process of its group behind 5 s after
+    it stopped, or logs a leaked resource (or, with ``no_traceback``, a traceback).
+    """
+    log.parent.mkdir(exist_ok=True)
+    port = int(command[command.index("--port") + 1])
     with log.open("w") as out:
-        proc = subprocess.Popen(server_command("127.0.0.1", port), env=server_env(), cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(command, env=server_env(), cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     try:
@@ -160,9 +173,19 @@ def app_server() -> Iterator[Server]:
         left = group_members(proc.pid)
         for pid in left:
             os.kill(pid, signal.SIGKILL)
-        leaked = [line for line in log.read_text().splitlines() if "leaked" in line]
+        text = log.read_text()
+        leaked = [line for line in text.splitlines() if "leaked" in line]
     assert not left, f"processes of sim app still running 5 s after it stopped: {left}"
     assert not leaked, leaked[0]
+    assert not (no_traceback and "Traceback" in text), f"a traceback in {log}"
+
+
+@pytest.fixture(scope="session")
+def app_server() -> Iterator[Server]:
+    """The page served by ``sim app``'s own command line in a subprocess."""
+    port = _free_port()
+    with served(server_command("127.0.0.1", port), ARTIFACTS / f"server-{port}.log") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,9 @@ of its own. Screenshots go to test-artifacts/ (library-*.png).
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,10 +22,9 @@ import yaml
 from playwright.sync_api import Browser, Page, expect
 
 from sim.app import report
-from sim.app.cli import server_env
 from sim.app.library import ENV
 from sim.scenario import parse_scenario
-from tests.browser.conftest import ROOT, _free_port, group_members
+from tests.browser.conftest import ROOT, _free_port, served
 from tests.browser.test_explorer import RUN_TIMEOUT_MS, card, choose, generation, wait_for_run
 
 pytestmark = pytest.mark.browser
@@ -40,39 +36,11 @@ os.environ.setdefault(ENV, str(Path(tempfile.gettempdir()) / "sim-test-library")
 def serve(library: Path) -> Iterator[str]:
     """``sim app --library DIR`` on a free port until the block ends (then SIGTERM)."""
     port = _free_port()
-    log = ROOT / "test-artifacts" / f"library-server-{port}.log"
-    log.parent.mkdir(exist_ok=True)
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "app", "--port", str(port),
-                                 "--library", str(library)], env=server_env(), cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, f"sim app exited with {proc.returncode}; see {log}"
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"sim app did not answer; see {log}"
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        deadline = time.monotonic() + 5
-        while group_members(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for pid in group_members(proc.pid):
-            os.kill(pid, signal.SIGKILL)
-    assert "Traceback" not in log.read_text(), f"a traceback in {log}"
+    command = [sys.executable, "-m", "sim.cli", "app", "--port", str(port),
+               "--library", str(library)]
+    with served(command, ROOT / "test-artifacts" / f"library-server-{port}.log",
+                no_traceback=True) as server:
+        yield server.url
 
 
 def settle(page: Page) -> None:
@@ -167,6 +135,10 @@ def test_a_link_reproduces_the_view_and_bad_values_fall_back(page: Page, app_url
     open_page(other, page.url)
     expect(other.locator(".spc-story-vs")).to_have_text("vs employees first")
     expect(other.get_by_role("tab", name="Investment")).to_have_attribute("aria-selected", "true")
+    # the link applies the preset, then its edits: wait for the run with every edit in
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while {k: card(other, k) for k in shown} != shown and time.monotonic() < deadline:
+        other.wait_for_timeout(500)
     assert {k: card(other, k) for k in shown} == shown
     # Bad values: one line naming each, the rest applies, no traceback.
     other.goto(app_url + "?training=7&weeks=52&tab=99&vs=nobody&timeline=[oops")
