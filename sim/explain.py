@@ -31,12 +31,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sim import leadership, workforce
-from sim.app.state import END_WEEKS, FLOWS, Comparison, t_interval
+from sim.app.state import END_WEEKS, FLOWS, Comparison
 from sim.elementary import logistic
 from sim.model import ServiceModel
 from sim.params import SPECS, ParameterError
 from sim.runner import replication_seed
 from sim.scenario import Intervention, Scenario
+from sim.stats import t_interval
 
 
 class Stopped(Exception):

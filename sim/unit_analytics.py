@@ -32,18 +32,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim.stats import per_year
+
 if TYPE_CHECKING:
     from sim.model import ServiceModel
 
-WEEKS_PER_YEAR = 52
 UNIT_TABLE_COLUMNS = ("engagement", "csat", "engagement_true", "csat_true", "loyalty",
                       "revenue_growth", "revenue", "profit",
                       "margin", "turnover", "churn", "retention", "customers", "staff")
 COMPARISON_KEYS = ("customer_ratings_pct", "profitability_pct", "turnover_pct")
-
-
-def _annualise(weekly: pd.Series | np.ndarray | float) -> pd.Series | np.ndarray | float:
-    return 1.0 - (1.0 - weekly) ** WEEKS_PER_YEAR
 
 
 def _as_frame(run: pd.DataFrame | ServiceModel) -> pd.DataFrame:
@@ -87,8 +84,8 @@ def unit_table(run: pd.DataFrame | ServiceModel, start: int | None = None,
     table["revenue"] = grouped["revenue"].sum()
     table["profit"] = grouped["profit"].sum()
     table["margin"] = table["profit"] / table["revenue"].where(table["revenue"] != 0)
-    table["turnover"] = _annualise(grouped["turnover"].mean())
-    table["churn"] = _annualise(grouped["churn"].mean())
+    table["turnover"] = per_year(grouped["turnover"].mean())
+    table["churn"] = per_year(grouped["churn"].mean())
     table["retention"] = 1.0 - table["churn"]
     quarter = max(1, (end - start + 1) // 4)
     early = window[window["step"] < start + quarter].groupby(keys)["revenue"].mean()

@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
 
 from sim.model import ServiceModel  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
+from sim.stats import per_year  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -67,7 +68,7 @@ def cycles(reps: int, notes: list[str]) -> None:
             rows.append({"staffing_ratio": level, "rep": r,
                          "engagement": last["engagement_mean"].mean(),
                          "csat": last["csat"].mean(),
-                         "turnover": 1 - (1 - last["employee_turnover_rate"].mean()) ** 52,
+                         "turnover": per_year(last["employee_turnover_rate"].mean()),
                          "profit": last["profit"].sum() / 26 / 1000,
                          "customers": last["customers_active"].mean()})
     sweep = pd.DataFrame(rows)

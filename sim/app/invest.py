@@ -3,7 +3,7 @@
 Everything is computed per paired replication (replication r of the plan against replication r
 of the comparator, same seed) over the weeks 1..H of the horizon: week 0 is the settled week
 before the plan's levers act, and ``cum_profit`` of week t is the profit of weeks 1..t. Means come
-with 95% t-intervals over the replications (:func:`sim.app.state.t_interval`).
+with 95% t-intervals over the replications (:func:`sim.stats.t_interval`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.app.state import Comparison, t_interval
+from sim.app.state import Comparison
+from sim.stats import t_interval
 
 # The cost columns of the time series, in the order of the page, with their labels.
 COST_LINES: dict[str, str] = {

@@ -24,7 +24,6 @@ from multiprocessing.connection import wait
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.app import workers as wk
 from sim.app.fairqueue import RUNNING, FairQueue, Job
@@ -32,6 +31,7 @@ from sim.app.library import resolve
 from sim.app.limits import LIMITS, Limits
 from sim.runner import ANNUALISED, RunResult
 from sim.scenario import Intervention, Scenario
+from sim.stats import half_width, per_year, t_interval
 
 # Weekly flows are noisy: their end value is the mean of the last END_WEEKS weeks.
 FLOWS = frozenset({"service_quality", "csat", "nps", "customer_churn_rate",
@@ -459,22 +459,6 @@ class KpiStat:
     high: float
 
 
-def t_interval(diffs: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95% t-interval of paired differences (one row per replication)."""
-    diffs = np.asarray(diffs, dtype=float)
-    mean = float(diffs.mean(axis=0)) if diffs.ndim == 1 else diffs.mean(axis=0)
-    n = diffs.shape[0]
-    if n < 2:
-        nan = np.full_like(np.asarray(mean, dtype=float), np.nan)
-        return mean, nan, nan
-    half = stats.t.ppf(0.975, n - 1) * diffs.std(axis=0, ddof=1) / np.sqrt(n)
-    return mean, mean - half, mean + half
-
-
-def _annualise(values: np.ndarray) -> np.ndarray:
-    return 1.0 - (1.0 - values) ** 52
-
-
 @dataclass
 class Comparison:
     """A scenario and its baseline, replication by replication."""
@@ -491,7 +475,7 @@ class Comparison:
         if table is None:
             frame = getattr(self, which).timeseries
             table = frame.pivot(index="replication", columns="step", values=key).to_numpy(float)
-            table = _annualise(table) if key in ANNUALISED else table
+            table = per_year(table) if key in ANNUALISED else table
             table.flags.writeable = False
             self._matrices[(which, key)] = table
         return table
@@ -519,8 +503,7 @@ class Comparison:
         mean = table.mean(axis=0)
         if table.shape[0] < 2:
             return mean, mean, mean
-        half = stats.t.ppf(0.975, table.shape[0] - 1) * table.std(axis=0, ddof=1) \
-            / np.sqrt(table.shape[0])
+        half = half_width(table)
         return mean, mean - half, mean + half
 
     def roi(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int | None]:
