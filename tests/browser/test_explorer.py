@@ -28,6 +28,15 @@ def generation(page: Page) -> int:
     return int(page.locator(".spc-status").get_attribute("data-generation") or 0)
 
 
+def download(page: Page, button: str, to: Path | None = None) -> str:
+    """Click the download ``button``; save the file to ``to`` if given; its suggested name."""
+    with page.expect_download() as info:
+        page.get_by_role("button", name=button).click()
+    if to is not None:
+        info.value.save_as(to)
+    return info.value.suggested_filename
+
+
 def wait_for_run(page: Page, after: int) -> float:
     """Wait until a comparison newer than ``after`` is on the page; return seconds waited."""
     start = time.perf_counter()
@@ -112,14 +121,10 @@ def test_strategist_session(page: Page, app_url: str, artifacts: Path, tmp_path:
 
     # Export the scenario and the results; `sim run` on the YAML reproduces the page's numbers.
     page.get_by_role("tab", name="Files").click()
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Export scenario YAML").click()
     scenario_file = tmp_path / "scenario.yaml"
-    download.value.save_as(scenario_file)
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Export results CSV").click()
+    download(page, "Export scenario YAML", scenario_file)
     csv_file = tmp_path / "results.csv"
-    download.value.save_as(csv_file)
+    download(page, "Export results CSV", csv_file)
     out = tmp_path / "out"
     subprocess.run([sys.executable, "-m", "sim.cli", "run", str(scenario_file), "--out", str(out),
                     "--quiet"], check=True, timeout=300)

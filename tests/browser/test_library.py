@@ -25,7 +25,14 @@ from sim.app import report
 from sim.app.library import ENV
 from sim.scenario import parse_scenario
 from tests.browser.conftest import ROOT, _free_port, served
-from tests.browser.test_explorer import RUN_TIMEOUT_MS, card, choose, generation, wait_for_run
+from tests.browser.test_explorer import (
+    RUN_TIMEOUT_MS,
+    card,
+    choose,
+    download,
+    generation,
+    wait_for_run,
+)
 
 pytestmark = pytest.mark.browser
 # The shared server of the other browser tests saves names too: never into the user's library.
@@ -210,11 +217,9 @@ def test_report_download_reproduces(page: Page, app_url: str, artifacts: Path,
     page.locator(".spc-add-event").click()
     wait_for_run(page, g)
     page.get_by_role("tab", name="Files").click()
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download report (PDF)").click()
-    assert download.value.suggested_filename == "invest_in_training-modified-report.pdf"
     first = tmp_path / "first.pdf"
-    download.value.save_as(first)
+    name = download(page, "Download report (PDF)", first)
+    assert name == "invest_in_training-modified-report.pdf"
     pdf = first.read_bytes()
     (artifacts / "library-report.pdf").write_bytes(pdf)
     state = report.embedded_state(pdf)
@@ -224,9 +229,7 @@ def test_report_download_reproduces(page: Page, app_url: str, artifacts: Path,
     other = page.context.new_page()
     open_page(other, app_url + "?" + state["link"])
     other.get_by_role("tab", name="Files").click()
-    with other.expect_download() as download:
-        other.get_by_role("button", name="Download report (PDF)").click()
     second = tmp_path / "second.pdf"
-    download.value.save_as(second)
+    download(other, "Download report (PDF)", second)
     assert second.read_bytes() == pdf
     other.close()

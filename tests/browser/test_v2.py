@@ -14,7 +14,13 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_explorer import RUN_TIMEOUT_MS, choose, generation, wait_for_run
+from tests.browser.test_explorer import (
+    RUN_TIMEOUT_MS,
+    choose,
+    download,
+    generation,
+    wait_for_run,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -65,19 +71,14 @@ def test_labels_name_the_comparator_and_the_plan(page: Page, app_url: str, artif
     expect(page.locator(".spc-story-name")).to_have_text("invest in training (modified)")
     wait_for_run(page, g)
     page.get_by_role("tab", name="Files").click()
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Export scenario YAML").click()
-    assert download.value.suggested_filename == "invest_in_training-modified.yaml"
     exported = tmp_path / "plan.yaml"
-    download.value.save_as(exported)
+    assert download(page, "Export scenario YAML", exported) == "invest_in_training-modified.yaml"
     assert yaml.safe_load(exported.read_text())["name"] == "invest_in_training (modified)"
     # ... until saved under a name.
     page.locator(".spc-input-name input").fill("slow training")
     page.get_by_role("button", name="Save name").click()
     expect(page.locator(".spc-story-name")).to_have_text("slow training")
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Export scenario YAML").click()
-    assert download.value.suggested_filename == "slow_training.yaml"
+    assert download(page, "Export scenario YAML") == "slow_training.yaml"
     settle(page)
 
     # The header's run time is the last run's: a re-run from the cache is fast.
