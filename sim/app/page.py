@@ -14,6 +14,7 @@ import html
 import threading
 import time
 import uuid
+import zlib
 from pathlib import Path
 from typing import cast
 
@@ -202,6 +203,8 @@ def SizeInput(label: str, value: int, low: int, high: int, on_value, hint: str =
     refusals, set_refusals = solara.use_state(0)   # a refused number must not stay displayed
 
     def accept(v: int | None) -> None:
+        if v == value:   # focus left an unchanged field: not an edit, keep any message shown
+            return
         if v is None or not low <= v <= high:
             shown = "no value" if v is None else f"{v:,}"
             set_error(f"{label}: {shown} is outside the allowed {low:,}..{high:,}")
@@ -254,6 +257,7 @@ def Page():
     started_at = solara.use_ref(time.perf_counter())
     user_cancelled = solara.use_ref(False)
     generation, set_generation = solara.use_state(0)   # finished comparisons (tests wait on it)
+    shown_for, set_shown_for = solara.use_state("")    # the settings of the comparison shown
     first_seconds = solara.use_ref(cast(float | None, None))  # early results of the last run
     # The newest scenario, also before the page has re-rendered with it: two quick edits (a size,
     # then the weeks) must both apply, and the limits must judge them together.
@@ -264,6 +268,7 @@ def Page():
     _, set_history = solara.use_state(0)        # re-renders the Undo and Redo buttons
     jumped = solara.use_ref((0.0, cast(Scenario | None, None)))  # last Undo/Redo: when, from
     key = scenario.to_yaml()
+    wanted = f"{zlib.crc32(f'{key}|{baseline_name}'.encode()):08x}"   # the settings on screen
 
     def set_scenario(new: Scenario, origin_of: tuple[str, Scenario] | None = None) -> None:
         """Show and run ``new`` (from ``origin_of``: entry, scenario); remembered for Undo.
@@ -399,6 +404,7 @@ def Page():
         result.seconds = time.perf_counter() - started_at.current
         result.first_seconds = first_seconds.current or result.seconds
         set_comparison(result)
+        set_shown_for(wanted)
         set_generation(lambda g: g + 1)
 
     task = solara.use_thread(compute, dependencies=[key, baseline_name, counter],
@@ -452,7 +458,9 @@ def Page():
             with solara.Div():
                 solara.Text("Service-profit chain", classes=["spc-brand"])
                 solara.Text("What-if explorer", classes=["spc-title"])
-            status = {"data-running": str(running).lower(), "data-generation": str(generation)}
+            # Tests wait on these: a finished comparison of the settings now on screen.
+            status = {"data-running": str(running).lower(), "data-generation": str(generation),
+                      "data-wanted": wanted, "data-shown": shown_for}
             with solara.Div(classes=["spc-status"], attributes=status):
                 # The first children always exist, so the browser keeps the Undo and Redo
                 # buttons' elements when a run starts or ends (a replaced element loses clicks).
@@ -838,13 +846,17 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
     picked = [current if c == link.CURRENT or c.startswith("current: ") else c
               for c in (chosen if chosen is not None else [current])]
     picked = [c for c in dict.fromkeys(picked) if c in options]
+    # The latest picks, also when Compare is pressed before the page re-rendered with them.
+    latest = solara.use_ref(picked)
+    latest.current = picked
     request, set_request = solara.use_state(cast(tuple | None, None))
     status = solara.use_memo(lambda: solara.reactive(""), [])
     versus = label(baseline_name)
 
     def build() -> tuple[list[str], list[Scenario], Scenario]:
+        names = list(latest.current)
         plans = []
-        for name in picked:
+        for name in names:
             if name == current:
                 plans.append(scenario)
             elif name in uploads:
@@ -855,7 +867,12 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
                 plans.append(_preset(name, scenario))
         comparator = baseline_for(baseline_name, scenario)
         LIMITS.check_many(plans, comparator)
-        return picked, plans, comparator
+        return names, plans, comparator
+
+    def pick(values: list[str]) -> None:
+        latest.current = [c for c in dict.fromkeys(values) if c in options]
+        if set_chosen:
+            set_chosen([link.CURRENT if v == current else v for v in latest.current])
 
     def go() -> None:
         try:
@@ -892,7 +909,7 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
     solara.use_effect(lambda: (lambda: ENGINE.cancel(f"{session}:plans")), [])
     busy = task.state in (solara.ResultState.STARTING, solara.ResultState.RUNNING,
                           solara.ResultState.WAITING)
-    with solara.Div(classes=["spc-panel"]):
+    with solara.Div(classes=["spc-panel"], attributes={"data-picked": str(len(picked))}):
         solara.Text(f"Compare plans against {versus}", classes=["spc-panel-title"])
         solara.Text(f"Pick any presets, the current edit and loaded files. Each runs on this "
                     f"page's world, horizon, seed and replications and is paired with {versus} "
@@ -901,10 +918,7 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
                     classes=["spc-panel-help"])
         with solara.Row(style={"align-items": "center", "flex-wrap": "wrap", "gap": "12px"}):
             aria(solara.SelectMultiple("Plans", values=picked, all_values=options,
-                                       on_value=lambda values: set_chosen and set_chosen(
-                                           [link.CURRENT if v == current else v
-                                            for v in values]),
-                                       classes=["spc-plans"],
+                                       on_value=pick, classes=["spc-plans"],
                                        style={"min-width": "280px", "max-width": "640px"}),
                  "Plans to compare")
             solara.Button("Compare", color="primary", icon_name="mdi-play", on_click=go,
