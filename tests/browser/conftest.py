@@ -104,8 +104,8 @@ def _free_port() -> int:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests share one xdist worker (``--dist loadgroup``): one page server and one
-    Chromium at a time, beside the model tests, so two cores are not shared four ways."""
+    """Browser tests keep to one xdist worker under ``--dist loadgroup`` (one page server and one
+    Chromium at a time); ``make test`` runs them on their own after the model tests."""
     here = Path(__file__).parent
     for item in items:
         if here in Path(item.fspath).parents:

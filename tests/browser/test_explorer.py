@@ -38,13 +38,26 @@ def download(page: Page, button: str, to: Path | None = None) -> str:
 
 
 def wait_for_run(page: Page, after: int) -> float:
-    """Wait until a comparison newer than ``after`` is on the page; return seconds waited."""
+    """Wait until a comparison newer than ``after``, of the settings on screen, is on the page;
+    return seconds waited."""
     start = time.perf_counter()
     page.wait_for_function(
         "g => { const s = document.querySelector('.spc-status');"
-        " return s && Number(s.dataset.generation) > g && s.dataset.running === 'false'; }",
+        " return s && Number(s.dataset.generation) > g && s.dataset.running === 'false'"
+        " && s.dataset.shown === s.dataset.wanted; }",
         arg=after, timeout=RUN_TIMEOUT_MS)
     return time.perf_counter() - start
+
+
+def wanted(page: Page) -> str:
+    """The page's fingerprint of the settings on screen (scenario and comparator)."""
+    return page.locator(".spc-status").get_attribute("data-wanted") or ""
+
+
+def wait_for_edit(page: Page, before: str) -> None:
+    """Wait until the server has taken an edit (its settings differ from ``before``)."""
+    page.wait_for_function("w => document.querySelector('.spc-status')?.dataset.wanted !== w",
+                           arg=before, timeout=RUN_TIMEOUT_MS)
 
 
 def card(page: Page, key: str) -> tuple[str, str]:

@@ -31,7 +31,9 @@ from tests.browser.test_explorer import (
     choose,
     download,
     generation,
+    wait_for_edit,
     wait_for_run,
+    wanted,
 )
 
 pytestmark = pytest.mark.browser
@@ -52,8 +54,9 @@ def serve(library: Path) -> Iterator[str]:
 
 def settle(page: Page) -> None:
     """Wait until no comparison is running."""
-    page.wait_for_function("() => document.querySelector('.spc-status')?.dataset.running "
-                           "=== 'false'", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function("() => { const s = document.querySelector('.spc-status');"
+                           " return s && s.dataset.running === 'false'"
+                           " && s.dataset.shown === s.dataset.wanted; }", timeout=RUN_TIMEOUT_MS)
 
 
 def open_page(page: Page, url: str) -> None:
@@ -63,9 +66,10 @@ def open_page(page: Page, url: str) -> None:
 
 
 def step_lever(page: Page, lever: str = "training", key: str = "ArrowLeft") -> None:
-    g = generation(page)
+    g, before = generation(page), wanted(page)
     page.locator(f"[data-lever={lever}] [role=slider]").focus()
     page.keyboard.press(key)
+    wait_for_edit(page, before)
     wait_for_run(page, g)
     settle(page)  # every replication in, not only the first charts
 
@@ -129,7 +133,9 @@ def test_saved_scenarios_survive_reload_and_restart(browser: Browser, tmp_path: 
 def test_a_link_reproduces_the_view_and_bad_values_fall_back(page: Page, app_url: str,
                                                              artifacts: Path) -> None:
     open_page(page, app_url)
+    before = wanted(page)
     choose(page, "spc-baseline", "employees_first")
+    wait_for_edit(page, before)
     settle(page)
     step_lever(page, "recognition", "ArrowRight")
     page.get_by_role("tab", name="Investment").click()
@@ -146,7 +152,8 @@ def test_a_link_reproduces_the_view_and_bad_values_fall_back(page: Page, app_url
     deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
     while {k: card(other, k) for k in shown} != shown and time.monotonic() < deadline:
         other.wait_for_timeout(500)
-    assert {k: card(other, k) for k in shown} == shown
+    linked = {k: card(other, k) for k in shown}
+    assert linked == shown, (linked, shown)
     # Bad values: one line naming each, the rest applies, no traceback.
     other.goto(app_url + "?training=7&weeks=52&tab=99&vs=nobody&timeline=[oops")
     wait_for_run(other, 0)

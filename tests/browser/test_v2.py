@@ -33,8 +33,9 @@ UNNAMED = """() => [...document.querySelectorAll(
 
 def settle(page: Page) -> None:
     """Wait until no comparison is running."""
-    page.wait_for_function("() => document.querySelector('.spc-status')?.dataset.running "
-                           "=== 'false'", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function("() => { const s = document.querySelector('.spc-status');"
+                           " return s && s.dataset.running === 'false'"
+                           " && s.dataset.shown === s.dataset.wanted; }", timeout=RUN_TIMEOUT_MS)
 
 
 def test_labels_name_the_comparator_and_the_plan(page: Page, app_url: str, artifacts: Path,
@@ -209,6 +210,7 @@ def test_compare_several_plans(page: Page, app_url: str, artifacts: Path,
     for option in ("current: invest_in_training", "employees_first", "cost_cutting",
                    "people_plan.yaml"):
         expect(page.locator(".spc-plans")).to_contain_text(option)
+    expect(page.locator("[data-picked]")).to_have_attribute("data-picked", "4")   # server has them
     page.locator(".spc-compare").click()
     table = page.locator(".spc-ranked")
     expect(table.locator("tbody tr")).to_have_count(4, timeout=RUN_TIMEOUT_MS)
