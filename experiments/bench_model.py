@@ -24,7 +24,7 @@ import mesa
 
 from sim import ServiceModel
 
-DEFAULT = ServiceModel(seed=1).params
+DEFAULT = ServiceModel(rng=1).params
 LARGE_CAPACITY = round(
     DEFAULT.capacity_per_employee
     * (1_000_000 / 10_000)
@@ -55,7 +55,7 @@ def timed_run(steps: int, repeats: int = 1, **params: object) -> dict[str, float
     build, run = float("inf"), float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        model = ServiceModel(seed=1, **params)
+        model = ServiceModel(rng=1, **params)
         t1 = time.perf_counter()
         model.run(steps)
         t2 = time.perf_counter()

@@ -15,7 +15,7 @@ from sim import ServiceModel
 from sim.metrics import HEADLINE
 
 RECORD = Path(__file__).resolve().parent.parent / "tests" / "data" / "regression.json"
-RUN = {"seed": 11, "n_employees": 110, "n_customers": 2000}
+RUN = {"rng": 11, "n_employees": 110, "n_customers": 2000}
 STEPS = 26
 CHECKED_STEPS = (0, 1, 13, 26)
 

@@ -223,7 +223,7 @@ class Evaluate:
         typed = {
             k: int(round(v)) if SPECS[k].kind is int else float(v) for k, v in values.items()
         }
-        model = ServiceModel(self.scenario, seed=int(seed), **typed).run()
+        model = ServiceModel(self.scenario, rng=int(seed), **typed).run()
         series = model.timeseries()
         result: dict[str, Any] = outcomes_of(
             series, self.summary_weeks, self.discount_rate, self.outcomes

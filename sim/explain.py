@@ -128,7 +128,7 @@ def engagement_path(scenario: Scenario, replication: int,
 
     ``should_stop()`` is asked before each week; if true, :class:`Stopped` is raised.
     """
-    model = ServiceModel(scenario, seed=replication_seed(scenario, replication),
+    model = ServiceModel(scenario, rng=replication_seed(scenario, replication),
                          replication=replication)
     rows: list[TermSnapshot] = []
     for _ in range(max(scenario.steps - model.steps, 0)):

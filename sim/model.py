@@ -22,11 +22,15 @@ import pandas as pd
 from sim import metrics, networks, surveys
 from sim.agents import Employee, LazyCustomers, Manager
 from sim.organisation import resolve
+from sim.params import ParameterError
 from sim.rng import Streams
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario, check_int, load_scenario
 from sim.start import today
 from sim.surveys import SURVEY_KPIS, UNIT_SURVEY_COLUMNS
 from sim.week import Week, run_week
+
+UNITS_TABLE = "units"  # the DataCollector table of unit KPIs, a row per step and unit
+UNIT_TABLE_COLUMNS = ["step", "unit", *metrics.UNIT_COLUMNS, *UNIT_SURVEY_COLUMNS]
 
 
 class ServiceModel(mesa.Model):
@@ -34,7 +38,8 @@ class ServiceModel(mesa.Model):
 
     Args:
         scenario: a :class:`Scenario`, a preset name or a YAML path (default: baseline).
-        seed: run seed (default: the scenario's seed); the same seed gives the same numbers.
+        rng: the run's seed, as Mesa's ``rng`` (default: the scenario's seed); the same seed
+            gives the same numbers. A whole number: every random stream is derived from it.
         replication: label stored in the outputs' ``replication`` column.
         **params: parameter overrides (validated), e.g. ``training=0.1``; this is how
             ``mesa.batch_run`` passes its parameter grid. Levers change today's organisation
@@ -44,7 +49,7 @@ class ServiceModel(mesa.Model):
     def __init__(
         self,
         scenario: Scenario | str | None = None,
-        seed: int | None = None,
+        rng: int | None = None,
         *,
         replication: int = 0,
         **params: Any,
@@ -53,6 +58,9 @@ class ServiceModel(mesa.Model):
             scenario = Scenario(name="baseline")
         elif isinstance(scenario, str):
             scenario = load_scenario(scenario)
+        if "seed" in params:
+            raise ParameterError("seed: pass the run's seed as rng= (Mesa's name for it)")
+        seed = None if rng is None else check_int("rng", rng, 0, 2**32 - 1)
         scenario, self.fit = resolve(scenario.with_changes(seed=seed, **params))
         super().__init__(rng=scenario.seed)
         self.scenario = scenario
@@ -78,8 +86,8 @@ class ServiceModel(mesa.Model):
 
         reporters = {"replication": "replication", "step": "steps"}
         reporters.update({k: partial(_kpi, k) for k in (*metrics.KPI_COLUMNS, *SURVEY_KPIS)})
-        self.datacollector = mesa.DataCollector(model_reporters=reporters)
-        self.unit_history: list[np.ndarray] = []
+        self.datacollector = mesa.DataCollector(model_reporters=reporters,
+                                                tables={UNITS_TABLE: UNIT_TABLE_COLUMNS})
         self.surveys = surveys.Surveys.none(self.units.n)  # what the company has measured
         self.params = start.params
         self._observe(start.week0)
@@ -131,12 +139,8 @@ class ServiceModel(mesa.Model):
         return self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
 
     def unit_timeseries(self) -> pd.DataFrame:
-        """One row per step and business unit with the unit KPIs."""
-        table = np.concatenate(self.unit_history)
-        frame = pd.DataFrame(table, columns=[*metrics.UNIT_COLUMNS, *UNIT_SURVEY_COLUMNS])
-        n = self.units.n
-        frame.insert(0, "unit", np.tile(np.arange(n), len(self.unit_history)))
-        frame.insert(0, "step", np.repeat(np.arange(len(self.unit_history)), n))
+        """One row per step and business unit with the unit KPIs (the DataCollector's table)."""
+        frame = self.datacollector.get_table_dataframe(UNITS_TABLE)
         frame.insert(0, "replication", self.replication)
         return frame
 
@@ -170,9 +174,22 @@ class ServiceModel(mesa.Model):
         surveys.customer_survey(self.params, week.encounters, self.market, self.units,
                                 self.streams, t, held)
         self.kpis.update(held.kpis)
-        table = np.column_stack([table, held.unit_engagement, held.unit_csat])
-        self.unit_history.append(table)
+        self.unit_kpis = np.column_stack([table, held.unit_engagement, held.unit_csat])
         self.datacollector.collect(self)
+        self._collect_units()
+
+    def _collect_units(self) -> None:
+        """This week's rows of the DataCollector's unit table, a column at a time.
+
+        Mesa's ``add_table_row`` takes one row; a week has a row per unit, and a column-wise
+        extend stores the same values without a Python call per unit.
+        """
+        columns = self.datacollector.tables[UNITS_TABLE]
+        n = self.units.n
+        columns["step"].extend([self.steps] * n)
+        columns["unit"].extend(range(n))
+        for name, values in zip(UNIT_TABLE_COLUMNS[2:], self.unit_kpis.T, strict=True):
+            columns[name].extend(values.tolist())
 
     def _add_employees(self, slots: np.ndarray) -> None:
         for slot in slots.tolist():

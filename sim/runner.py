@@ -47,7 +47,7 @@ def replication_seed(scenario: Scenario, replication: int) -> int:
 def run_one(scenario: Scenario, replication: int = 0) -> ServiceModel:
     """Build and run one replication to the scenario's horizon."""
     model = ServiceModel(
-        scenario, seed=replication_seed(scenario, replication), replication=replication
+        scenario, rng=replication_seed(scenario, replication), replication=replication
     )
     return model.run()
 

@@ -135,18 +135,18 @@ def run_study(reps: int, overrides: dict[str, float] | None = None, first_seed: 
     seed = first_seed
     frames = []
     for r in range(reps):
-        model = ServiceModel("baseline", seed=seed + r, replication=r, **study.overrides)
+        model = ServiceModel("baseline", rng=seed + r, replication=r, **study.overrides)
         model.run(WEEKS)
         study.baseline.append(model)
         frames.append(model.timeseries())
     study.series["baseline"] = pd.concat(frames, ignore_index=True)
     for name in ("cost_cutting", "employees_first", "internal_focus", "training_cut_and_restore"):
-        frames = [ServiceModel(name, seed=seed + r, replication=r, **study.overrides).run(WEEKS)
+        frames = [ServiceModel(name, rng=seed + r, replication=r, **study.overrides).run(WEEKS)
                   .timeseries() for r in range(reps)]
         study.series[name] = pd.concat(frames, ignore_index=True)
     frames = []
     for r in range(reps):  # more quits from week 1 in the same organisation (T11)
-        model = ServiceModel("baseline", seed=seed + r, replication=r, **study.overrides)
+        model = ServiceModel("baseline", rng=seed + r, replication=r, **study.overrides)
         model.params = model.params.replace(quit_base=model.params.quit_base * QUIT_RAISE)
         frames.append(model.run(WEEKS).timeseries())
     study.series["more_quits"] = pd.concat(frames, ignore_index=True)

@@ -23,7 +23,7 @@ SEEDS = (1, 2, 3)
 
 @lru_cache(maxsize=256)
 def _run(seed: int, steps: int, items: tuple[tuple[str, float], ...]) -> pd.DataFrame:
-    model = ServiceModel(seed=seed, **{**SMALL, **dict(items)})
+    model = ServiceModel(rng=seed, **{**SMALL, **dict(items)})
     return model.run(steps).timeseries()
 
 
@@ -42,4 +42,4 @@ def late_mean(column: str, steps: int = 52, window: int = 13, **params: float) -
 @pytest.fixture
 def small_model() -> ServiceModel:
     """A fresh small model (seed 1)."""
-    return ServiceModel(seed=1, **SMALL)
+    return ServiceModel(rng=1, **SMALL)

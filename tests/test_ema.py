@@ -74,7 +74,7 @@ def test_runs_on_the_sequential_evaluator_with_paired_replications():
               "induction_weeks": int(row["induction_weeks"])}
     direct = []
     for seed in (3, 4):
-        series = ServiceModel(seed=seed, steps=10, **TINY, **values).run().timeseries()
+        series = ServiceModel(rng=seed, steps=10, **TINY, **values).run().timeseries()
         direct.append(ema.outcomes_of(series, 10, 0.1))
     for name in ("npv", "cum_profit_final", "engagement_mean", "people_spend"):
         assert outcomes[name][3] == pytest.approx(np.mean([d[name] for d in direct]), rel=1e-12)

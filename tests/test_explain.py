@@ -31,7 +31,7 @@ def paired(plan: Scenario, comparator: Scenario) -> state.Comparison:
 # --- engagement drivers --------------------------------------------------------------------
 
 def test_terms_are_the_models_own_sum():
-    model = ServiceModel(SMALL.with_changes(recognition=0.8), seed=3)
+    model = ServiceModel(SMALL.with_changes(recognition=0.8), rng=3)
     model.run(5)
     snap = explain.term_snapshot(model)
     org, params = model.organisation, model.params

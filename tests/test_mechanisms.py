@@ -131,7 +131,7 @@ def test_hiring_selectivity_raises_fit_and_starting_skill(monkeypatch):
     monkeypatch.setattr(turnover, "_start_new_hires", record)
     fits, skills = [], []
     for selectivity in (0.0, 1.0):
-        model = ServiceModel(seed=5, hiring_selectivity=selectivity, quit_base=0.05, **SMALL)
+        model = ServiceModel(rng=5, hiring_selectivity=selectivity, quit_base=0.05, **SMALL)
         hired.clear()  # only the hires of the run, not those of settling today's organisation
         model.run(26)
         fit, skill = np.array(hired).T
@@ -144,7 +144,7 @@ def test_hiring_selectivity_raises_fit_and_starting_skill(monkeypatch):
 
 def test_contagion_pulls_peers_together():
     def spread(contagion: float) -> float:
-        model = ServiceModel(seed=3, engagement_contagion=contagion, **SMALL).run(52)
+        model = ServiceModel(rng=3, engagement_contagion=contagion, **SMALL).run(52)
         wf = model.workforce
         return float(wf.engagement[wf.filled].std())
 
@@ -168,7 +168,7 @@ def test_peer_mean_ignores_vacant_positions():
 def test_higher_expectations_lower_satisfaction():
     csat = []
     for expectation in (0.5, 0.95):
-        model = ServiceModel(seed=2, **SMALL)
+        model = ServiceModel(rng=2, **SMALL)
         model.market.expectation[:] = expectation
         model.step()
         csat.append(model.kpis["csat"])
@@ -180,7 +180,7 @@ def test_feedback_loop_lower_customer_satisfaction_lowers_morale():
     """Customers harder to please -> lower CSAT -> staff mood, feedback and engagement fall."""
     outcomes = []
     for expectation in (0.6, 1.0):
-        model = ServiceModel(seed=4, expectation_weeks=104.0, wom_expectation=0.0, **SMALL)
+        model = ServiceModel(rng=4, expectation_weeks=104.0, wom_expectation=0.0, **SMALL)
         model.market.expectation[:] = expectation
         model.run(26)
         outcomes.append(model.timeseries().iloc[-8:].mean())
@@ -193,7 +193,7 @@ def test_feedback_loop_lower_customer_satisfaction_lowers_morale():
 
 
 def test_satisfied_loyal_customers_visit_and_spend_more():
-    model = ServiceModel(seed=1, **SMALL)
+    model = ServiceModel(rng=1, **SMALL)
     market = model.market
     p_low = visit_probability(model.params, market).sum()
     market.loyalty[:] = 0.9
@@ -202,7 +202,7 @@ def test_satisfied_loyal_customers_visit_and_spend_more():
                              "loyalty on visits")
     revenue = []
     for loyalty in (0.1, 0.9):
-        m = ServiceModel(seed=1, **SMALL)
+        m = ServiceModel(rng=1, **SMALL)
         m.market.loyalty[:] = loyalty
         m.step()
         revenue.append(m.kpis["revenue"])
@@ -211,7 +211,7 @@ def test_satisfied_loyal_customers_visit_and_spend_more():
 
 
 def test_quit_probability_rises_with_disengagement_and_burnout():
-    model = ServiceModel(seed=1, **SMALL)
+    model = ServiceModel(rng=1, **SMALL)
     wf = model.workforce
     wf.engagement[:], wf.burnout[:] = 0.8, 0.1
     calm = quit_probability(model.params, wf).mean()
@@ -226,8 +226,8 @@ def test_quit_probability_rises_with_disengagement_and_burnout():
 
 
 def test_satisfaction_builds_loyalty():
-    control = ServiceModel(seed=1, **SMALL).run(10).market.loyalty.mean()
-    model = ServiceModel(seed=1, **SMALL)
+    control = ServiceModel(rng=1, **SMALL).run(10).market.loyalty.mean()
+    model = ServiceModel(rng=1, **SMALL)
     model.market.satisfaction[:] = 0.95
     model.market.loyalty_pull[:] = 0.95**model.params.loyalty_convexity
     model.run(10)

@@ -21,7 +21,7 @@ from tests.conftest import SMALL
 def frame(
     seed: int = 1, steps: int = 30, scenario: Scenario | None = None, **params
 ) -> pd.DataFrame:
-    return ServiceModel(scenario, seed=seed, **{**SMALL, **params}).run(steps).timeseries()
+    return ServiceModel(scenario, rng=seed, **{**SMALL, **params}).run(steps).timeseries()
 
 
 def test_same_seed_same_numbers():
@@ -61,7 +61,7 @@ def test_timeline_changes_the_lever_at_its_week():
         steps=12,
         timeline=(Intervention(5, {"training": 0.2}),),
     )
-    model = ServiceModel(scenario, seed=1)
+    model = ServiceModel(scenario, rng=1)
     model.run(4)
     assert model.params.training == Scenario().params.training
     model.step()
@@ -96,7 +96,7 @@ def test_timeseries_has_the_contract_columns():
 
 
 def test_unit_timeseries_covers_every_unit_and_sums_to_the_total():
-    model = ServiceModel(seed=2, **SMALL).run(10)
+    model = ServiceModel(rng=2, **SMALL).run(10)
     units = model.unit_timeseries()
     assert len(units) == 11 * model.units.n
     last = units[units.step == 10]
@@ -158,7 +158,7 @@ lever_values = st.fixed_dictionaries(
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(levers=lever_values, seed=st.integers(0, 1000))
 def test_extreme_levers_keep_states_finite_and_flows_consistent(levers, seed):
-    model = ServiceModel(seed=seed, n_employees=40, n_customers=400, **levers)
+    model = ServiceModel(rng=seed, n_employees=40, n_customers=400, **levers)
     for _ in range(12):
         before = dict(model.kpis)
         model.step()
@@ -174,14 +174,14 @@ def test_extreme_levers_keep_states_finite_and_flows_consistent(levers, seed):
 @given(n_employees=st.integers(1, 60), n_customers=st.integers(10, 300), span=st.integers(3, 40))
 def test_tiny_organisations_run(n_employees, n_customers, span):
     model = ServiceModel(
-        seed=1, n_employees=n_employees, n_customers=max(n_customers, 40), span_of_control=span
+        rng=1, n_employees=n_employees, n_customers=max(n_customers, 40), span_of_control=span
     )
     model.run(8)
     _check_state(model)
 
 
 def test_mesa_agents_mirror_the_arrays():
-    model = ServiceModel(seed=1, **SMALL)
+    model = ServiceModel(rng=1, **SMALL)
     employees = model.agents_by_type[Employee]
     assert len(employees) == model.workforce.filled.sum()
     assert len(model.agents_by_type[Customer]) == model.market.n
@@ -196,7 +196,7 @@ def test_mesa_agents_mirror_the_arrays():
 
 
 def test_quits_and_hires_replace_mesa_agents():
-    model = ServiceModel(seed=1, quit_base=0.05, **SMALL).run(20)
+    model = ServiceModel(rng=1, quit_base=0.05, **SMALL).run(20)
     employees = model.agents_by_type[Employee]
     assert len(employees) == model.workforce.filled.sum()
     assert all(model.employee_at[a.slot] is a for a in employees)
@@ -204,7 +204,7 @@ def test_quits_and_hires_replace_mesa_agents():
 
 
 def test_networks_are_networkx_graphs():
-    model = ServiceModel(seed=1, **SMALL).run(1)
+    model = ServiceModel(rng=1, **SMALL).run(1)
     assert model.org_chart.number_of_nodes() == 1 + 2 * model.units.n + model.workforce.n
     assert model.peer_network.number_of_nodes() == model.workforce.n
     assert model.customer_network.number_of_nodes() == model.market.n
@@ -212,7 +212,7 @@ def test_networks_are_networkx_graphs():
 
 
 def test_network_construction_is_seeded():
-    a, b = ServiceModel(seed=5, **SMALL), ServiceModel(seed=5, **SMALL)
+    a, b = ServiceModel(rng=5, **SMALL), ServiceModel(rng=5, **SMALL)
     assert sorted(a.peer_network.edges) == sorted(b.peer_network.edges)
     assert (a.contacts != b.contacts).nnz == 0
 
@@ -222,7 +222,7 @@ def test_baseline_preset_equals_defaults():
 
 
 def test_customer_agents_are_made_on_first_touch():
-    model = ServiceModel(seed=2, n_employees=30, n_customers=500)
+    model = ServiceModel(rng=2, n_employees=30, n_customers=500)
     assert model.customers.made == 0  # a market of millions costs no objects until asked
     model.run(2)
     assert model.customers.made == 0

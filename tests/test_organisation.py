@@ -31,7 +31,7 @@ def test_the_settled_start_reproduces_the_figures(fitted):
     # the runs on the fit's seeds keep the figures in their own weeks after the start (other
     # seeds are other organisations of the same kind: they scatter around the figures)
     seeds = fit_seeds(scenario.params)
-    runs = [ServiceModel(scenario, seed=s).run(52).timeseries().loc[1:] for s in seeds]
+    runs = [ServiceModel(scenario, rng=s).run(52).timeseries().loc[1:] for s in seeds]
     weekly = sum(runs) / len(runs)
     assert weekly["engaged_share"].mean() == pytest.approx(0.31, abs=0.05)
     assert weekly["actively_disengaged_share"].mean() == pytest.approx(0.17, abs=0.05)

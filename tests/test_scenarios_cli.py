@@ -65,7 +65,7 @@ def test_bad_scenarios_are_refused_with_one_line(data, fragment):
 
 def test_python_api_validates_too():
     with pytest.raises(ParameterError, match="resources=1.5 is out of range"):
-        ServiceModel(seed=1, resources=1.5)
+        ServiceModel(rng=1, resources=1.5)
     with pytest.raises(ParameterError, match="unknown parameter"):
         Params().replace(resourses=0.5)
 
@@ -93,7 +93,7 @@ def test_presets_tell_the_seeds_stories():
 @pytest.mark.parametrize("name", preset_names())
 def test_every_preset_runs(name):
     scenario = load_scenario(name).with_changes(steps=60, n_employees=60, n_customers=600)
-    model = ServiceModel(scenario, seed=1).run()
+    model = ServiceModel(scenario, rng=1).run()
     assert model.steps == 60 and model.kpis["employees"] > 0
 
 

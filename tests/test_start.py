@@ -21,8 +21,8 @@ from tests.conftest import SMALL
 
 @pytest.mark.parametrize("name", preset_names())
 def test_every_preset_starts_from_the_baseline_organisation(name):
-    base = ServiceModel("baseline", seed=5, **SMALL)
-    plan = ServiceModel(name, seed=5, **SMALL)
+    base = ServiceModel("baseline", rng=5, **SMALL)
+    plan = ServiceModel(name, rng=5, **SMALL)
     assert plan.timeseries().loc[0, list(KPI_COLUMNS)].equals(
         base.timeseries().loc[0, list(KPI_COLUMNS)]
     )
@@ -32,16 +32,16 @@ def test_every_preset_starts_from_the_baseline_organisation(name):
 
 
 def test_levers_act_from_week_1():
-    base = ServiceModel("baseline", seed=5, **SMALL).run(2).timeseries()
-    plan = ServiceModel("cost_cutting", seed=5, **SMALL).run(2).timeseries()
+    base = ServiceModel("baseline", rng=5, **SMALL).run(2).timeseries()
+    plan = ServiceModel("cost_cutting", rng=5, **SMALL).run(2).timeseries()
     assert plan.loc[1, "resources_cost"] < 0.5 * base.loc[1, "resources_cost"]
 
 
 def test_settled_mode_compares_organisations_settled_under_their_own_levers():
     scenario = parse_scenario({"base": "employees_first", "start": "settled"})
     assert scenario.mode == "compare settled organisations"
-    settled = ServiceModel(scenario.with_changes(**SMALL), seed=5).timeseries()
-    today = ServiceModel(load_scenario("employees_first").with_changes(**SMALL), seed=5)
+    settled = ServiceModel(scenario.with_changes(**SMALL), rng=5).timeseries()
+    today = ServiceModel(load_scenario("employees_first").with_changes(**SMALL), rng=5)
     assert settled.loc[0, "engagement_mean"] > today.timeseries().loc[0, "engagement_mean"] + 0.05
 
 
@@ -64,7 +64,7 @@ def test_an_unusable_start_is_refused_in_one_line(value):
 
 
 def test_week_0_is_a_settled_week_with_real_flows():
-    row = ServiceModel(seed=3, **SMALL).timeseries().loc[0]
+    row = ServiceModel(rng=3, **SMALL).timeseries().loc[0]
     for key in ("revenue", "costs", "visits", "wages", "fixed_cost"):
         assert row[key] > 0, key
     assert row["quits"] + row["hires"] + row["new_customers"] + row["customers_churned"] > 0
@@ -74,17 +74,17 @@ def test_week_0_is_a_settled_week_with_real_flows():
 def test_a_cached_start_gives_the_same_bits_as_a_fresh_one(monkeypatch, tmp_path):
     monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(start, "_memory", type(start._memory)())
-    fresh = ServiceModel("cost_cutting", seed=9, **SMALL).run(20).timeseries()
+    fresh = ServiceModel("cost_cutting", rng=9, **SMALL).run(20).timeseries()
     assert list(tmp_path.glob("starts/*.pkl"))  # written to disk
     monkeypatch.setattr(start, "_memory", type(start._memory)())  # now read from disk
-    from_disk = ServiceModel("cost_cutting", seed=9, **SMALL).run(20).timeseries()
-    from_memory = ServiceModel("cost_cutting", seed=9, **SMALL).run(20).timeseries()
+    from_disk = ServiceModel("cost_cutting", rng=9, **SMALL).run(20).timeseries()
+    from_memory = ServiceModel("cost_cutting", rng=9, **SMALL).run(20).timeseries()
     pd.testing.assert_frame_equal(fresh, from_disk)
     pd.testing.assert_frame_equal(fresh, from_memory)
     monkeypatch.setenv("SIM_CACHE_DIR", "off")
     monkeypatch.setattr(start, "_memory", type(start._memory)())
     pd.testing.assert_frame_equal(
-        fresh, ServiceModel("cost_cutting", seed=9, **SMALL).run(20).timeseries()
+        fresh, ServiceModel("cost_cutting", rng=9, **SMALL).run(20).timeseries()
     )
 
 

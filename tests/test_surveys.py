@@ -11,7 +11,7 @@ from tests.conftest import SMALL
 
 
 def _run(**params) -> pd.DataFrame:
-    return ServiceModel(seed=4, **SMALL, **params).run(30).timeseries()
+    return ServiceModel(rng=4, **SMALL, **params).run(30).timeseries()
 
 
 def test_surveys_do_not_change_what_happens():

@@ -323,7 +323,7 @@ def test_a_run_is_the_model_run_with_its_recorded_seed(reference):
     assert [s[3] for s in manifest["seeds"]] == runs["seed"].tolist()
     row = runs.iloc[7]
     model = ServiceModel(
-        "baseline", seed=int(row["seed"]), n_employees=30, n_customers=200,
+        "baseline", rng=int(row["seed"]), n_employees=30, n_customers=200,
         training=row["training"], resources=row["resources"],
     ).run(8)
     assert model.timeseries()["profit"].iloc[-8:].mean() == row["profit"]

@@ -94,8 +94,8 @@ def test_a_shortcut_runs_exactly_as_its_weekly_settings():
     plain = Scenario(params=compact.params, steps=14,
                      timeline=tuple(Intervention(e.week, dict(e.changes))
                                     for e in compact.timeline))
-    a = ServiceModel(compact, seed=2).run().timeseries()
-    b = ServiceModel(plain, seed=2).run().timeseries()
+    a = ServiceModel(compact, rng=2).run().timeseries()
+    b = ServiceModel(plain, rng=2).run().timeseries()
     np.testing.assert_array_equal(a["profit"].to_numpy(), b["profit"].to_numpy())
 
 

@@ -117,7 +117,7 @@ def test_unit_table_from_a_model() -> None:
     from sim import ServiceModel
     from sim.scenario import load_scenario
 
-    model = ServiceModel(load_scenario("baseline").with_changes(steps=8), seed=3).run()
+    model = ServiceModel(load_scenario("baseline").with_changes(steps=8), rng=3).run()
     table = unit_table(model)
     assert len(table) == model.units.n
     assert (table["revenue"] > 0).all()

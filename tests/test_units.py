@@ -30,7 +30,7 @@ def test_unit_rankings_persist_from_one_year_to_the_next():
     """A unit's surveyed CSAT, staff turnover and profit rank in year 1 predicts year 2's."""
     rho = {"csat": [], "turnover": [], "profit": []}
     for seed in range(1, 7):
-        frame = ServiceModel(seed=seed).run(104).unit_timeseries()
+        frame = ServiceModel(rng=seed).run(104).unit_timeseries()
         first = unit_table(frame, start=1, end=52).set_index("unit")
         second = unit_table(frame, start=53, end=104).set_index("unit")
         for key, values in rho.items():

@@ -47,7 +47,7 @@ SEEDS_FROM = 1
 def run(preset: str, seed: int, steps: int = 104, **params: float) -> ServiceModel:
     """One run of a preset with parameter overrides."""
     scenario = load_scenario(preset).with_changes(steps=steps, **params)
-    return ServiceModel(scenario, seed=seed).run()
+    return ServiceModel(scenario, rng=seed).run()
 
 
 def ci95(values: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -166,7 +166,7 @@ NUDGE = 0.05
 def nudged_run(seed: int, nudge: float, **params: float) -> pd.DataFrame:
     """Baseline with identical managers, then even units nudged up and odd units down."""
     scenario = load_scenario("baseline").with_changes(manager_spread=0.0, **params)
-    model = ServiceModel(scenario, seed=seed)
+    model = ServiceModel(scenario, rng=seed)
     model.units.trait_offset[:, 0::2] += nudge
     model.units.trait_offset[:, 1::2] -= nudge
     model.run()
@@ -220,7 +220,7 @@ SHOCK_WEEK, SHOCK_SHARE, SHOCK_UNITS = 40, 1 / 3, 5
 def shocked_run(seed: int, shock: bool, **params: float) -> pd.DataFrame:
     """Baseline with (or without) a third of five units' staff leaving at once in week 40."""
     scenario = load_scenario("baseline").with_changes(**params)
-    model = ServiceModel(scenario, seed=seed)
+    model = ServiceModel(scenario, rng=seed)
     model.run(SHOCK_WEEK)
     if shock:
         wf = model.workforce

@@ -322,7 +322,7 @@ def ExtentInput(how: str, extent: int | None, set_extent, steps: int):
 def _snapshot(model: ServiceModel, lay: charts.Layout | None,
               peers: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
     """Chart options of the model's current week (computed off the render path)."""
-    table = model.unit_history[-1]
+    table = model.unit_kpis
     cols = {c: i for i, c in enumerate(UNIT_COLUMNS)}
     week = int(model.steps)
     out: dict[str, Any] = {
@@ -351,7 +351,7 @@ def InsideView(scenario: Scenario, key: str):
     def build() -> tuple[ServiceModel, charts.Layout | None, tuple[np.ndarray, np.ndarray]] | None:
         if not fits:
             return None
-        model = ServiceModel(scenario, seed=scenario.seed)
+        model = ServiceModel(scenario, rng=scenario.seed)
         wf, market = model.workforce, model.market
         lay = None
         edges = np.array(model.peer_network.edges, dtype=int).reshape(-1, 2)

@@ -47,7 +47,7 @@ def simulate(scenario: Scenario, replication: int, should_stop=None, on_week=Non
     ``should_stop()`` is asked before each week (raise Stopped if true); ``on_week(weeks)`` hears
     the weeks done after each.
     """
-    model = ServiceModel(scenario, seed=replication_seed(scenario, replication),
+    model = ServiceModel(scenario, rng=replication_seed(scenario, replication),
                          replication=replication)
     for _ in range(max(scenario.steps - model.steps, 0)):  # what ServiceModel.run() does
         if should_stop is not None and should_stop():
