@@ -16,6 +16,7 @@ item noise here are stated assumptions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import nan
 
 import numpy as np
 
@@ -33,6 +34,10 @@ SURVEY_KPIS = (
     "csat_surveyed",
     "nps_surveyed",
     "customer_ratings",
+    # standard errors of the three survey estimates above (their sampling uncertainty)
+    "engagement_surveyed_se",
+    "csat_surveyed_se",
+    "nps_surveyed_se",
 )
 UNIT_SURVEY_COLUMNS = ("engagement_surveyed", "csat_surveyed")
 
@@ -50,6 +55,22 @@ class Surveys:
         """Before the first survey: nothing known."""
         kpis = {key: float("nan") for key in SURVEY_KPIS}
         return cls(kpis, np.full(n_units, np.nan), np.full(n_units, np.nan))
+
+
+def engagement_standard_error(scores: np.ndarray, staff: int, item_noise: float) -> float:
+    """Standard error of a staff survey's mean engagement, as an estimate of the staff's true one.
+
+    The respondents are a large share of a finite staff, so the spread of true engagement counts
+    with the finite-population correction ``1 - n/N``; the item noise of each answer does not
+    shrink with coverage and counts in full: ``se^2 = ((1 - n/N) s_true^2 + noise^2) / n``, with
+    ``s_true^2`` the answers' variance less the noise's (Cochran, Sampling Techniques).
+    """
+    n = len(scores)
+    if n < 2:
+        return nan
+    true_variance = max(float(scores.var(ddof=1)) - item_noise**2, 0.0)
+    coverage = min(n / max(staff, 1), 1.0)
+    return float(np.sqrt(((1.0 - coverage) * true_variance + item_noise**2) / n))
 
 
 def engagement_survey(params: Params, wf: Workforce, units: Units, streams: Streams, week: int,
@@ -73,6 +94,8 @@ def engagement_survey(params: Params, wf: Workforce, units: Units, streams: Stre
             "engagement_surveyed": float(score.mean()),
             "engaged_share_surveyed": float((score >= ENGAGED_AT).mean()),
             "actively_disengaged_share_surveyed": float((score < DISENGAGED_BELOW).mean()),
+            "engagement_surveyed_se": engagement_standard_error(
+                score, int(np.count_nonzero(wf.filled)), params.survey_item_noise),
         })
 
 
@@ -89,8 +112,15 @@ def customer_survey(params: Params, enc: Encounters, market: Market, units: Unit
     held.unit_csat[:] = np.where(count > 0, total / np.maximum(count, 1), held.unit_csat)
     held.kpis["customer_ratings"] = float(len(rating))
     if len(rating):
+        promoters = float((rating >= PROMOTER_RATING).mean())
+        detractors = float((rating <= DETRACTOR_RATING).mean())
+        n = len(rating)
         held.kpis.update({
             "csat_surveyed": float(rating.mean() / 10.0),
-            "nps_surveyed": float(100.0 * ((rating >= PROMOTER_RATING).mean()
-                                           - (rating <= DETRACTOR_RATING).mean())),
+            "nps_surveyed": 100.0 * (promoters - detractors),
+            # a sample of many visits: the simple random-sampling error of the mean and of NPS
+            "csat_surveyed_se": float(rating.std(ddof=1) / 10.0 / np.sqrt(n)) if n > 1 else nan,
+            "nps_surveyed_se": (100.0 * np.sqrt(max(promoters + detractors
+                                                    - (promoters - detractors) ** 2, 0.0)
+                                                / (n - 1)) if n > 1 else nan),
         })

@@ -44,3 +44,27 @@ def test_between_surveys_the_last_result_stands_and_samples_are_noisy():
     share = (ts["customer_ratings"] / ts["visits"]).loc[1:].mean()
     assert 0.07 < share < 0.13  # 10% of visits rated
     assert (ts["csat_surveyed"] - ts["csat"]).abs().max() > 0.005  # a sample, not the truth
+
+
+def test_the_surveys_standard_errors_are_calibrated():
+    """95% intervals from the reported standard errors cover the true value in ~95% of surveys.
+
+    Weekly staff surveys on 4 seeds x 40 weeks (160 surveys each): with a true coverage of 95%
+    the observed share is below 0.89 with a probability under 0.1%; too wide intervals show as
+    a spread of the standardised errors well under one.
+    """
+    frames = [ServiceModel(rng=seed, survey_weeks=1).run(40).timeseries().iloc[1:]
+              for seed in range(4)]
+    series = pd.concat(frames)
+    for true, surveyed in (("engagement_mean", "engagement_surveyed"), ("csat", "csat_surveyed"),
+                           ("nps", "nps_surveyed")):
+        z = (series[surveyed] - series[true]) / series[f"{surveyed}_se"]
+        assert z.notna().all()
+        assert (z.abs() < 1.96).mean() >= 0.89, (true, (z.abs() < 1.96).mean())
+        assert 0.8 < z.std() < 1.2, (true, z.std())
+
+
+def test_a_complete_survey_without_item_noise_has_no_sampling_error():
+    series = ServiceModel(rng=3, survey_response_rate=1.0, survey_item_noise=0.0,
+                          **SMALL).run(2).timeseries()
+    assert series["engagement_surveyed_se"].iloc[0] == 0.0
