@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from sim.params import SPECS
-from tests.browser.test_explorer import RUN_TIMEOUT_MS, choose, generation, wait_for_run
+from tests.browser.test_explorer import RUN_TIMEOUT_MS, choose, edited, generation, wait_for_run
 from tests.browser.test_v2 import UNNAMED, settle
 
 pytestmark = pytest.mark.browser
@@ -38,9 +38,8 @@ def test_explain_why_and_sensitivity(page: Page, app_url: str, artifacts: Path) 
     wait_for_run(page, 0)
     settle(page)
     # Pick a plan: cost cutting (three levers) on 3 replications.
-    g = generation(page)
-    choose(page, "spc-preset", "cost_cutting")
-    wait_for_run(page, g)
+    with edited(page):
+        choose(page, "spc-preset", "cost_cutting")
     g = generation(page)
     reps = page.locator(".spc-input-replications input")
     reps.fill("3")

@@ -10,6 +10,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +62,16 @@ def wait_for_edit(page: Page, before: str) -> None:
                            arg=before, timeout=RUN_TIMEOUT_MS)
 
 
+@contextmanager
+def edited(page: Page) -> Iterator[None]:
+    """Around an edit of the settings: then wait until the server has taken it and the page
+    shows a finished comparison of it (not of the settings before, whose run may still end)."""
+    g, before = generation(page), wanted(page)
+    yield
+    wait_for_edit(page, before)
+    wait_for_run(page, g)
+
+
 def card(page: Page, key: str) -> tuple[str, str]:
     box = page.locator(f"[data-kpi={key}]")
     return box.locator(".spc-card-value").inner_text(), box.locator(".spc-delta-value").inner_text()
@@ -81,10 +93,9 @@ def test_strategist_session(page: Page, app_url: str, artifacts: Path, tmp_path:
 
     # Choose a preset: the story and the numbers change.
     before = card(page, "cum_profit")
-    g = generation(page)
-    choose(page, "spc-preset", "employees_first")
-    expect(page.locator(".spc-story-name")).to_have_text("employees first")
-    wait_for_run(page, g)
+    with edited(page):
+        choose(page, "spc-preset", "employees_first")
+        expect(page.locator(".spc-story-name")).to_have_text("employees first")
     assert card(page, "cum_profit") != before
 
     # Move a lever with the keyboard: values stay in range, charts and deltas update.
@@ -182,7 +193,7 @@ def test_strategist_session(page: Page, app_url: str, artifacts: Path, tmp_path:
     expect(page.locator(".spc-week")).to_contain_text("week 1")
     page.get_by_role("button", name="Play").click()
     expect(page.locator(".spc-week")).to_have_text(re.compile(r"week ([2-9]|\d\d+) of"),
-                                                   timeout=20_000)
+                                                   timeout=RUN_TIMEOUT_MS)
     page.get_by_role("button", name="Pause").click()
     page.screenshot(path=artifacts / "07-inside.png", full_page=True)
     assert not errors, errors

