@@ -30,7 +30,7 @@ from sim.app.fairqueue import RUNNING, FairQueue, Job
 from sim.app.library import resolve
 from sim.app.limits import LIMITS, Limits
 from sim.runner import ANNUALISED, RunResult
-from sim.scenario import Intervention, Scenario
+from sim.scenario import Scenario
 from sim.stats import half_width, per_year, t_interval
 
 # Weekly flows are noisy: their end value is the mean of the last END_WEEKS weeks.
@@ -142,6 +142,12 @@ class Engine:
             for sock in (self._wake_r, self._wake_w):
                 sock.close()
             self._reset()
+
+    def forget_results(self) -> None:
+        """Drop the finished replications kept in memory (the next request runs them again)."""
+        with self._lock:
+            self._cache.clear()
+            self._cached_bytes = 0
 
     def pids(self) -> list[int]:
         """Process ids of the workers (tests)."""
@@ -435,16 +441,6 @@ def baseline_for(name: str, scenario: Scenario) -> Scenario:
     return Scenario(name=name, description=TODAY_TEXT if name == TODAY else preset.description,
                     params=preset.params.replace(**sizes), steps=scenario.steps, timeline=timeline,
                     seed=scenario.seed, reps=scenario.reps, start=scenario.start)
-
-
-def build_scenario(name: str, description: str, params: dict[str, float | int], steps: int,
-                   seed: int, reps: int, timeline: list[Intervention]) -> Scenario:
-    """The page's settings as a validated Scenario (raises ParameterError with one line)."""
-    base = Scenario(name=name, description=description, steps=steps, seed=seed, reps=reps)
-    base = base.with_changes(**params)
-    events = tuple(sorted((e for e in timeline if e.week <= steps), key=lambda e: e.week))
-    return Scenario(name=base.name, description=base.description, params=base.params,
-                    steps=base.steps, timeline=events, seed=base.seed, reps=base.reps)
 
 
 @dataclass(frozen=True)
