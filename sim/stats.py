@@ -19,6 +19,11 @@ def t_quantile(n: int) -> float:
     return float(stats.t.ppf(0.5 + CONFIDENCE / 2.0, n - 1))
 
 
+def normal_quantile() -> float:
+    """Two-sided normal quantile for a ``CONFIDENCE`` margin (1.96): large survey samples."""
+    return float(stats.norm.ppf(0.5 + CONFIDENCE / 2.0))
+
+
 def half_width(values: np.ndarray, axis: int = 0) -> np.ndarray | float:
     """Half-width of the t-interval of the mean along ``axis`` (NaN for fewer than two values)."""
     values = np.asarray(values, dtype=float)

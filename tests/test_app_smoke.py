@@ -629,3 +629,13 @@ def test_a_refused_event_number_does_not_stay_in_its_input():
         assert field.v_model in (12, "12") and "999 refused" in " ".join(_errors(rc))
     finally:
         rc.close()
+
+
+def test_cards_show_what_the_surveys_read_with_their_margin(pool):
+    """Engagement, CSAT and NPS come with the surveyed value and one survey's 95% margin."""
+    comp = state.compare(SMALL, state.baseline_for("baseline", SMALL), engine=pool)
+    assert comp.survey("profit") is None
+    for key in state.SURVEYED:
+        value, margin = comp.survey(key)
+        truth = comp.end(key).scenario
+        assert margin > 0 and abs(value - truth) < 4 * margin, (key, value, truth, margin)

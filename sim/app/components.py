@@ -96,6 +96,10 @@ def KpiCard(key: str, comparison: Comparison | None, names: tuple[str, str]):
         solara.Text(m.fmt(stat.scenario), classes=["spc-card-value"])
         when = f"last {END_WEEKS} weeks" if key in FLOWS else "final week"
         solara.Text(f"{when} · {names[1]}: {m.fmt(stat.baseline)}", classes=["spc-card-base"])
+        survey = comparison.survey(key)
+        if survey is not None:
+            solara.Text(f"as surveyed: {m.fmt(survey[0])} ± {m.fmt(survey[1])}",
+                        classes=["spc-card-survey"])
         excludes_zero = stat.low == stat.low and (stat.low > 0 or stat.high < 0)
         better = (stat.diff > 0) == m.higher_is_better
         tone = "neutral" if not excludes_zero else ("good" if better else "bad")

@@ -31,12 +31,15 @@ from sim.app.library import resolve
 from sim.app.limits import LIMITS, Limits
 from sim.runner import ANNUALISED, RunResult
 from sim.scenario import Scenario
-from sim.stats import half_width, per_year, t_interval
+from sim.stats import half_width, normal_quantile, per_year, t_interval
 
 # Weekly flows are noisy: their end value is the mean of the last END_WEEKS weeks.
 FLOWS = frozenset({"service_quality", "csat", "nps", "customer_churn_rate",
                    "employee_turnover_rate", "revenue", "costs", "profit"})
 END_WEEKS = 4
+# KPIs a company sees only through its surveys: the true KPI and the survey's estimate of it.
+SURVEYED = {"engagement_mean": "engagement_surveyed", "csat": "csat_surveyed",
+            "nps": "nps_surveyed"}
 # Parameters that describe the world rather than a policy: the baseline shares them.
 SHARED_SIZES = ("n_employees", "n_customers", "initial_active_share")
 simulate = wk.simulate
@@ -486,6 +489,23 @@ class Comparison:
         b = self.matrix("baseline", key)[:, -last:].mean(axis=1)
         mean, low, high = t_interval(s - b)
         return KpiStat(key, float(s.mean()), float(b.mean()), float(mean), float(low), float(high))
+
+    def survey(self, key: str) -> tuple[float, float] | None:
+        """What the plan's surveys read for a true KPI at the horizon, with a 95% margin.
+
+        Both are means over replications: the surveyed value and one survey's sampling margin;
+        None if no survey measures the KPI. Read as the true KPI is: in the final week, or
+        over the last END_WEEKS weeks of a flow, whose weekly customer surveys are independent
+        samples (their average has the smaller error).
+        """
+        surveyed = SURVEYED.get(key)
+        if surveyed is None:
+            return None
+        last = END_WEEKS if key in FLOWS else 1
+        values = self.matrix("scenario", surveyed)[:, -last:]
+        errors = self.matrix("scenario", f"{surveyed}_se")[:, -last:]
+        margin = normal_quantile() * np.sqrt((errors**2).mean(axis=1) / last)
+        return float(np.nanmean(values)), float(np.nanmean(margin))
 
     def band(self, which: str, key: str,
              window: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -88,6 +88,10 @@ def test_strategist_session(page: Page, app_url: str, artifacts: Path, tmp_path:
     page.goto(app_url)
     wait_for_run(page, 0)
     expect(page.locator(".spc-card")).to_have_count(8)
+    # Engagement, CSAT and NPS also say what the company's surveys read, with their margin.
+    expect(page.locator(".spc-card-survey")).to_have_count(3)
+    expect(page.locator("[data-kpi=engagement_mean] .spc-card-survey")).to_contain_text(
+        re.compile(r"as surveyed: \d+\.\d ± \d+\.\d"))
     expect(page.locator("[data-chart] canvas")).to_have_count(6)
     page.screenshot(path=artifacts / "01-loaded.png", full_page=True)
 
