@@ -24,7 +24,7 @@ from sim import ServiceModel, load_scenario
 from sim.metrics import UNIT_COLUMNS
 arrays = {{}}
 for name, seed in {RUNS!r}:
-    model = ServiceModel(load_scenario(name), seed=seed, n_employees=110, n_customers=3000)
+    model = ServiceModel(load_scenario(name), rng=seed, n_employees=110, n_customers=3000)
     model.run(60)
     arrays[name] = model.timeseries().select_dtypes("number").to_numpy(float)
     arrays[name + ".units"] = model.unit_timeseries()[list(UNIT_COLUMNS)].to_numpy(float)
