@@ -19,6 +19,7 @@ from sim.state import ACTIVE, PROSPECT, market_unit_sum, unit_mean
 from sim.turnover import budgeted
 
 if TYPE_CHECKING:
+    from sim.finance import Ledger
     from sim.week import Organisation, Week
 
 ENGAGED_AT = 0.65  # engagement at or above: "engaged"
@@ -114,26 +115,22 @@ def measure(
     params: Params, org: Organisation, week: Week, cum_profit: float
 ) -> tuple[dict[str, float], np.ndarray]:
     """The week's KPIs (dict) and unit table (n_units x len(UNIT_COLUMNS))."""
-    units, wf, market, enc = org.units, org.workforce, org.market, week.encounters
-    ledger, staff_flows, customer_flows = week.ledger, week.staff, week.customers
-    n = units.n
-    on = wf.filled
-    eng = wf.engagement
-    active = market.status == ACTIVE
-    n_active = max(np.count_nonzero(active), 1)
-    customers_u = market_unit_sum(active, units)
-    loyalty_sum_u = market_unit_sum(market.loyalty * active, units)
-    satisfaction_sum = (market.satisfaction * active).sum(dtype=np.float64)
-    vacant = budgeted(params, units, wf) & ~on
-    quality, satisfaction, enc_unit = enc.quality, enc.satisfaction, market.unit[enc.customer]
-    quits = len(staff_flows.quits)
-    churned = len(customer_flows.churned)
-    money = {
-        "revenue": float(ledger.revenue.sum()),
-        "costs": float(ledger.costs.sum()),
-        "profit": float(ledger.profit.sum()),
-    }
+    vacant = budgeted(params, org.units, org.workforce) & ~org.workforce.filled
     kpis = {
+        **staff_kpis(org, week, vacant),
+        **customer_kpis(org, week),
+        **money_kpis(week.ledger),
+        "cum_profit": cum_profit,
+    }
+    return kpis, unit_table(org, week, vacant)
+
+
+def staff_kpis(org: Organisation, week: Week, vacant: np.ndarray) -> dict[str, float]:
+    """Employees and managers: engagement (and its Gallup groups), its drivers, flows."""
+    units, wf = org.units, org.workforce
+    on, eng = wf.filled, wf.engagement
+    quits = len(week.staff.quits)
+    return {
         "engagement_mean": _mean(eng, on),
         "engaged_share": _mean(eng >= ENGAGED_AT, on),
         "actively_disengaged_share": _mean(eng < DISENGAGED_BELOW, on),
@@ -148,55 +145,83 @@ def measure(
         "manager_engagement_mean": float(units.manager_engagement.mean()),
         "process_quality_mean": float(units.process_quality.mean()),
         "workload_mean": float(np.average(units.workload, weights=units.customer_count)),
+        "employees": float(on.sum()),
+        "employee_turnover_rate": quits / week.staff_before if week.staff_before else 0.0,
+        "quits": float(quits),
+        "absence_rate": _mean(wf.absent, on),
+        "hires": float(len(week.staff.hires)),
+        "vacancies": float(vacant.sum()),
+    }
+
+
+def customer_kpis(org: Organisation, week: Week) -> dict[str, float]:
+    """This week's encounters (quality, satisfaction, NPS) and the market's stocks and flows."""
+    market, enc, flows = org.market, week.encounters, week.customers
+    active = market.status == ACTIVE
+    n_active = max(np.count_nonzero(active), 1)
+    quality, satisfaction = enc.quality, enc.satisfaction
+    churned = len(flows.churned)
+    return {
         "service_quality": float(quality.mean()) if len(quality) else 0.0,
         "csat": float(satisfaction.mean()) if len(satisfaction) else 0.0,
         "nps": nps(satisfaction),
         "visits": float(len(enc.customer)),
         "very_bad_share": float(enc.very_bad.mean()) if len(enc.very_bad) else 0.0,
-        "customers_active": float(customers_u.sum()),
+        "customers_active": float(market_unit_sum(active, org.units).sum()),
         "prospects": float(np.count_nonzero(market.status == PROSPECT)),
         "customer_churn_rate": churned / week.active_before if week.active_before else 0.0,
         "customers_churned": float(churned),
-        "churned_after_bad_encounter": float(len(customer_flows.churned_after_bad)),
-        "new_customers": float(len(customer_flows.acquired)),
-        "referrals": float(len(customer_flows.referred)),
-        "loyalty_mean": float(loyalty_sum_u.sum() / n_active),
-        "customer_satisfaction_mean": float(satisfaction_sum / n_active),
-        "employees": float(on.sum()),
-        "employee_turnover_rate": quits / week.staff_before if week.staff_before else 0.0,
-        "quits": float(quits),
-        "absence_rate": _mean(wf.absent, on),
-        "hires": float(len(staff_flows.hires)),
-        "vacancies": float(vacant.sum()),
-        **money,
-        "cum_profit": cum_profit,
+        "churned_after_bad_encounter": float(len(flows.churned_after_bad)),
+        "new_customers": float(len(flows.acquired)),
+        "referrals": float(len(flows.referred)),
+        "loyalty_mean": float(market_unit_sum(market.loyalty * active, org.units).sum()
+                              / n_active),
+        "customer_satisfaction_mean": float((market.satisfaction * active).sum(dtype=np.float64)
+                                            / n_active),
     }
-    for name, key in (
-        ("wages", "wages"),
-        ("training_cost", "training"),
-        ("resources_cost", "resources"),
-        ("recognition_cost", "recognition"),
-        ("rewards_cost", "rewards"),
-        ("surveys_cost", "surveys"),
-        ("hiring_cost", "hiring"),
-        ("fixed_cost", "fixed"),
-    ):
-        kpis[name] = float(getattr(ledger, key).sum())
 
-    def per_unit(values: np.ndarray, where: np.ndarray) -> np.ndarray:
-        return unit_mean(values, wf.unit, n, where)
+
+# KPI name of each cost line of the ledger.
+COST_KPIS = {"wages": "wages", "training": "training_cost", "resources": "resources_cost",
+             "recognition": "recognition_cost", "rewards": "rewards_cost",
+             "surveys": "surveys_cost", "hiring": "hiring_cost", "fixed": "fixed_cost"}
+
+
+def money_kpis(ledger: Ledger) -> dict[str, float]:
+    """Revenue, costs and profit of the week, and each cost line."""
+    kpis = {
+        "revenue": float(ledger.revenue.sum()),
+        "costs": float(ledger.costs.sum()),
+        "profit": float(ledger.profit.sum()),
+    }
+    kpis.update({name: float(getattr(ledger, line).sum()) for line, name in COST_KPIS.items()})
+    return kpis
+
+
+def unit_table(org: Organisation, week: Week, vacant: np.ndarray) -> np.ndarray:
+    """One row per business unit, the columns of UNIT_COLUMNS."""
+    units, wf, market, enc, ledger = (org.units, org.workforce, org.market, week.encounters,
+                                      week.ledger)
+    n, on = units.n, wf.filled
+    active = market.status == ACTIVE
+    customers_u = market_unit_sum(active, units)
+    loyalty_sum_u = market_unit_sum(market.loyalty * active, units)
+    enc_unit = market.unit[enc.customer]
+
+    def per_unit(values: np.ndarray) -> np.ndarray:
+        return unit_mean(values, wf.unit, n, on)
 
     staff_u = np.bincount(wf.unit, weights=on, minlength=n)
     loyalty_u = np.divide(loyalty_sum_u, customers_u, out=np.zeros(n), where=customers_u > 0)
-    quits_u = np.bincount(wf.unit[staff_flows.quits], minlength=n)
-    churn_u = np.bincount(market.unit[customer_flows.churned], minlength=n)
+    quits_u = np.bincount(wf.unit[week.staff.quits], minlength=n)
+    churn_u = np.bincount(market.unit[week.customers.churned], minlength=n)
     visits_u = np.bincount(enc_unit, minlength=n)
     quality_u = np.bincount(enc_unit, weights=enc.quality, minlength=n) / np.maximum(visits_u, 1)
-    table = np.column_stack(
+    return np.column_stack(
         [
-            per_unit(eng, on),
-            per_unit(wf.trust, on),
-            per_unit(wf.burnout, on),
+            per_unit(wf.engagement),
+            per_unit(wf.trust),
+            per_unit(wf.burnout),
             quality_u,
             units.csat,
             customers_u,
@@ -212,4 +237,3 @@ def measure(
             loyalty_u,
         ]
     )
-    return kpis, table
