@@ -52,25 +52,46 @@ def run_one(scenario: Scenario, replication: int = 0) -> ServiceModel:
     return model.run()
 
 
-def run_frames(scenario: Scenario, replication: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One replication's time series and unit table: from the run cache, or run now and kept.
+def _entry(scenario: Scenario, replication: int) -> str:
+    """The run cache's name of one replication: everything its numbers depend on.
 
-    The key is everything the run depends on: the resolved scenario (without its replication
-    count), the replication's seed and label, and the code (see :mod:`sim.cache`).
+    The resolved scenario without its name, story and replication count (they change no
+    number), the replication's seed and label, and the code (see :mod:`sim.cache`).
     """
+    settings = {k: v for k, v in scenario.to_dict().items()
+                if k not in ("name", "description", "seed", "reps")}
     seed = replication_seed(scenario, replication)
-    settings = {k: v for k, v in scenario.to_dict().items() if k not in ("seed", "reps")}
-    name = cache.key("run", repr(settings), seed, replication) + ".pkl"
-    stored = cache.read("runs", name)
-    if stored is not None:
-        try:
-            return pickle.loads(stored)
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
-            pass  # a damaged entry is run again
-    model = run_one(scenario, replication)
+    return cache.key("run", repr(settings), seed, replication) + ".pkl"
+
+
+Frames = tuple[pd.DataFrame, pd.DataFrame]  # a replication's time series and unit table
+
+
+def cached_frames(scenario: Scenario, replication: int) -> Frames | None:
+    """A replication's frames from the run cache (shared by ``sim run``, sweeps and the page)."""
+    stored = cache.read("runs", _entry(scenario, replication))
+    if stored is None:
+        return None
+    try:
+        return pickle.loads(stored)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+        return None  # a damaged entry is run again
+
+
+def keep_frames(scenario: Scenario, replication: int, model: ServiceModel) -> Frames:
+    """A finished replication's frames, stored in the run cache."""
     frames = (model.timeseries(), model.unit_timeseries())
-    cache.write("runs", name, pickle.dumps(frames, protocol=pickle.HIGHEST_PROTOCOL))
+    cache.write("runs", _entry(scenario, replication),
+                pickle.dumps(frames, protocol=pickle.HIGHEST_PROTOCOL))
     return frames
+
+
+def run_frames(scenario: Scenario, replication: int = 0) -> Frames:
+    """One replication's time series and unit table: from the run cache, or run now and kept."""
+    stored = cached_frames(scenario, replication)
+    if stored is not None:
+        return stored
+    return keep_frames(scenario, replication, run_one(scenario, replication))
 
 
 def run_scenario(

@@ -639,3 +639,22 @@ def test_cards_show_what_the_surveys_read_with_their_margin(pool):
         value, margin = comp.survey(key)
         truth = comp.end(key).scenario
         assert margin > 0 and abs(value - truth) < 4 * margin, (key, value, truth, margin)
+
+
+def test_the_page_shares_the_run_cache_with_sim_run(monkeypatch, tmp_path):
+    """A replication `sim run` computed is read, not run, by the page's workers: same frame."""
+    from sim import runner
+    from sim.app import workers
+
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path))
+    scenario = SMALL.with_changes(steps=6, seed=40)
+    by_cli = runner.run_scenario(scenario).timeseries.query("replication == 1")
+    weeks = []
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a cached replication was run again")
+
+    monkeypatch.setattr(workers, "ServiceModel", no_model)
+    by_page = workers.simulate(scenario, 1, on_week=weeks.append)
+    pd.testing.assert_frame_equal(by_page, by_cli.reset_index(drop=True), check_exact=True)
+    assert weeks == [6]

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from sim.model import ServiceModel
-from sim.runner import replication_seed
+from sim.runner import cached_frames, keep_frames, replication_seed
 from sim.scenario import Scenario
 
 # Fields of a slot in the shared array.
@@ -45,17 +45,23 @@ def simulate(scenario: Scenario, replication: int, should_stop=None, on_week=Non
     """One replication's time series, exactly as ``sim run`` computes it, week by week.
 
     ``should_stop()`` is asked before each week (raise Stopped if true); ``on_week(weeks)`` hears
-    the weeks done after each.
+    the weeks done after each. A replication ``sim run``, a sweep or another page server has
+    run already comes from the run cache they share.
     """
-    model = ServiceModel(scenario, rng=replication_seed(scenario, replication),
-                         replication=replication)
-    for _ in range(max(scenario.steps - model.steps, 0)):  # what ServiceModel.run() does
-        if should_stop is not None and should_stop():
-            raise Stopped()
-        model.step()
-        if on_week is not None:
-            on_week(model.steps)
-    frame = model.timeseries()
+    stored = cached_frames(scenario, replication)
+    if stored is None:
+        model = ServiceModel(scenario, rng=replication_seed(scenario, replication),
+                             replication=replication)
+        for _ in range(max(scenario.steps - model.steps, 0)):  # what ServiceModel.run() does
+            if should_stop is not None and should_stop():
+                raise Stopped()
+            model.step()
+            if on_week is not None:
+                on_week(model.steps)
+        stored = keep_frames(scenario, replication, model)
+    elif on_week is not None:
+        on_week(scenario.steps)
+    frame = stored[0].copy()
     frame.insert(1, "seed", replication_seed(scenario, replication))
     return frame
 
