@@ -42,7 +42,10 @@ def time_share(params: Params, inducting: np.ndarray) -> np.ndarray:
 
 
 def visit_chance(params: Params, loyalty: np.ndarray) -> np.ndarray:
-    """Weekly chance a customer of this loyalty visits: loyal customers come more often."""
+    """Weekly chance a customer of this loyalty visits: loyal customers come more often.
+
+    ``visit_rate`` is the rate at loyalty 0.5; ``visit_loyalty_gain`` tilts it around that point.
+    """
     gain = params.visit_loyalty_gain
     return np.minimum(params.visit_rate * ((1.0 - 0.5 * gain) + gain * loyalty), 1.0)
 
@@ -55,7 +58,10 @@ def visit_probability(params: Params, market: Market) -> np.ndarray:
 def capacity_each(
     params: Params, wf: Workforce, staff: np.ndarray, inducting: np.ndarray
 ) -> np.ndarray:
-    """Encounters each of ``staff`` can handle this week: floor time, and skill speeds work."""
+    """Encounters each of ``staff`` can handle this week: floor time, and skill speeds work.
+
+    ``capacity_per_employee`` is the capacity at skill 0.5; ``skill_speed`` tilts it around that.
+    """
     speed = params.skill_speed
     return (
         params.capacity_per_employee
