@@ -130,7 +130,8 @@ def churn_and_grow(
     leaving = u[active] < p_leave
     churned = active[leaving]
 
-    p_join = params.acquisition_base * (0.5 + units.csat[market.unit[prospect]])
+    reputation = units.csat[market.unit[prospect]]
+    p_join = params.acquisition_base * (params.acquisition_floor + reputation)
     told, times = _heard_by(market, told_good, PROSPECT)  # positive word of mouth: referrals
     p_referral = 1.0 - power(1.0 - params.referral_p, times)
     p_join[np.searchsorted(prospect, told)] += p_referral

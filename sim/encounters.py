@@ -37,12 +37,17 @@ FEEDBACK_RATE = 0.5  # weight of this week's served customers in an employee's f
 def time_share(params: Params, inducting: np.ndarray) -> np.ndarray:
     """Share of paid time on the floor: less training time, internal matters, induction."""
     internal = params.internal_overhead * (1.0 - params.customer_focus)
-    return (1.0 - params.training) * (1.0 - internal) * np.where(inducting, 0.5, 1.0)
+    inductee = 1.0 - params.induction_share
+    return (1.0 - params.training) * (1.0 - internal) * np.where(inducting, inductee, 1.0)
 
 
 def visit_chance(params: Params, loyalty: np.ndarray) -> np.ndarray:
-    """Weekly chance a customer of this loyalty visits: loyal customers come more often."""
-    return np.minimum(params.visit_rate * (0.6 + 0.8 * loyalty), 1.0)
+    """Weekly chance a customer of this loyalty visits: loyal customers come more often.
+
+    ``visit_rate`` is the rate at loyalty 0.5; ``visit_loyalty_gain`` tilts it around that point.
+    """
+    gain = params.visit_loyalty_gain
+    return np.minimum(params.visit_rate * ((1.0 - 0.5 * gain) + gain * loyalty), 1.0)
 
 
 def visit_probability(params: Params, market: Market) -> np.ndarray:
@@ -53,11 +58,15 @@ def visit_probability(params: Params, market: Market) -> np.ndarray:
 def capacity_each(
     params: Params, wf: Workforce, staff: np.ndarray, inducting: np.ndarray
 ) -> np.ndarray:
-    """Encounters each of ``staff`` can handle this week: floor time, and skill speeds work."""
+    """Encounters each of ``staff`` can handle this week: floor time, and skill speeds work.
+
+    ``capacity_per_employee`` is the capacity at skill 0.5; ``skill_speed`` tilts it around that.
+    """
+    speed = params.skill_speed
     return (
         params.capacity_per_employee
         * time_share(params, inducting)
-        * (0.8 + 0.4 * wf.skill[staff])
+        * ((1.0 - 0.5 * speed) + speed * wf.skill[staff])
     )
 
 
@@ -74,7 +83,8 @@ def spend_per_visit(params: Params, loyalty: np.ndarray) -> np.ndarray:
 def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray) -> np.ndarray:
     """Quality an employee delivers at normal workload with no problem in the visit."""
     eng = wf.engagement[staff]
-    display = wf.mood[staff] * (0.5 + 0.5 * eng)
+    felt = params.display_engagement_weight
+    display = wf.mood[staff] * ((1.0 - felt) + felt * eng)
     floor = params.standard_quality
     return floor + (1.0 - floor) * (
         QUALITY_FROM["skill"] * wf.skill[staff]
@@ -88,11 +98,14 @@ def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray)
 
 
 def fix_probability(params: Params, wf: Workforce, staff: np.ndarray) -> np.ndarray:
-    """Chance the employee solves a customer's problem on the spot."""
+    """Chance the employee solves a customer's problem on the spot: authority, skill, tools."""
+    autonomy, skill, tools = (
+        params.fix_floor_autonomy, params.fix_floor_skill, params.fix_floor_resources
+    )
     return (
-        (0.3 + 0.7 * wf.autonomy[staff])
-        * (0.4 + 0.6 * wf.skill[staff])
-        * (0.6 + 0.4 * params.resources)
+        (autonomy + (1.0 - autonomy) * wf.autonomy[staff])
+        * (skill + (1.0 - skill) * wf.skill[staff])
+        * (tools + (1.0 - tools) * params.resources)
     )
 
 

@@ -61,7 +61,8 @@ def book(
     return Ledger(
         revenue=revenue,
         wages=staff * wage + params.manager_wage_weekly,
-        training=(staff * params.training + new * 0.5) * wage * params.training_cost_share,
+        training=(staff * params.training + new * params.induction_share) * wage
+        * params.training_cost_share,
         resources=staff * params.resources * params.resource_cost,
         recognition=staff * params.recognition * params.recognition_cost,
         rewards=staff * params.rewards * params.bonus_max * wage * units.csat,

@@ -18,6 +18,9 @@ from sim.params import Params
 from sim.state import TRAIT_LEVERS, Units
 
 PROCESS_DECAY_SHARE = 0.25  # process quality decays at this share of the improvement rate
+# Manager's engagement target: a base plus weights that sum to 1 with it (1 with a fully engaged
+# team and fully satisfied customers).
+MANAGER_ENGAGEMENT_FROM = {"base": 0.15, "team": 0.45, "csat": 0.4}
 
 
 @dataclass
@@ -38,9 +41,10 @@ def manager_traits(params: Params, units: Units) -> np.ndarray:
 
 
 def behaviour(params: Params, units: Units) -> Leadership:
-    """Effective behaviour: engaged managers live their traits, disengaged ones half as much."""
+    """Effective behaviour: engaged managers live their traits, disengaged ones less so."""
     fairness, control, support, recognition, communication = manager_traits(params, units)
-    drive = 0.5 + 0.5 * units.manager_engagement
+    floor = params.manager_drive_floor
+    drive = floor + (1.0 - floor) * units.manager_engagement
     return Leadership(
         fairness=fairness * drive,
         control=control,
@@ -52,7 +56,10 @@ def behaviour(params: Params, units: Units) -> Leadership:
 
 def manager_engagement_target(team_engagement: np.ndarray, csat: np.ndarray) -> np.ndarray:
     """Engagement a manager settles at: their team's engagement and their customers' CSAT."""
-    return np.clip(0.15 + 0.45 * team_engagement + 0.4 * csat, 0.0, 1.0)
+    weight = MANAGER_ENGAGEMENT_FROM
+    return np.clip(
+        weight["base"] + weight["team"] * team_engagement + weight["csat"] * csat, 0.0, 1.0
+    )
 
 
 def voiced_ideas(params: Params, team_trust: np.ndarray, team_engagement: np.ndarray

@@ -272,8 +272,22 @@ class Params:
                                 "Learning from full one-to-one mentoring", "seed 002")
     learn_induction: float = _p(0.05, 0.0, 0.3, "per week", "behaviour",
                                 "Extra learning during induction", "seed 003")
+    induction_share: float = _p(0.5, 0.0, 0.9, "share of paid time", "behaviour",
+                                "Share of an inductee's paid time spent in induction training, "
+                                "off the floor and costed as training",
+                                "seed 003 (induction); assumption (half the week)")
     skill_decay: float = _p(0.01, 0.0, 0.2, "per week", "behaviour",
                             "Skill lost per week without practice or renewal", "assumption")
+    learning_engagement_base: float = _p(0.5, 0.0, 2.0, "x learning", "behaviour",
+                                         "Learning speed of a fully disengaged employee; it rises "
+                                         "one-for-one with engagement (x1 at engagement 0.5)",
+                                         "assumption (engaged staff learn faster; JD-R)")
+    learning_burnout_loss: float = _p(0.5, 0.0, 1.0, "share of learning", "behaviour",
+                                      "Share of learning lost at full burnout (exhaustion blunts "
+                                      "learning)", "assumption; JD-R (Hu et al. 2011)")
+    burnout_base: float = _p(0.05, 0.0, 0.5, "index", "behaviour",
+                             "Burnout the job settles at with no overload, hindrance or "
+                             "customer strain", "assumption (a little exhaustion in any job)")
     burnout_overload: float = _p(1.0, 0.0, 5.0, "per unit excess load", "behaviour",
                                  "Burnout from workload above capacity",
                                  "Oliva & Sterman 2001; JD-R")
@@ -311,6 +325,13 @@ class Params:
     hiring_lag_weeks: float = _p(4.0, 0.0, 26.0, "weeks", "behaviour",
                                  "Mean time to fill a vacancy (longer when selective)",
                                  "Schlesinger & Heskett 1991")
+    selectivity_lag: float = _p(0.5, 0.0, 5.0, "x hiring lag", "behaviour",
+                                "Extra time to fill a vacancy at full hiring selectivity, as a "
+                                "share of hiring_lag_weeks", "assumption; seeds 000, 003")
+    selectivity_fit_gain: float = _p(2.0, 0.0, 10.0, "exponent per unit", "behaviour",
+                                     "Shift of hires' person-job fit with selectivity: fit = 1 - "
+                                     "(1 - u)^(1 + gain x selectivity), mean fit 1/2 at no "
+                                     "selectivity, 3/4 at full", "assumption; seeds 000, 003")
     mentoring_span: float = _p(8.0, 1.0, 40.0, "staff", "behaviour",
                                "Staff a manager can mentor fully; wider spans dilute it",
                                "seed 002")
@@ -321,12 +342,20 @@ class Params:
                                structural=True)
     manager_engagement_weeks: float = _p(12.0, 1.0, 104.0, "weeks", "behaviour",
                                          "Time constant of managers' own engagement", "assumption")
+    manager_drive_floor: float = _p(0.5, 0.0, 1.0, "share of traits", "behaviour",
+                                    "Share of their traits (fairness, mentoring, recognition, "
+                                    "communication) a fully disengaged manager still lives",
+                                    "assumption; seed 000 (immediate managers); Gallup 2015")
     improvement_rate: float = _p(0.02, 0.0, 0.2, "per week", "behaviour",
                                  "Service-process improvement from voiced ideas",
                                  "seed 004 (ideas wither under distrust)")
     capacity_per_employee: float = _p(8.0, 1.0, 200.0, "encounters per week", "behaviour",
                                       "Encounters an employee handles per week at full time",
                                       "design assumption")
+    skill_speed: float = _p(0.4, 0.0, 1.5, "x capacity per unit skill", "behaviour",
+                            "Extra encounters a fully skilled employee handles over an unskilled "
+                            "one (capacity x1 at skill 0.5)",
+                            "assumption (learning-curve research)")
     internal_overhead: float = _p(0.177, 0.0, 0.6, "share of time", "behaviour",
                                   "Time lost to internal matters under a fully internal focus",
                                   "calibrated (experiments/calibration); "
@@ -350,10 +379,28 @@ class Params:
                                  "Quality the service system delivers whoever serves (the floor)",
                                  "design assumption; level-set by an organisation's CSAT "
                                  "(sim/organisation.py)")
+    display_engagement_weight: float = _p(0.5, 0.0, 1.0, "share of display", "behaviour",
+                                          "Share of a displayed mood that needs engagement "
+                                          "behind it to count in quality",
+                                          "Pugh 2001; Hennig-Thurau et al. 2006; weight an "
+                                          "assumption")
+    fix_floor_autonomy: float = _p(0.3, 0.0, 1.0, "share of fix chance", "behaviour",
+                                   "Share of the chance to fix a problem kept with no autonomy",
+                                   "seed 004 (authority to make it right); assumption")
+    fix_floor_skill: float = _p(0.4, 0.0, 1.0, "share of fix chance", "behaviour",
+                                "Share of the chance to fix a problem kept with no skill",
+                                "seed 004 (ability to make it right); assumption")
+    fix_floor_resources: float = _p(0.6, 0.0, 1.0, "share of fix chance", "behaviour",
+                                    "Share of the chance to fix a problem kept with no resources",
+                                    "seeds 000, 004; assumption")
     # --- market: customers ----------------------------------------------------------------------
     visit_rate: float = _p(0.5, 0.01, 5.0, "visits per week", "market",
                            "Visits per week of a customer of average loyalty",
                            "design assumption")
+    visit_loyalty_gain: float = _p(0.8, 0.0, 2.0, "x visit rate per unit loyalty", "market",
+                                   "Rise of visits with loyalty (x1 at loyalty 0.5)",
+                                   "Heskett et al. 1994 (loyal customers buy more); slope an "
+                                   "assumption")
     problem_rate: float = _p(0.1, 0.0, 1.0, "share of visits", "market",
                              "Share of visits with a problem the employee must fix", "seed 004")
     bad_encounter_threshold: float = _p(0.3, 0.0, 1.0, "quality", "market",
@@ -421,6 +468,10 @@ class Params:
     acquisition_base: float = _p(0.01, 0.0, 0.1, "per week", "market",
                                  "Weekly chance a prospect tries the service unprompted",
                                  "assumption")
+    acquisition_floor: float = _p(0.5, 0.0, 2.0, "x acquisition_base", "market",
+                                  "Unprompted trials at a unit with CSAT 0; they rise "
+                                  "one-for-one with the unit's CSAT (its reputation)",
+                                  "assumption; service-profit chain")
     market_renewal: float = _p(0.02, 0.0, 0.1, "per week", "market",
                                "Weekly chance a lost customer's place goes to a new household",
                                "assumption")

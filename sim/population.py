@@ -38,6 +38,20 @@ from sim.state import (
 )
 from sim.turnover import hire_fit, staff_plan, starting_skill
 
+# First guesses, not coefficients: the starting values of the fixed point and of the settling
+# that follow (section 5 of the ODD); at rest the settled organisation does not depend on them.
+UNIT_FIRST_GUESS = {"manager_engagement": 0.67, "process_quality": 0.4, "csat": 0.7,
+                    "service_norm": 0.7}
+STAFF_FIRST_GUESS = {"engagement": 0.5, "trust": 0.5, "burnout": 0.15, "mood": 0.75,
+                     "alignment": 0.5, "autonomy": 0.5, "feedback": 0.75}
+# Starting staff: tenure ~ min(Exp(mean), max); skill grows from the hire's toward the
+# experienced level with tenure (time constant experience_weeks).
+STARTING_STAFF = {"tenure_mean_weeks": 100.0, "tenure_max_weeks": 520.0,
+                  "experience_weeks": 40.0, "experienced_skill": 0.8}
+# Starting customers: width of the uniform spread around the unit's centre; tenure up to 5 years.
+MARKET_START_SPREAD = {"expectation": 0.2, "satisfaction": 0.4, "loyalty": 0.2}
+STARTING_CUSTOMER_TENURE_WEEKS = 260
+
 
 def largest_remainder(shares: np.ndarray, total: int, minimum: int = 0) -> np.ndarray:
     """Split ``total`` into integers proportional to ``shares``, each at least ``minimum``."""
@@ -76,11 +90,13 @@ def build_units(params: Params, streams: Streams) -> Units:
         customer_start=np.concatenate([[0], np.cumsum(customers)[:-1]]),
         customer_count=customers,
         trait_offset=offsets,
-        manager_engagement=np.clip(0.67 + offsets.mean(axis=0), 0.0, 1.0),
-        process_quality=np.full(n, 0.4),
-        csat=np.full(n, 0.7),
+        manager_engagement=np.clip(
+            UNIT_FIRST_GUESS["manager_engagement"] + offsets.mean(axis=0), 0.0, 1.0
+        ),
+        process_quality=np.full(n, UNIT_FIRST_GUESS["process_quality"]),
+        csat=np.full(n, UNIT_FIRST_GUESS["csat"]),
         workload=np.ones(n),
-        service_norm=np.full(n, 0.7),
+        service_norm=np.full(n, UNIT_FIRST_GUESS["service_norm"]),
         local_expectation=np.clip(params.market_expectation + competition, 0.0, 1.0),
     )
 
@@ -93,27 +109,29 @@ def build_workforce(units: Units, params: Params, streams: Streams) -> Workforce
     n = len(unit)
     rng = streams.generator("init.employees")
     u_fit, u_skill = rng.random((2, n))
-    tenure = np.minimum(rng.exponential(100.0, n), 520.0).astype(np.int64)
-    fit = hire_fit(u_fit, params.hiring_selectivity)
+    tenure = np.minimum(
+        rng.exponential(STARTING_STAFF["tenure_mean_weeks"], n), STARTING_STAFF["tenure_max_weeks"]
+    ).astype(np.int64)
+    fit = hire_fit(params, u_fit)
     skill0 = starting_skill(fit, u_skill, params.hiring_selectivity)
-    experience = 1.0 - exp(-tenure / 40.0)
-    skill = np.clip(skill0 + (0.8 - skill0) * experience, 0.0, 1.0)
+    experience = 1.0 - exp(-tenure / STARTING_STAFF["experience_weeks"])
+    guess = STAFF_FIRST_GUESS
     wf = Workforce(
         unit=unit,
         rank=rank,
         filled=filled,
         ti_hire=np.full(n, -1, dtype=np.int64),
-        engagement=np.full(n, 0.5),
-        trust=np.full(n, 0.5),
-        skill=skill,
-        burnout=np.full(n, 0.15),
-        mood=np.full(n, 0.75),
-        alignment=np.full(n, 0.5),
-        autonomy=np.full(n, 0.5),
+        engagement=np.full(n, guess["engagement"]),
+        trust=np.full(n, guess["trust"]),
+        skill=_experienced(skill0, experience),
+        burnout=np.full(n, guess["burnout"]),
+        mood=np.full(n, guess["mood"]),
+        alignment=np.full(n, guess["alignment"]),
+        autonomy=np.full(n, guess["autonomy"]),
         fit=fit,
         disposition=rng.normal(0.0, params.disposition_sd, n),
         aptitude=streams.generator("init.aptitude").normal(0.0, params.aptitude_sd, n),
-        feedback=np.full(n, 0.75),
+        feedback=np.full(n, guess["feedback"]),
         tenure=np.where(filled, tenure, 0),
         absent=np.zeros(n, dtype=bool),
         absence_rate=np.zeros(n),
@@ -121,6 +139,13 @@ def build_workforce(units: Units, params: Params, streams: Streams) -> Workforce
     _select_stayers(params, units, wf, streams, experience)
     _settle_units(params, units, wf)
     return wf
+
+
+def _experienced(skill0: np.ndarray, experience: np.ndarray) -> np.ndarray:
+    """Skill of a starting employee: the hire's skill moved toward the experienced level."""
+    return np.clip(
+        skill0 + (STARTING_STAFF["experienced_skill"] - skill0) * experience, 0.0, 1.0
+    )
 
 
 def build_market(units: Units, params: Params, streams: Streams) -> Market:
@@ -132,19 +157,25 @@ def build_market(units: Units, params: Params, streams: Streams) -> Market:
     status = np.where(u_active < params.initial_active_share, ACTIVE, PROSPECT).astype(np.int8)
     centre = units.csat[unit]  # the unit's steady-state service quality (see _settle_units)
     taste = streams.generator("init.taste").normal(0.0, params.taste_spread, n)
-    satisfaction = np.clip(centre - params.disconfirmation_gain * taste + 0.4 * (u_sat - 0.5),
-                           0.0, 1.0)
+    spread = MARKET_START_SPREAD
+    satisfaction = np.clip(
+        centre - params.disconfirmation_gain * taste + spread["satisfaction"] * (u_sat - 0.5),
+        0.0,
+        1.0,
+    )
     pull = power(satisfaction, params.loyalty_convexity)
-    loyalty = np.clip(pull + 0.2 * (u_loy - 0.5), 0.0, 1.0)
+    loyalty = np.clip(pull + spread["loyalty"] * (u_loy - 0.5), 0.0, 1.0)
     return Market(
         unit=unit,
         status=status,
-        expectation=np.clip(centre + taste + 0.2 * (u_exp - 0.5), 0.0, 1.0),
+        expectation=np.clip(centre + taste + spread["expectation"] * (u_exp - 0.5), 0.0, 1.0),
         taste=taste,
         satisfaction=satisfaction,
         loyalty=loyalty,
         loyalty_pull=pull,
-        tenure=np.where(status == ACTIVE, (u_ten * 260).astype(np.int32), 0).astype(np.int32),
+        tenure=np.where(
+            status == ACTIVE, (u_ten * STARTING_CUSTOMER_TENURE_WEEKS).astype(np.int32), 0
+        ).astype(np.int32),
         referred=np.zeros(n, dtype=bool),
         last_employee=np.full(n, -1, dtype=np.int32),
     )
@@ -171,7 +202,7 @@ def _select_stayers(params: Params, units: Units, wf: Workforce, streams: Stream
     u_fit, u_skill = rng.random((2, k, n))
     disposition = rng.normal(0.0, params.disposition_sd, (k, n))
     u_pick = rng.random(n)
-    fit = hire_fit(u_fit, params.hiring_selectivity)
+    fit = hire_fit(params, u_fit)
     lead = leadership.behaviour(params, units)
     team = _team_size(units, wf)
     stay = np.empty((k, n))
@@ -186,7 +217,7 @@ def _select_stayers(params: Params, units: Units, wf: Workforce, streams: Stream
     wf.fit[:] = fit[pick, cols]
     wf.disposition[:] = disposition[pick, cols]
     skill0 = starting_skill(wf.fit, u_skill[pick, cols], params.hiring_selectivity)
-    wf.skill[:] = np.clip(skill0 + (0.8 - skill0) * experience, 0.0, 1.0)
+    wf.skill[:] = _experienced(skill0, experience)
 
 
 def _settle_units(params: Params, units: Units, wf: Workforce) -> None:

@@ -21,6 +21,9 @@ from sim.workforce import quit_probability
 
 NEW_HIRE = {"trust": 0.55, "burnout": 0.05, "mood": 0.7, "feedback": 0.75}
 HONEYMOON_ENGAGEMENT = (0.5, 0.25)  # new hires' engagement: base + weight x fit
+NEW_HIRE_ALIGNMENT = 0.5  # new hires' alignment per unit of fit: they have yet to learn the why
+# Skill a new hire brings: a base plus weights on selectivity, fit and chance (at most 0.55).
+STARTING_SKILL_FROM = {"base": 0.15, "selectivity": 0.15, "fit": 0.15, "chance": 0.1}
 
 
 @dataclass
@@ -36,14 +39,20 @@ def staff_plan(params: Params, units: Units) -> np.ndarray:
     return np.maximum(np.round(units.planned_staff * params.staffing_ratio), 1).astype(np.int64)
 
 
-def hire_fit(u: np.ndarray, selectivity: float) -> np.ndarray:
-    """Person-job fit of hires: selective hiring shifts fit up (mean k/(k+1), k = 1 + 2s)."""
-    return 1.0 - power(1.0 - u, 1.0 + 2.0 * selectivity)
+def hire_fit(params: Params, u: np.ndarray) -> np.ndarray:
+    """Person-job fit of hires: selective hiring shifts fit up (mean k/(k+1), k = 1 + gain x s)."""
+    return 1.0 - power(1.0 - u, 1.0 + params.selectivity_fit_gain * params.hiring_selectivity)
 
 
 def starting_skill(fit: np.ndarray, u: np.ndarray, selectivity: float) -> np.ndarray:
     """Skill a new hire brings: better fit and more selective hiring bring more."""
-    return np.clip(0.15 + 0.15 * selectivity + 0.15 * fit + 0.1 * u, 0.0, 1.0)
+    weight = STARTING_SKILL_FROM
+    return np.clip(
+        weight["base"] + weight["selectivity"] * selectivity + weight["fit"] * fit
+        + weight["chance"] * u,
+        0.0,
+        1.0,
+    )
 
 
 def budgeted(params: Params, units: Units, wf: Workforce) -> np.ndarray:
@@ -67,7 +76,7 @@ def quit_and_hire(
         _start_new_hires(params, wf, draws, hires)
 
     opening = in_budget & ~wf.filled & (wf.ti_hire < 0)
-    mean_lag = params.hiring_lag_weeks * (1.0 + 0.5 * params.hiring_selectivity)
+    mean_lag = params.hiring_lag_weeks * (1.0 + params.selectivity_lag * params.hiring_selectivity)
     u_lag = draws["hiring_lag"]
     lag = 1 + np.floor(-log1p(-u_lag) * mean_lag).astype(np.int64)
     wf.ti_hire[opening] = step + lag[opening]
@@ -78,7 +87,7 @@ def quit_and_hire(
 def _start_new_hires(
     params: Params, wf: Workforce, draws: dict[str, np.ndarray], slots: np.ndarray
 ) -> None:
-    fit = hire_fit(draws["hire_fit"][slots], params.hiring_selectivity)
+    fit = hire_fit(params, draws["hire_fit"][slots])
     u_disposition = np.clip(draws["hire_disposition"][slots], 1e-12, 1 - 1e-12)
     wf.filled[slots] = True
     wf.ti_hire[slots] = -1
@@ -90,6 +99,6 @@ def _start_new_hires(
     u_aptitude = np.clip(draws["hire_aptitude"][slots], 1e-12, 1 - 1e-12)
     wf.aptitude[slots] = params.aptitude_sd * ndtri(u_aptitude)
     wf.engagement[slots] = HONEYMOON_ENGAGEMENT[0] + HONEYMOON_ENGAGEMENT[1] * fit
-    wf.alignment[slots] = 0.5 * fit
+    wf.alignment[slots] = NEW_HIRE_ALIGNMENT * fit
     for key, value in NEW_HIRE.items():
         getattr(wf, key)[slots] = value

@@ -22,7 +22,13 @@ from sim.state import Units, Workforce
 # Composite indices: relative weights inside each index (the index's strength is a parameter).
 TRUST_FROM = {"fairness": 0.55, "surveys": 0.2, "voice": 0.15, "autonomy_respected": 0.1}
 ALIGNMENT_FROM = {"communication": 0.5, "customer_focus": 0.5}
+HINDRANCE_FROM = {"control": 0.5, "missing_resources": 0.5}
+# Mood target: a base plus weights that sum to 1 with it (mood 1 at the best of all three).
+MOOD_FROM = {"base": 0.25, "feedback": 0.35, "engagement": 0.2, "no_burnout": 0.2}
 QUIT_REFERENCE_BURNOUT = 0.2
+# Weekly quit and absence chances never exceed this: a bound on the exponential hazards, not a
+# calibrated coefficient (no one's weekly chance of leaving is above a coin flip).
+MAX_WEEKLY_HAZARD = 0.5
 ABSENCE_MEMORY_WEEKS = 52  # window of an employee's recorded absence rate
 MOOD_PERSISTENCE = 0.5  # share of last week's mood carried into this week
 SETTLE_SWEEPS = 8  # fixed-point sweeps for the starting balance of own and peers' engagement
@@ -76,10 +82,13 @@ def burnout_target(
 ) -> np.ndarray:
     """Exhaustion the job's demands would settle at: overload, hindrances, customer strain."""
     overload = np.maximum(workload - 1.0, 0.0)[wf.unit]
-    hindrance = (0.5 * lead.control + 0.5 * (1.0 - params.resources))[wf.unit]
+    hindrance = (
+        HINDRANCE_FROM["control"] * lead.control
+        + HINDRANCE_FROM["missing_resources"] * (1.0 - params.resources)
+    )[wf.unit]
     strain = 1.0 - wf.feedback
     return np.clip(
-        0.05
+        params.burnout_base
         + params.burnout_overload * overload
         + params.burnout_hindrance * hindrance
         + params.burnout_customer_strain * strain,
@@ -130,7 +139,12 @@ def engagement_target(
 def mood_target(wf: Workforce) -> np.ndarray:
     """Mood each employee drifts to: served customers' satisfaction, engagement, no burnout."""
     return np.clip(
-        0.25 + 0.35 * wf.feedback + 0.2 * wf.engagement + 0.2 * (1.0 - wf.burnout), 0.0, 1.0
+        MOOD_FROM["base"]
+        + MOOD_FROM["feedback"] * wf.feedback
+        + MOOD_FROM["engagement"] * wf.engagement
+        + MOOD_FROM["no_burnout"] * (1.0 - wf.burnout),
+        0.0,
+        1.0,
     )
 
 
@@ -188,7 +202,11 @@ def update(
         + params.learn_mentoring * mentoring[wf.unit]
         + params.learn_induction * inducting
     )
-    learning = learning * (0.5 + wf.engagement) * (1.0 - 0.5 * wf.burnout)
+    learning = (
+        learning
+        * (params.learning_engagement_base + wf.engagement)
+        * (1.0 - params.learning_burnout_loss * wf.burnout)
+    )
     wf.skill += learning * (1.0 - wf.skill) - params.skill_decay * wf.skill
 
     contagion = np.where(has_peers, params.engagement_contagion, 0.0)
@@ -222,7 +240,7 @@ def absence_probability(params: Params, wf: Workforce) -> np.ndarray:
     """
     log_hazard = (params.absence_w_burnout * (wf.burnout - QUIT_REFERENCE_BURNOUT)
                   - params.absence_w_engagement * (wf.engagement - 0.5))
-    return np.minimum(params.absence_base * exp(log_hazard), 0.5)
+    return np.minimum(params.absence_base * exp(log_hazard), MAX_WEEKLY_HAZARD)
 
 
 def record_absence(params: Params, wf: Workforce, u_absent: np.ndarray) -> None:
@@ -239,4 +257,4 @@ def quit_probability(params: Params, wf: Workforce) -> np.ndarray:
         + params.quit_w_trust * (0.5 - wf.trust)
         - params.quit_w_pay * (params.pay_level - 1.0)
     )
-    return np.minimum(params.quit_base * exp(log_hazard), 0.5)
+    return np.minimum(params.quit_base * exp(log_hazard), MAX_WEEKLY_HAZARD)

@@ -1,4 +1,4 @@
-"""docs/ODD.md must match the code: every parameter, its default and range, and every module named.
+"""docs/ODD.md must match the code: every parameter and constant, its value, and every module named.
 
 Run ``python tests/test_odd.py --write`` to regenerate the ODD's parameter table from
 ``sim.params.SPECS`` after a deliberate change of parameters (e.g. a new calibration).
@@ -72,23 +72,99 @@ def test_parameters_used_in_equations_exist() -> None:
     assert not unknown, f"docs/ODD.md section 7 names things the code does not have: {unknown}"
 
 
-def test_named_constants_exist_with_their_documented_values() -> None:
-    import sim.customers as customers
-    import sim.encounters as encounters
-    import sim.leadership as leadership
-    import sim.metrics as metrics
-    import sim.population as population
-    import sim.workforce as workforce
+# Modules whose numbers shape what the model does: their numeric constants are all documented.
+MECHANISM_MODULES = ("encounters", "customers", "workforce", "leadership", "turnover", "finance",
+                     "surveys", "population", "start", "organisation", "networks", "week",
+                     "metrics", "state", "model", "agents")
+CONSTANTS_BEGIN, CONSTANTS_END = "<!-- constants:begin -->", "<!-- constants:end -->"
+NUMBER = r"-?\d+(?:\.\d+)?"
 
+
+def _is_numeric(value: object) -> bool:
+    """A number, or a table (mapping, tuple, list) of numbers, at any depth."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    items = value.values() if isinstance(value, dict) else value
+    return isinstance(value, (dict, tuple, list)) and bool(value) and all(map(_is_numeric, items))
+
+
+def rendered(value: object) -> str:
+    """A constant as the ODD's constants table shows it: tables as ``key value`` pairs."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {item!r}" for key, item in value.items())
+    return repr(value)
+
+
+def code_constants() -> dict[str, tuple[str, object]]:
+    """Upper-case numeric constants each mechanism module defines: name -> (module, value)."""
+    import ast
+    import importlib
+
+    found: dict[str, tuple[str, object]] = {}
+    for name in MECHANISM_MODULES:
+        path = ROOT / "sim" / f"{name}.py"
+        module = importlib.import_module(f"sim.{name}")
+        for node in ast.parse(path.read_text()).body:
+            targets = node.targets if isinstance(node, ast.Assign) else (
+                [node.target] if isinstance(node, ast.AnnAssign) else [])
+            for target in targets:
+                for leaf in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                    if isinstance(leaf, ast.Name) and leaf.id.isupper():
+                        value = getattr(module, leaf.id)
+                        if _is_numeric(value):
+                            found[leaf.id] = (f"sim/{name}.py", value)
+    return found
+
+
+def documented_constants(text: str) -> dict[str, tuple[str, str]]:
+    """Rows of the ODD's constants table: name -> (module, value as shown)."""
+    assert CONSTANTS_BEGIN in text and CONSTANTS_END in text, (
+        f"{ODD} lacks the {CONSTANTS_BEGIN} ... {CONSTANTS_END} markers")
+    section = text.split(CONSTANTS_BEGIN, 1)[1].split(CONSTANTS_END, 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        match = re.match(r"\| `([A-Z][A-Z_]*)` \| `([\w/.]+)` \| ([^|]*?) \|", line)
+        if match:
+            rows[match.group(1)] = (match.group(2), match.group(3))
+    return rows
+
+
+def test_every_constant_is_documented_with_its_value() -> None:
+    """Scalars and tables (e.g. QUALITY_FROM, NEW_HIRE) of the mechanisms match the ODD's table."""
+    code = code_constants()
+    documented = documented_constants(ODD.read_text())
+    missing = sorted(set(code) - set(documented))
+    unknown = sorted(set(documented) - set(code))
+    assert not missing, f"numeric constants of the mechanisms not in docs/ODD.md: {missing}"
+    assert not unknown, f"docs/ODD.md's constants table names what the code lacks: {unknown}"
+    stale = [f"{name}: docs {documented[name]} != code ({module}, {rendered(value)})"
+             for name, (module, value) in code.items()
+             if documented[name] != (module, rendered(value))]
+    assert not stale, "docs/ODD.md constants differ from the code:\n" + "\n".join(stale)
+
+
+def test_constants_in_the_text_show_their_code_values() -> None:
+    """Where the ODD's prose gives a constant's value (`NAME` = 0.5, `NAME` (0.5), or a table's
+    `NAME` key 0.5, ...), the value is the code's."""
     text = ODD.read_text()
-    for module in (customers, encounters, leadership, metrics, population, workforce):
-        for name, value in vars(module).items():
-            if name.isupper() and isinstance(value, (int, float)) and f"`{name}`" in text:
-                assert re.search(rf"`{name}` = {value!r}\b", text) or f"`{name}` (" in text, (
-                    f"docs/ODD.md shows {name} with a value other than {value!r}")
-    documented_constants = set(re.findall(r"`([A-Z][A-Z_]{3,})`", text))
+    prose = text.split(CONSTANTS_BEGIN, 1)[0] + text.split(CONSTANTS_END, 1)[1]
+    wrong = []
+    for name, (_, value) in code_constants().items():
+        if isinstance(value, dict):
+            for match in re.finditer(rf"`{name}`(?: =)? ((?:[a-z_]+\s+{NUMBER}(?:,\s+)?)+)", prose):
+                for key, shown in re.findall(rf"([a-z_]+)\s+({NUMBER})", match.group(1)):
+                    if value.get(key) != float(shown):
+                        wrong.append(f"{name}: {key} {shown} (code: {value.get(key)!r})")
+        elif not isinstance(value, (tuple, list)):
+            for shown in re.findall(rf"`{name}`(?: = | \()({NUMBER})", prose):
+                if float(shown) != value:
+                    wrong.append(f"{name} = {shown} (code: {value!r})")
+    assert not wrong, "docs/ODD.md shows constants with other values than the code: " + str(wrong)
+    named = set(re.findall(r"`([A-Z][A-Z_]{3,})`", text))
     code = "\n".join(p.read_text() for p in (ROOT / "sim").glob("*.py"))
-    unknown = sorted(c for c in documented_constants if not re.search(rf"\b{c}\b", code))
+    unknown = sorted(c for c in named if not re.search(rf"\b{c}\b", code))
     assert not unknown, f"docs/ODD.md names constants the code does not have: {unknown}"
 
 
