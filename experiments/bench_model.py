@@ -9,16 +9,29 @@ Prints:
    than the default, so each employee's weekly capacity is scaled by the same factor (otherwise
    the organisation is simply overwhelmed and the benchmark measures a collapse).
 
-Usage: python experiments/bench_model.py [--skip-large]
+4. replications: 5 replications of the default scenario against one, in one process, with each
+   seed's settled start first built (cold) and then read from the start cache (warm);
+5. the page's work for one lever change: the changed plan's 5 replications on the page's engine
+   (2 worker processes; the comparator's replications and the settled starts are already
+   there, as on a page in use), as seconds and as a multiple of one whole default run;
+6. a sweep of default-size runs with ``sim sweep`` on 2 local workers, as runs per second and the
+   time 1,000 runs take at that rate.
+
+Every figure is measured in this one invocation (ratios are of figures from the same run).
+Usage: python experiments/bench_model.py [--skip-large] [--sweep-runs N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import mesa
 
@@ -84,10 +97,75 @@ def large_in_subprocess() -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _fresh_python(code: str, cache_dir: Path) -> dict[str, float]:
+    """Run ``code`` (which prints one JSON line last) in a fresh interpreter using ``cache_dir``."""
+    env = {**os.environ, "SIM_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+REPLICATIONS_CODE = """
+import json, shutil, sys, time
+sys.path.insert(0, '.')
+from sim import cache
+from sim.runner import run_scenario
+from sim.scenario import load_scenario
+base = load_scenario('baseline')
+def timed(reps, seed):
+    t = time.perf_counter()
+    run_scenario(base.with_changes(reps=reps, seed=seed))
+    return time.perf_counter() - t
+out = {'one_cold': timed(1, 101), 'five_cold': timed(5, 201)}
+shutil.rmtree(cache.folder('runs'))          # keep the settled starts, drop the finished runs
+out.update(one_warm=timed(1, 101), five_warm=timed(5, 201))
+print(json.dumps(out))
+"""
+
+PAGE_CODE = """
+import json, sys, time
+sys.path.insert(0, '.')
+from sim.app.library import resolve
+from sim.app.state import Engine, baseline_for, compare
+if __name__ == '__main__':
+    engine = Engine(workers=2)
+    plan = resolve('invest_in_training').with_changes(reps=5)
+    comparator = baseline_for('today', plan)
+    compare(plan, comparator, engine=engine)       # workers up, starts settled, comparator kept
+    moved = plan.with_changes(training=plan.params.training + 0.01)   # one slider step
+    t = time.perf_counter()
+    compare(moved, comparator, engine=engine)
+    seconds = time.perf_counter() - t
+    engine.shutdown()
+    print(json.dumps({'page_s': seconds}))
+"""
+
+
+def sweep_runs_per_second(runs: int, cache_dir: Path) -> dict[str, float]:
+    """``sim sweep`` of ``runs`` default-size runs (104 weeks) on 2 local workers."""
+    spec = cache_dir / "bench_sweep.yaml"
+    points = max(1, runs // 2)
+    values = [round(0.25 * i / max(points - 1, 1), 6) for i in range(points)]
+    spec.write_text(
+        "name: bench_sweep\nscenario: baseline\nsteps: 104\nseed: 7\nreplications: 2\n"
+        "design: {method: grid, paired: true}\n"
+        f"parameters:\n  training: {values}\n"
+        "outputs: {kpis: [profit], summary_weeks: 13}\n")
+    env = {**os.environ, "SIM_CACHE_DIR": str(cache_dir)}
+    sim = [sys.executable, "-m", "sim.cli"]
+    start = time.perf_counter()
+    subprocess.run([*sim, "sweep", str(spec), "--workers", "2", "--quiet",
+                    "--out", str(cache_dir / "sweep")], check=True, env=env)
+    seconds = time.perf_counter() - start
+    return {"runs": 2 * points, "seconds": seconds}
+
+
 def main() -> None:
     """Measure and print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-large", action="store_true", help="skip the 1M-customer run")
+    parser.add_argument("--sweep-runs", type=int, default=200,
+                        help="default-size runs in the sweep measurement (default 200)")
     args = parser.parse_args()
 
     mesa_ns = mesa_empty_dispatch_ns()
@@ -102,6 +180,28 @@ def main() -> None:
         f"default scenario, whole run:    {default['total_s']:8.3f} s "
         f"(build {default['build_s']:.3f} s + 104 weeks {default['run_s']:.3f} s)"
     )
+    one = default["total_s"]
+    with tempfile.TemporaryDirectory(prefix="sim-bench-") as tmp:
+        reps = _fresh_python(REPLICATIONS_CODE, Path(tmp) / "reps")
+        page = _fresh_python(PAGE_CODE, Path(tmp) / "page")
+        sweep = sweep_runs_per_second(args.sweep_runs, Path(tmp))
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(
+        f"5 replications vs 1, in process: {reps['five_cold'] / reps['one_cold']:5.1f}x cold "
+        f"({reps['five_cold']:.2f} s vs {reps['one_cold']:.2f} s, each seed's start settled), "
+        f"{reps['five_warm'] / reps['one_warm']:.1f}x with settled starts cached "
+        f"({reps['five_warm']:.2f} s vs {reps['one_warm']:.2f} s)"
+    )
+    print(
+        f"page, one lever change:         {page['page_s']:8.2f} s for the plan's 5 replications "
+        f"on 2 workers ({page['page_s'] / one:.1f}x one whole default run)"
+    )
+    rate = sweep["runs"] / sweep["seconds"]
+    print(
+        f"sweep, 2 workers:               {rate:8.1f} runs/s ({sweep['runs']} default runs in "
+        f"{sweep['seconds']:.1f} s, cold starts included; 1,000 runs at this rate: "
+        f"{1000 / rate:.0f} s)"
+    )
     if args.skip_large:
         return
     large = large_in_subprocess()
@@ -112,8 +212,8 @@ def main() -> None:
     )
     print(
         f"large (10k staff, 1M customers, 52 weeks): {large['total_s']:.1f} s "
-        f"(build {large['build_s']:.1f} s + run {large['run_s']:.1f} s), "
-        f"peak RSS {large['peak_rss_mb']:,.0f} MB"
+        f"(build {large['build_s']:.1f} s = {large['build_s'] / large['total_s']:.0%} of it, "
+        f"+ run {large['run_s']:.1f} s), peak RSS {large['peak_rss_mb']:,.0f} MB"
     )
 
 

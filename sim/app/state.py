@@ -146,12 +146,6 @@ class Engine:
                 sock.close()
             self._reset()
 
-    def forget_results(self) -> None:
-        """Drop the finished replications kept in memory (the next request runs them again)."""
-        with self._lock:
-            self._cache.clear()
-            self._cached_bytes = 0
-
     def pids(self) -> list[int]:
         """Process ids of the workers (tests)."""
         with self._lock:
