@@ -11,6 +11,7 @@ own levers: a comparison of steady states, not of a change.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import cached_property, partial
 from typing import Any
 
@@ -18,6 +19,7 @@ import mesa
 import networkx as nx
 import numpy as np
 import pandas as pd
+from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from sim import metrics, networks, surveys
 from sim.agents import Employee, LazyCustomers, Manager
@@ -62,8 +64,10 @@ class ServiceModel(mesa.Model):
             raise ParameterError("seed: pass the run's seed as rng= (Mesa's name for it)")
         seed = None if rng is None else check_int("rng", rng, 0, 2**32 - 1)
         scenario, self.fit = resolve(scenario.with_changes(seed=seed, **params))
-        super().__init__(rng=scenario.seed)
-        self.scenario = scenario
+        # Mesa's own scenario, so Mesa's tools see the run as theirs: its rng is the seed, its
+        # other attributes are the resolved scenario's settings (levers, timeline, horizon...).
+        settings = {f.name: getattr(scenario, f.name) for f in fields(scenario) if f.name != "seed"}
+        super().__init__(scenario=MesaScenario(rng=scenario.seed, **settings))
         self.replication = replication
         self.streams = Streams(scenario.seed)
 
@@ -104,15 +108,6 @@ class ServiceModel(mesa.Model):
         """Mesa's agents by type (customer agents are made on this first call)."""
         self.customers.make_all()
         return super().agents_by_type
-
-    @property
-    def scenario(self) -> Scenario:
-        """The resolved scenario this run follows (replaces Mesa's experimental Scenario)."""
-        return self._scenario
-
-    @scenario.setter
-    def scenario(self, value: Any) -> None:
-        self._scenario = value
 
     # --- the week -------------------------------------------------------------------------------
     def step(self) -> None:

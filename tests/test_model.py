@@ -231,3 +231,13 @@ def test_customer_agents_are_made_on_first_touch():
     assert first.loyalty == model.market.loyalty[3]
     assert len(model.agents_by_type[Customer]) == 500 == model.customers.made
     assert [c.slot for c in model.customers][:3] == [0, 1, 2]
+
+
+def test_the_model_scenario_is_mesas_with_the_resolved_settings():
+    """Mesa's tools see a Mesa Scenario; it carries the seed as rng and the run's settings."""
+    from mesa.experimental.scenarios import Scenario as MesaScenario
+
+    model = ServiceModel("employees_first", rng=4, **SMALL)
+    assert isinstance(model.scenario, MesaScenario) and model.scenario.model is model
+    assert model.scenario.rng == 4 and model.scenario.steps == 104
+    assert model.scenario.params.n_employees == SMALL["n_employees"]
