@@ -10,6 +10,7 @@ cost here.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numpy as np
 
@@ -31,12 +32,12 @@ class Ledger:
     hiring: np.ndarray
     fixed: np.ndarray
 
-    @property
+    @cached_property
     def costs(self) -> np.ndarray:
-        """All costs per unit."""
+        """All costs per unit (summed once: a week's ledger is read by several reports)."""
         return sum(getattr(self, f.name) for f in fields(self) if f.name != "revenue")
 
-    @property
+    @cached_property
     def profit(self) -> np.ndarray:
         """Revenue minus costs per unit."""
         return self.revenue - self.costs
