@@ -84,6 +84,11 @@ SMOOTH_WEEKS = {"employee_turnover_rate": 8, "customer_churn_rate": 8, "profit":
                 "revenue": 4, "costs": 4}
 
 
+def money(value: float, signed: bool = True) -> str:
+    """An amount of money as the cards show it (signed: with + or -)."""
+    return MEASURES["cum_profit"].fmt(value, signed)
+
+
 def lever_title(name: str) -> str:
     """A parameter's readable name, from its schema name (``pay_level`` -> ``Pay level``)."""
     return name.replace("_", " ").capitalize()
