@@ -550,7 +550,8 @@ def optimise(
     from tqdm import tqdm
 
     from sim.runner import atomic_write, prepare_output_dir
-    from sim.sweep import code_version, connect_scheduler
+    from sim.sweep_dask import connect_scheduler
+    from sim.sweep_store import code_version
 
     started = time.perf_counter()
     client = connect_scheduler(scheduler, connect_timeout) if scheduler else None

@@ -439,6 +439,15 @@ def _name(data: dict[str, Any], default: str) -> str:
     return name
 
 
+def plain(value: Any, limit: int = 80) -> str:
+    """A value as it was typed, cut to ``limit`` characters, for one-line messages.
+
+    A printable string (an address, a file name) is shown as is, anything else as its repr.
+    """
+    text = repr(value) if not isinstance(value, str) or not value.isprintable() else value
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def _shown(value: Any, limit: int = 60) -> str:
     """``repr(value)``, cut to ``limit`` characters (one line whatever the input)."""
     try:
