@@ -67,7 +67,15 @@ import yaml
 
 from sim.ema import DISCOUNT_RATE, SUMMARY_WEEKS, check_outcomes, check_rate, outcomes_of
 from sim.params import SPECS, ParameterError, check_keys, check_names, shown
-from sim.scenario import MAX_STEPS, Scenario, check_int, check_text, load_scenario, read_yaml
+from sim.scenario import (
+    MAX_STEPS,
+    Scenario,
+    check_int,
+    check_text,
+    load_scenario,
+    parse_input,
+    read_input,
+)
 from sim.sweep_pool import interrupt_on_signals, report_interrupt
 
 TOP_KEYS = (
@@ -169,24 +177,12 @@ class Spec:
 def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Read and validate a spec YAML file."""
     path = Path(path)
-    where = repr(str(path))
-    if path.is_dir():
-        raise SpecError(f"{where} is a directory, expected a spec YAML file")
-    if not path.exists():
-        raise SpecError(f"spec file {where} does not exist")
-    if not path.is_file():
-        raise SpecError(f"{where} is not a regular file, expected a spec YAML file")
-    return parse_spec(read_yaml(path, SpecError), source=path.name, directory=path.parent)
+    return parse_spec(read_input(path, "spec", SpecError), source=path.name, directory=path.parent)
 
 
 def parse_spec(data: Any, source: str = "spec", directory: Path | None = None) -> Spec:
     """Validate spec data (parsed YAML); any problem is one SpecError line naming the key."""
-    try:
-        return _parse(data, source, directory or Path.cwd())
-    except SpecError:
-        raise
-    except ParameterError as err:
-        raise SpecError(f"{source}: {err}") from None
+    return parse_input(_parse, data, source, directory, SpecError)
 
 
 def _parse(data: Any, source: str, directory: Path) -> Spec:
