@@ -47,7 +47,6 @@ candidates) and ``pareto.png``. A bad spec or flag is refused with one line, not
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import json
 import math
@@ -471,30 +470,6 @@ def _repair_journal(path: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
-class _Lock:
-    """An exclusive ``flock`` on ``DIR/.lock`` (released by the kernel if the process dies)."""
-
-    def __init__(self, out: Path) -> None:
-        self.path = out / ".lock"
-        self.handle: Any = None
-
-    def __enter__(self) -> _Lock:
-        self.handle = open(self.path, "a+")  # noqa: SIM115 - held for the study's lifetime
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            raise SpecError(
-                f"{self.path.parent}: another `sim optimise` is writing here; wait for it or "
-                "use another --out"
-            ) from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
-
-
 def _check_out(out: Path, spec: Spec, resume: bool) -> None:
     manifest = out / "manifest.json"
     if manifest.exists():
@@ -547,7 +522,7 @@ def optimise(
 
     from sim.runner import atomic_write, prepare_output_dir
     from sim.sweep_dask import connect_scheduler
-    from sim.sweep_store import code_version
+    from sim.sweep_store import DirectoryLock, code_version
 
     started = time.perf_counter()
     client = connect_scheduler(scheduler, connect_timeout) if scheduler else None
@@ -556,7 +531,7 @@ def optimise(
     try:
         out = prepare_output_dir(out)
         _check_out(out, spec, resume)
-        with _Lock(out):
+        with DirectoryLock(out, "`sim optimise`", SpecError):
             manifest_path = out / "manifest.json"
             if not manifest_path.exists():
                 manifest = {

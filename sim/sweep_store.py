@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from sim.params import ParameterError
 from sim.runner import atomic_write
 from sim.sweep_design import Experiment, ExperimentError, RunSpec, plain
 from sim.sweep_run import RunOutcome
@@ -207,22 +208,30 @@ def code_version() -> str:
 
 
 class DirectoryLock:
-    """An exclusive ``flock`` on ``OUT/.lock``; the kernel releases it if the process dies."""
+    """An exclusive ``flock`` on ``OUT/.lock``; the kernel releases it if the process dies.
 
-    def __init__(self, out: Path) -> None:
+    So two commands never write one results directory: the second is refused with one line
+    naming ``what`` holds it (the holder's pid and host are in the lock file).
+    """
+
+    def __init__(
+        self, out: Path, what: str = "sweep", error: type[ParameterError] = ExperimentError
+    ) -> None:
         self.path = out / ".lock"
+        self.what = what
+        self.error = error
         self.handle: Any = None
 
     def __enter__(self) -> DirectoryLock:
-        self.handle = open(self.path, "a+")  # noqa: SIM115 - held for the sweep's lifetime
+        self.handle = open(self.path, "a+")  # noqa: SIM115 - held for the command's lifetime
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.handle.seek(0)
             holder = self.handle.read().strip() or "another process"
             self.handle.close()
-            raise ExperimentError(
-                f"{self.path.parent}: another sweep is writing here ({holder}); "
+            raise self.error(
+                f"{self.path.parent}: another {self.what} is writing here ({holder}); "
                 "wait for it or use another --out"
             ) from None
         self.handle.seek(0)
