@@ -22,8 +22,9 @@ import psutil
 import pyarrow.parquet as pq
 
 from sim.model import ServiceModel
-from sim.sweep import load_table, run_sweep
+from sim.sweep import run_sweep
 from sim.sweep_design import parse_experiment
+from sim.sweep_store import load_table
 
 
 def experiment(runs: int, name: str):

@@ -391,7 +391,7 @@ def load_sweep(directory: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[st
     array aligned with the rows. Failed runs are left out (``experiments.attrs["failed"]`` counts
     them). Anything that is not a readable sweep directory is refused with one line.
     """
-    from sim.sweep import load_table
+    from sim.sweep_store import load_table
 
     path = Path(directory)
     where = shown(str(path), 80)

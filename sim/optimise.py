@@ -47,7 +47,6 @@ candidates) and ``pareto.png``. A bad spec or flag is refused with one line, not
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import json
 import math
@@ -67,7 +66,15 @@ import yaml
 
 from sim.ema import DISCOUNT_RATE, SUMMARY_WEEKS, check_outcomes, check_rate, outcomes_of
 from sim.params import SPECS, ParameterError, check_keys, check_names, shown
-from sim.scenario import MAX_STEPS, Scenario, check_int, check_text, load_scenario, read_yaml
+from sim.scenario import (
+    MAX_STEPS,
+    Scenario,
+    check_int,
+    check_text,
+    load_scenario,
+    parse_input,
+    read_input,
+)
 from sim.sweep_pool import interrupt_on_signals, report_interrupt
 
 TOP_KEYS = (
@@ -169,24 +176,12 @@ class Spec:
 def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Read and validate a spec YAML file."""
     path = Path(path)
-    where = repr(str(path))
-    if path.is_dir():
-        raise SpecError(f"{where} is a directory, expected a spec YAML file")
-    if not path.exists():
-        raise SpecError(f"spec file {where} does not exist")
-    if not path.is_file():
-        raise SpecError(f"{where} is not a regular file, expected a spec YAML file")
-    return parse_spec(read_yaml(path, SpecError), source=path.name, directory=path.parent)
+    return parse_spec(read_input(path, "spec", SpecError), source=path.name, directory=path.parent)
 
 
 def parse_spec(data: Any, source: str = "spec", directory: Path | None = None) -> Spec:
     """Validate spec data (parsed YAML); any problem is one SpecError line naming the key."""
-    try:
-        return _parse(data, source, directory or Path.cwd())
-    except SpecError:
-        raise
-    except ParameterError as err:
-        raise SpecError(f"{source}: {err}") from None
+    return parse_input(_parse, data, source, directory, SpecError)
 
 
 def _parse(data: Any, source: str, directory: Path) -> Spec:
@@ -475,30 +470,6 @@ def _repair_journal(path: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
-class _Lock:
-    """An exclusive ``flock`` on ``DIR/.lock`` (released by the kernel if the process dies)."""
-
-    def __init__(self, out: Path) -> None:
-        self.path = out / ".lock"
-        self.handle: Any = None
-
-    def __enter__(self) -> _Lock:
-        self.handle = open(self.path, "a+")  # noqa: SIM115 - held for the study's lifetime
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            raise SpecError(
-                f"{self.path.parent}: another `sim optimise` is writing here; wait for it or "
-                "use another --out"
-            ) from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
-
-
 def _check_out(out: Path, spec: Spec, resume: bool) -> None:
     manifest = out / "manifest.json"
     if manifest.exists():
@@ -550,7 +521,8 @@ def optimise(
     from tqdm import tqdm
 
     from sim.runner import atomic_write, prepare_output_dir
-    from sim.sweep import code_version, connect_scheduler
+    from sim.sweep_dask import connect_scheduler
+    from sim.sweep_store import DirectoryLock, code_version
 
     started = time.perf_counter()
     client = connect_scheduler(scheduler, connect_timeout) if scheduler else None
@@ -559,7 +531,7 @@ def optimise(
     try:
         out = prepare_output_dir(out)
         _check_out(out, spec, resume)
-        with _Lock(out):
+        with DirectoryLock(out, "`sim optimise`", SpecError):
             manifest_path = out / "manifest.json"
             if not manifest_path.exists():
                 manifest = {

@@ -31,6 +31,7 @@ the file, the key, the value and what is allowed.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -397,6 +398,38 @@ def load_scenario(
             raise ScenarioError(f"scenario file {str(path)!r} does not exist")
         path = preset_path(str(name_or_path))
     return parse_scenario(read_yaml(path), source=path.name, _seen=_seen)
+
+
+def read_input(path: Path, kind: str, error: type[ParameterError]) -> Any:
+    """The data of an input YAML file (``kind``: experiment, spec), or ``error`` with one line.
+
+    A directory, a missing file or anything but a regular file (a FIFO, a device) is refused
+    before it is read, by name.
+    """
+    where = repr(str(path))
+    expected = f"expected {'an' if kind[0] in 'aeiou' else 'a'} {kind} YAML file"
+    if path.is_dir():
+        raise error(f"{where} is a directory, {expected}")
+    if not path.exists():
+        raise error(f"{kind} file {where} does not exist")
+    if not path.is_file():
+        raise error(f"{where} is not a regular file, {expected}")
+    return read_yaml(path, error)
+
+
+def parse_input[T](parse: Callable[[Any, str, Path], T], data: Any, source: str,
+                   directory: Path | None, error: type[ParameterError]) -> T:
+    """``parse(data, source, directory)``, any ParameterError in it as one ``error`` line.
+
+    The line names ``source`` (one of ``error``'s own already does); ``directory`` (default: the
+    working directory) is where the file's relative paths are read from.
+    """
+    try:
+        return parse(data, source, directory or Path.cwd())
+    except error:
+        raise
+    except ParameterError as err:
+        raise error(f"{source}: {err}") from None
 
 
 def read_yaml(path: Path, error: type[ParameterError] = ScenarioError) -> Any:

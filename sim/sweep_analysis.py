@@ -20,8 +20,8 @@ import pandas as pd
 from sim.params import shown
 from sim.scenario import read_yaml
 from sim.stats import half_width
-from sim.sweep import load_table
 from sim.sweep_design import ExperimentError, parse_experiment
+from sim.sweep_store import load_table
 
 
 def point_means(runs: pd.DataFrame, names: list[str], outputs: list[str]) -> pd.DataFrame:

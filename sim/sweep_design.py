@@ -59,7 +59,8 @@ from sim.scenario import (
     check_int,
     check_text,
     load_scenario,
-    read_yaml,
+    parse_input,
+    read_input,
 )
 
 METHODS = ("grid", "lhs", "sobol", "morris")
@@ -224,14 +225,7 @@ class Experiment:
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment YAML file."""
     path = Path(path)
-    shown = repr(str(path))
-    if path.is_dir():
-        raise ExperimentError(f"{shown} is a directory, expected an experiment YAML file")
-    if not path.exists():
-        raise ExperimentError(f"experiment file {shown} does not exist")
-    if not path.is_file():
-        raise ExperimentError(f"{shown} is not a regular file, expected an experiment YAML file")
-    data = read_yaml(path, ExperimentError)
+    data = read_input(path, "experiment", ExperimentError)
     return parse_experiment(data, source=path.name, directory=path.parent)
 
 
@@ -239,12 +233,7 @@ def parse_experiment(
     data: Any, source: str = "experiment", directory: Path | None = None
 ) -> Experiment:
     """Validate experiment data (already parsed from YAML) and build an Experiment."""
-    try:
-        return _parse(data, source, directory or Path.cwd())
-    except ExperimentError:
-        raise
-    except ParameterError as err:
-        raise ExperimentError(f"{source}: {err}") from None
+    return parse_input(_parse, data, source, directory, ExperimentError)
 
 
 def _parse(data: Any, source: str, directory: Path) -> Experiment:
@@ -437,6 +426,15 @@ def _name(data: dict[str, Any], default: str) -> str:
             "120 characters)"
         )
     return name
+
+
+def plain(value: Any, limit: int = 80) -> str:
+    """A value as it was typed, cut to ``limit`` characters, for one-line messages.
+
+    A printable string (an address, a file name) is shown as is, anything else as its repr.
+    """
+    text = repr(value) if not isinstance(value, str) or not value.isprintable() else value
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _shown(value: Any, limit: int = 60) -> str:

@@ -21,8 +21,10 @@ from sim.app import charts, invest, state
 from sim.app.cli import SESSION_LIFETIME, server_env
 from sim.app.components import InsideView
 from sim.app.fairqueue import FairQueue
+from sim.app.files import read_scenario
+from sim.app.header import progress_text
 from sim.app.limits import LIMITS, LimitError
-from sim.app.page import Page, progress_text, read_scenario
+from sim.app.page import Page
 from sim.params import SPECS, ParameterError
 from sim.scenario import SCENARIO_DIR, Intervention, Scenario
 from tests.browser.conftest import ROOT, group_members
@@ -525,7 +527,8 @@ def test_the_default_comparator_is_today_the_baseline_unchanged():
 
 
 def test_names_files_and_run_summary():
-    from sim.app.page import display_name, file_stem, reps_note
+    from sim.app.entries import display_name
+    from sim.app.files import file_stem, reps_note
     origin = SMALL
     assert display_name(origin, origin) == "small"
     changed = origin.with_changes(training=0.2)
@@ -575,7 +578,7 @@ def test_investment_npv_roi_payback_and_p_beats(paired):
 
 
 def test_a_self_comparison_has_nothing_to_pay_back(engine):
-    from sim.app.page import investment_rows, verdict
+    from sim.app.invest_view import investment_rows, verdict
     today = state.baseline_for(state.TODAY, SMALL)
     comp = state.compare(today, today, engine=engine)
     inv = invest.investment(comp)
@@ -586,7 +589,8 @@ def test_a_self_comparison_has_nothing_to_pay_back(engine):
 
 
 def test_several_plans_against_one_comparator(engine):
-    from sim.app.page import align, plan_rows, plans_table
+    from sim.app.entries import align
+    from sim.app.plans import plan_rows, plans_table
     world = SMALL
     plans = [world.with_changes(training=0.2), align(state.baseline_for("employees_first", world),
                                                      world)]

@@ -9,8 +9,8 @@ import yaml
 
 from sim.app import link, report, state
 from sim.app.cli import server_env
+from sim.app.entries import comparator_names, preset_on
 from sim.app.library import ENV, Library, check_name, default_folder, listed, resolve
-from sim.app.page import _preset, comparator_names
 from sim.params import ParameterError
 from sim.scenario import Scenario, parse_scenario, preset_names
 
@@ -80,7 +80,7 @@ def test_library_folder_default_env_and_cli(tmp_path, monkeypatch):
 
 def _decode(query: str, saved: list[str] | None = None) -> link.View:
     presets = preset_names()
-    return link.decode(query, "invest_in_training", _preset,
+    return link.decode(query, "invest_in_training", preset_on,
                        comparator_names(presets, saved or []), presets, 8)
 
 
@@ -116,7 +116,7 @@ def test_the_report_embeds_its_state_and_reproduces_byte_for_byte():
     try:
         comparator = state.baseline_for("today", PLAN)
         first = state.compare(PLAN, comparator, engine=engine)
-        query = link.encode(link.View("employees_first", _preset("employees_first"), PLAN,
+        query = link.encode(link.View("employees_first", preset_on("employees_first"), PLAN,
                                       "today"))
         pdf = report.pdf(report.ReportInput(first, "plan", "today", 0.08, query))
         assert pdf.startswith(b"%PDF") and b"CreationDate" not in pdf

@@ -25,8 +25,10 @@ import yaml
 
 from sim.cli import build_parser, main
 from sim.model import ServiceModel
-from sim.sweep import RunTask, execute_run, load_table, run_sweep
+from sim.sweep import run_sweep
 from sim.sweep_design import ExperimentError, load_experiment, parse_experiment
+from sim.sweep_run import RunTask, execute_run
+from sim.sweep_store import load_table
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {

@@ -10,9 +10,10 @@ import pytest
 from scipy import stats
 
 from sim.cli import main
-from sim.sweep import load_table, run_sweep
+from sim.sweep import run_sweep
 from sim.sweep_analysis import analyze, point_means, sensitivity
 from sim.sweep_design import ExperimentError, parse_experiment
+from sim.sweep_store import load_table
 
 BASE = {
     "set": {"n_employees": 30, "n_customers": 200},

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
-from sim.sweep import load_table
+from sim.sweep_store import load_table
 
 NAN, INF = float("nan"), float("inf")
 # Junk of every YAML type; its numbers are never a usable count (so nothing big ever runs).

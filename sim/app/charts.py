@@ -84,6 +84,11 @@ SMOOTH_WEEKS = {"employee_turnover_rate": 8, "customer_churn_rate": 8, "profit":
                 "revenue": 4, "costs": 4}
 
 
+def money(value: float, signed: bool = True) -> str:
+    """An amount of money as the cards show it (signed: with + or -)."""
+    return MEASURES["cum_profit"].fmt(value, signed)
+
+
 def lever_title(name: str) -> str:
     """A parameter's readable name, from its schema name (``pay_level`` -> ``Pay level``)."""
     return name.replace("_", " ").capitalize()
@@ -243,11 +248,18 @@ def roi(weeks: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
     if events["data"]:
         series.append({"type": "line", "data": [], "markLine": events,
                        "markArea": _event_areas(timeline)})
-    option = _base(f"Cumulative cash difference vs {comparator}",
-                   "$ · mean and 95% band of paired differences")
+    return _cash_chart(f"Cumulative cash difference vs {comparator}",
+                       "$ · mean and 95% band of paired differences", weeks, series, 34)
+
+
+def _cash_chart(title: str, subtitle: str, weeks: np.ndarray, series: list[dict[str, Any]],
+                bottom: int, **extra: Any) -> dict[str, Any]:
+    """A chart of cumulative cash differences over the weeks (``bottom``: room for a legend)."""
+    option = _base(title, subtitle)
     option.update({
         "tooltip": {"trigger": "axis"},
-        "grid": {"left": 72, "right": 18, "top": 58, "bottom": 34},
+        **extra,
+        "grid": {"left": 72, "right": 18, "top": 58, "bottom": bottom},
         "xAxis": _weeks_axis(weeks),
         "yAxis": {"type": "value", "splitLine": {"lineStyle": {"color": GRID}},
                   "axisLabel": {"color": MUTED}},
@@ -448,15 +460,7 @@ def overlay(weeks: np.ndarray, plans: list[tuple[str, np.ndarray, np.ndarray, np
             {"type": "line", "name": name, "data": _round(mean, 0), "symbol": "none",
              "lineStyle": {"color": colour, "width": 2.2}, "itemStyle": {"color": colour}},
         ]
-    option = _base(f"Cumulative profit vs {comparator}",
-                   "$ · mean and 95% band of paired differences, one colour per plan")
-    option.update({
-        "tooltip": {"trigger": "axis"},
-        "legend": {"data": [p[0] for p in plans], "bottom": 0, "type": "scroll"},
-        "grid": {"left": 72, "right": 18, "top": 58, "bottom": 60},
-        "xAxis": _weeks_axis(weeks),
-        "yAxis": {"type": "value", "splitLine": {"lineStyle": {"color": GRID}},
-                  "axisLabel": {"color": MUTED}},
-        "series": series,
-    })
-    return option
+    return _cash_chart(f"Cumulative profit vs {comparator}",
+                       "$ · mean and 95% band of paired differences, one colour per plan", weeks,
+                       series, 60,
+                       legend={"data": [p[0] for p in plans], "bottom": 0, "type": "scroll"})

@@ -23,8 +23,9 @@ import solara
 
 from sim import explain
 from sim.app import charts
+from sim.app.charts import money
 from sim.app.components import aria
-from sim.app.invest import Estimate
+from sim.app.invest import Estimate, ci_text
 from sim.app.limits import LIMITS, LimitError
 from sim.app.state import ENGINE, Cancelled, Comparison, Progress, ident
 from sim.params import SPECS, ParameterError
@@ -87,15 +88,6 @@ def _setting(scenario: Scenario, name: str) -> str:
     if any(name in e.changes for e in scenario.timeline):
         text += " + timeline"
     return text
-
-
-def _money(value: float, signed: bool = True) -> str:
-    return charts.MEASURES["cum_profit"].fmt(value, signed)
-
-
-def _ci(est: Estimate, fmt=_money) -> str:
-    return (f"95% CI {fmt(est.low)} to {fmt(est.high)}" if est.has_ci
-            else "one replication: no CI")
 
 
 def _work(scenarios: list[Scenario]) -> int:
@@ -378,8 +370,8 @@ def EngagementDrivers(plan: Scenario, comparator: Scenario, week: int, names: tu
         logit = Estimate.of(att.logit)
         eng = Estimate.of(att.engagement * 100)
         solara.Text(f"Week {week}: engagement {eng.mean:+.2f} points against {names[1]} "
-                    f"({_ci(eng, lambda v: f'{v:+.2f}')}); the pull on it (mean log-odds of the "
-                    f"target) {logit.mean:+.4f}.", classes=["spc-drivers-summary"])
+                    f"({ci_text(eng, lambda v: f'{v:+.2f}')}); the pull on it (mean log-odds of "
+                    f"the target) {logit.mean:+.4f}.", classes=["spc-drivers-summary"])
         solara.FigureEcharts(_hbars("Engagement drivers", f"week {week} · difference in mean "
                                     "log-odds term, plan minus comparator",
                                     [explain.driver_label(d) for d in shown],
@@ -392,8 +384,8 @@ def EngagementDrivers(plan: Scenario, comparator: Scenario, week: int, names: tu
             rows.append(f"<tr data-driver='{d}' data-value='{est.mean!r}'>"
                         f"<td>{html.escape(explain.driver_label(d))}</td>"
                         f"<td>{est.mean:+.4f}</td>"
-                        f"<td>{html.escape(_ci(est, lambda v: f'{v:+.4f}'))}</td></tr>")
-        logit_ci = html.escape(_ci(logit, lambda v: f"{v:+.4f}"))
+                        f"<td>{html.escape(ci_text(est, lambda v: f'{v:+.4f}'))}</td></tr>")
+        logit_ci = html.escape(ci_text(logit, lambda v: f"{v:+.4f}"))
         solara.HTML(tag="table", classes=["spc-table", "spc-drivers-table"], unsafe_innerHTML=(
             "<thead><tr><th>driver</th><th>log-odds</th><th></th></tr></thead><tbody>"
             + "".join(rows)
@@ -579,14 +571,14 @@ def ShapleyView(comparison: Comparison, names: tuple[str, str], session: str):
                         f"<td>{html.escape(lever_label(p))}</td>"
                         f"<td>{html.escape(_setting(plan, p))}</td>"
                         f"<td>{html.escape(_setting(comparator, p))}</td>"
-                        f"<td>{_money(est.mean)}</td><td>{html.escape(_ci(est))}</td></tr>")
+                        f"<td>{money(est.mean)}</td><td>{html.escape(ci_text(est))}</td></tr>")
         shown_sum = sum(means.values())
         solara.HTML(tag="table", classes=["spc-table", "spc-shapley-table"], unsafe_innerHTML=(
             f"<thead><tr><th>lever</th><th>plan</th><th>{html.escape(names[1])}</th>"
             "<th>Shapley value</th><th></th></tr></thead><tbody>" + "".join(rows)
             + f"<tr class='spc-total' data-total='{total.mean!r}' data-sum='{shown_sum!r}'>"
-              f"<td>sum = profit difference</td><td></td><td></td><td>{_money(total.mean)}</td>"
-              f"<td>{html.escape(_ci(total))}</td></tr></tbody>"))
+              f"<td>sum = profit difference</td><td></td><td></td><td>{money(total.mean)}</td>"
+              f"<td>{html.escape(ci_text(total))}</td></tr></tbody>"))
 
 
 @solara.component
@@ -631,7 +623,7 @@ def TornadoView(comparison: Comparison, names: tuple[str, str], session: str):
         if bars is None:
             return
         top = bars[0]
-        fmt = _money if kpi == "cum_profit" else (lambda v: charts.MEASURES[kpi].fmt(v, True))
+        fmt = money if kpi == "cum_profit" else (lambda v: charts.MEASURES[kpi].fmt(v, True))
         solara.Text(f"{TORNADO_KPIS[kpi]}: the lever that matters most here is "
                     f"{lever_label(top.lever)} (low setting {fmt(float(top.low.mean()))}, high "
                     f"{fmt(float(top.high.mean()))}).", classes=["spc-tornado-top"])

@@ -8,10 +8,12 @@ with 95% t-intervals over the replications (:func:`sim.stats.t_interval`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from sim.app.charts import money
 from sim.app.state import Comparison
 from sim.stats import t_interval
 
@@ -205,6 +207,11 @@ def bridge(comp: Comparison) -> Bridge:
         steps.append((key, label, Estimate.of(-diff)))
     return Bridge(float(sums["baseline", "profit"].mean()),
                   float(sums["scenario", "profit"].mean()), steps)
+
+
+def ci_text(est: Estimate, fmt: Callable[[float], str] = money) -> str:
+    """The 95% interval of an estimate, in words (``fmt`` writes a value; default: money)."""
+    return f"95% CI {fmt(est.low)} to {fmt(est.high)}" if est.has_ci else "one replication: no CI"
 
 
 def beats_note(inv: Investment) -> str:

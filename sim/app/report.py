@@ -87,10 +87,6 @@ def _kpi_rows(comparison: Comparison, versus: str) -> list[list[str]]:
     return rows
 
 
-def _money(value: float) -> str:
-    return charts.MEASURES["cum_profit"].fmt(value, True)
-
-
 def _plan_rows(data: ReportInput) -> list[list[str]]:
     plans = data.plans or [(data.plan, data.comparison)]
     rows = []
@@ -98,7 +94,7 @@ def _plan_rows(data: ReportInput) -> list[list[str]]:
         inv = invest.investment(comp, data.rate)
         pay = ("none" if inv.payback is None else f"wk {inv.payback.mean:.0f}") \
             if not inv.identical else "no difference"
-        rows.append([name, _money(inv.profit.mean), _money(inv.npv.mean), pay,
+        rows.append([name, charts.money(inv.profit.mean), charts.money(inv.npv.mean), pay,
                      f"{inv.p_beats:.0%}", inv.profit.mean])
     rows.sort(key=lambda r: -float(r[-1]))
     return [[str(i), *r[:-1]] for i, r in enumerate(rows, 1)]

@@ -1,0 +1,109 @@
+"""The comparison the page runs, with progress, early results, Cancel and Run again.
+
+Every edit starts a new one after a short pause (``DEBOUNCE_S``).
+
+The run happens in a background thread that hands replications to the shared, fairly queued
+workers of :mod:`sim.app.state`, so the page stays usable. :func:`use_run` is a hook of the page:
+call it once per render, unconditionally.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+import solara
+
+from sim.app.entries import one_line
+from sim.app.state import ENGINE, Cancelled, Comparison, Progress, baseline_for, compare
+from sim.params import ParameterError
+from sim.scenario import Scenario
+
+DEBOUNCE_S = 0.12
+
+
+@dataclass(frozen=True)
+class Run:
+    """The page's comparison: the one shown, and whether a newer one is running."""
+
+    comparison: Comparison | None
+    # Read only by the small components that show it, so an update re-renders them, not the page.
+    progress: solara.Reactive[Progress | None]
+    running: bool
+    started_at: float          # time.perf_counter() when the running comparison started
+    generation: int            # finished comparisons (tests wait on it)
+    shown_for: str             # the settings of the comparison shown (``wanted`` when it ran)
+    cancel: Callable[[], None]
+    again: Callable[[], None]
+
+
+def use_run(scenario: Scenario, baseline_name: str, key: str, wanted: str, session: str,
+            set_info: Callable[[str], None], set_notice: Callable[[str], None]) -> Run:
+    """Compare ``scenario`` (whose YAML is ``key``) with ``baseline_name`` whenever either changes.
+
+    ``wanted`` fingerprints the settings on screen; ``session`` is this tab in the fair queue.
+    Refusals and failures go to ``set_notice`` in one line, a cancel by the visitor to ``set_info``.
+    """
+    comparison, set_comparison = solara.use_state(cast(Comparison | None, None))
+    progress = solara.use_memo(lambda: solara.reactive(cast(Progress | None, None)), [])
+    counter, set_counter = solara.use_state(0)
+    started_at = solara.use_ref(time.perf_counter())
+    user_cancelled = solara.use_ref(False)
+    generation, set_generation = solara.use_state(0)
+    shown_for, set_shown_for = solara.use_state("")
+    first_seconds = solara.use_ref(cast(float | None, None))  # early results of the last run
+
+    def show_early(early: Comparison) -> None:
+        early.seconds = time.perf_counter() - started_at.current
+        first_seconds.current = early.seconds
+        set_comparison(early)
+
+    def compute(cancel: threading.Event) -> None:
+        first_seconds.current = None
+        user_cancelled.current = False
+        if cancel.wait(DEBOUNCE_S):
+            return
+        started_at.current = time.perf_counter()
+        progress.value = None
+        try:
+            base = baseline_for(baseline_name, scenario)
+            result = compare(scenario, base, cancel, on_progress=progress.set,
+                             on_early=show_early, session=session)
+        except Cancelled:
+            if user_cancelled.current:
+                set_info(f"Run cancelled after {time.perf_counter() - started_at.current:.1f} s;"
+                         " press Run to run again.")
+            return
+        except ParameterError as err:
+            set_notice(one_line(err))
+            return
+        except Exception as err:  # noqa: BLE001 - show one line, never a stack trace
+            set_notice(f"The run failed: {one_line(err)}")
+            return
+        result.seconds = time.perf_counter() - started_at.current
+        result.first_seconds = first_seconds.current or result.seconds
+        set_comparison(result)
+        set_shown_for(wanted)
+        set_generation(lambda g: g + 1)
+
+    task = solara.use_thread(compute, dependencies=[key, baseline_name, counter],
+                             intrusive_cancel=False)
+    # A closed tab (or a session Solara culls) unmounts the page: drop its queued work at once.
+    solara.use_effect(lambda: (lambda: ENGINE.cancel(session)), [])
+
+    def cancel_run() -> None:
+        user_cancelled.current = True
+        ENGINE.cancel(session)     # stop this tab's replications now, not after a grace period
+        task.cancel()
+
+    def run_again() -> None:
+        set_info("")
+        set_counter(counter + 1)
+
+    running = task.state in (solara.ResultState.STARTING, solara.ResultState.RUNNING,
+                             solara.ResultState.WAITING)
+    return Run(comparison, progress, running, started_at.current, generation, shown_for,
+               cancel_run, run_again)

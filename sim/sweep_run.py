@@ -1,0 +1,107 @@
+"""One run of a sweep, as a worker executes it: the task, its outcome and its summary KPIs.
+
+A run is a pure function of its task (the experiment's base scenario, the design point and the
+run's seed), whatever process or machine executes it; a failing run is recorded, not raised.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.scenario import Scenario
+from sim.stats import kept_for_a_year
+from sim.sweep_design import Outputs, RunSpec
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything a worker needs for one run (small and picklable)."""
+
+    spec: RunSpec
+    values: dict[str, float | int]
+    base: Scenario
+    outputs: Outputs
+
+
+@dataclass
+class RunOutcome:
+    """What a run sends back: its summary row and, when asked, its detailed tables."""
+
+    spec: RunSpec
+    values: dict[str, float | int]
+    summary: dict[str, float]
+    error: str | None = None
+    seconds: float = 0.0
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def execute_run(task: RunTask) -> RunOutcome:
+    """Run one model and summarise it; an exception becomes a recorded error, not a crash."""
+    from sim.model import ServiceModel
+
+    start = time.perf_counter()
+    spec = task.spec
+    try:
+        scenario = task.base.with_changes(seed=spec.seed, reps=1, **task.values)
+        model = ServiceModel(scenario, replication=spec.replicate).run()
+        series = model.timeseries()
+        summary = summarise(series, task.outputs)
+        tables: dict[str, pd.DataFrame] = {}
+        if task.outputs.timeseries:
+            tables["timeseries"] = series
+        if task.outputs.units:
+            tables["units"] = model.unit_timeseries()
+        if task.outputs.agents:
+            tables.update(agent_snapshots(model))
+        return RunOutcome(spec, task.values, summary, None, time.perf_counter() - start, tables)
+    except Exception as err:  # noqa: BLE001 - a failing run is data, the sweep goes on
+        message = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+        return RunOutcome(spec, task.values, {}, message, time.perf_counter() - start)
+
+
+def summarise(series: pd.DataFrame, outputs: Outputs) -> dict[str, float]:
+    """Summary KPIs of one run: means over the last ``summary_weeks`` weeks."""
+    window = series.iloc[-outputs.summary_weeks :]
+    row = {}
+    for kpi in outputs.kpis:
+        if kpi == "customer_retention":  # annual retention implied by the weekly churn rate
+            row[kpi] = float(kept_for_a_year(window["customer_churn_rate"].mean()))
+        elif kpi == "cum_profit_final":
+            row[kpi] = float(series["cum_profit"].iloc[-1])
+        else:
+            row[kpi] = float(window[kpi].mean())
+    return row
+
+
+def agent_snapshots(model: Any) -> dict[str, pd.DataFrame]:
+    """Agent-level state at the last step (only when ``outputs.agents``: it is big)."""
+    wf, market = model.workforce, model.market
+    filled = np.flatnonzero(wf.filled)
+    employees = pd.DataFrame(
+        {
+            "slot": filled,
+            "unit": wf.unit[filled],
+            **{k: getattr(wf, k)[filled] for k in ("engagement", "trust", "skill", "burnout")},
+            "tenure": wf.tenure[filled],
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "slot": np.arange(market.n),
+            "unit": market.unit,
+            "status": market.status,
+            **{k: getattr(market, k) for k in ("satisfaction", "loyalty", "tenure")},
+        }
+    )
+    return {"employees": employees, "customers": customers}
+
+
+def failed_outcome(task: RunTask, why: str) -> RunOutcome:
+    """The outcome of a run that never reported (its worker died, or Dask lost it): ``why``."""
+    return RunOutcome(task.spec, task.values, {}, why.splitlines()[0][:500] if why else why)
+
