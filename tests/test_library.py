@@ -11,6 +11,7 @@ from sim.app import link, report, state
 from sim.app.cli import server_env
 from sim.app.entries import comparator_names, preset_on
 from sim.app.library import ENV, Library, check_name, default_folder, listed, resolve
+from sim.app.results import TABS
 from sim.params import ParameterError
 from sim.scenario import Scenario, parse_scenario, preset_names
 
@@ -81,7 +82,7 @@ def test_library_folder_default_env_and_cli(tmp_path, monkeypatch):
 def _decode(query: str, saved: list[str] | None = None) -> link.View:
     presets = preset_names()
     return link.decode(query, "invest_in_training", preset_on,
-                       comparator_names(presets, saved or []), presets, 8)
+                       comparator_names(presets, saved or []), presets, TABS)
 
 
 def test_a_link_reproduces_the_view():
@@ -102,7 +103,8 @@ def test_a_link_reproduces_the_view():
     ("weeks=100000", "weeks"), ("reps=0", "reps"), ("wage_weekly=1", "wage_weekly"),
     ("colour=red", "colour"), ("timeline=[{", "timeline"),
     ("timeline=[{\"week\":500,\"set\":{\"training\":0.1}}]", "timeline"),
-    ("vs=nobody", "vs"), ("tab=99", "tab"), ("rate=-3", "rate"), ("plans=ghost", "plans"),
+    ("vs=nobody", "vs"), ("tab=99", "tab"), ("tab=8", "tab"), ("rate=-3", "rate"),
+    ("plans=ghost", "plans"),
 ])
 def test_bad_link_values_fall_back_with_one_line(query, key):
     view = _decode(query)

@@ -21,7 +21,10 @@ from sim.app.plans import ComparePlans
 from sim.app.state import Comparison
 from sim.scenario import Intervention
 
-TABS = 9           # tabs of the page (a link's ``tab`` is an index below this)
+# The page's tabs, in order (a link's ``tab`` is an index into them).
+TAB_NAMES = ("Trajectories", "Investment", "Profit bridge", "Why & sensitivity", "Compare plans",
+             "Timeline", "Inside the organisation", "Files")
+TABS = len(TAB_NAMES)
 
 
 @solara.component
@@ -64,22 +67,22 @@ def ResultTabs(edits: Edits, comparison: Comparison | None, names: tuple[str, st
     versus = names[1]
     with solara.lab.Tabs(value=tab, on_value=set_tab, color="#0f766e",
                          slider_color="#0f766e", lazy=True):
-        with solara.lab.Tab("Trajectories", icon_name="mdi-chart-line"):
+        with solara.lab.Tab(TAB_NAMES[0], icon_name="mdi-chart-line"):
             Trajectories(comparison, scenario.timeline, names)
-        with solara.lab.Tab("Investment", icon_name="mdi-cash-plus"):
+        with solara.lab.Tab(TAB_NAMES[1], icon_name="mdi-cash-plus"):
             InvestmentView(comparison, scenario.timeline, versus, rate, set_rate)
-        with solara.lab.Tab("Profit bridge", icon_name="mdi-chart-waterfall"):
+        with solara.lab.Tab(TAB_NAMES[2], icon_name="mdi-chart-waterfall"):
             BridgeView(comparison, names)
-        with solara.lab.Tab("Why & sensitivity", icon_name="mdi-lightbulb-on-outline"):
+        with solara.lab.Tab(TAB_NAMES[3], icon_name="mdi-lightbulb-on-outline"):
             ExplainView(comparison, names, session)
-        with solara.lab.Tab("Compare plans", icon_name="mdi-format-list-numbered"):
+        with solara.lab.Tab(TAB_NAMES[4], icon_name="mdi-format-list-numbered"):
             ComparePlans(scenario, shown_name, entries, edits.uploads, baseline_name, session,
                          rate, plans, set_plans, set_plan_results)
-        with solara.lab.Tab("Timeline", icon_name="mdi-timeline-clock-outline"):
+        with solara.lab.Tab(TAB_NAMES[5], icon_name="mdi-timeline-clock-outline"):
             TimelineEditor(scenario, edits.set_timeline)
-        with solara.lab.Tab("Inside the organisation", icon_name="mdi-graph-outline"):
+        with solara.lab.Tab(TAB_NAMES[6], icon_name="mdi-graph-outline"):
             InsideView(scenario, key)
-        with solara.lab.Tab("Files", icon_name="mdi-file-document-outline"):
+        with solara.lab.Tab(TAB_NAMES[7], icon_name="mdi-file-document-outline"):
             Files(scenario, shown_name, comparison, edits.load_file, edits.save_as, make_report)
 
 
