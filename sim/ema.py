@@ -48,9 +48,8 @@ import pandas as pd
 from sim.metrics import HEADLINE, KPI_COLUMNS
 from sim.params import SPECS, ParameterError, check_names, shown
 from sim.scenario import Scenario, load_scenario
-from sim.stats import kept_for_a_year
+from sim.stats import DISCOUNT_RATE, discount_factors, kept_for_a_year
 
-DISCOUNT_RATE = 0.08  # a year, for ``npv`` (a typical cost of capital; a parameter everywhere)
 SUMMARY_WEEKS = 13  # KPIs at the horizon: the mean of the last 13 weeks, as sweeps summarise
 PEOPLE_SPEND_COLUMNS = (
     "training_cost",
@@ -70,12 +69,10 @@ ID_COLUMNS = ("run_id", "point", "replicate", "seed")
 def npv(profit: Sequence[float] | np.ndarray, rate: float = DISCOUNT_RATE) -> float:
     """Net present value of weekly profits paid at the end of weeks 1, 2, ...
 
-    ``sum_t profit_t / (1 + rate) ** (t / 52)``: ``rate`` is an annual discount rate,
-    compounded weekly on the 52-week year.
+    ``rate`` is yearly, compounded weekly (see :func:`sim.stats.discount_factors`).
     """
     values = np.asarray(profit, dtype=float)
-    weeks = np.arange(1, len(values) + 1)
-    return float(np.sum(values / (1.0 + rate) ** (weeks / 52.0)))
+    return float(np.sum(values * discount_factors(len(values), rate)))
 
 
 def check_rate(rate: Any, key: str = "discount_rate") -> float:

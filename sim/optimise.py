@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.ema import DISCOUNT_RATE, SUMMARY_WEEKS, check_outcomes, check_rate, outcomes_of
+from sim.ema import SUMMARY_WEEKS, check_outcomes, check_rate, outcomes_of
 from sim.params import SPECS, ParameterError, check_keys, check_names, shown
 from sim.scenario import (
     MAX_STEPS,
@@ -75,6 +75,7 @@ from sim.scenario import (
     parse_input,
     read_input,
 )
+from sim.stats import DISCOUNT_RATE
 from sim.sweep_pool import interrupt_on_signals, report_interrupt
 
 TOP_KEYS = (

@@ -12,6 +12,7 @@ from scipy import stats
 
 CONFIDENCE = 0.95
 WEEKS_PER_YEAR = 52
+DISCOUNT_RATE = 0.08  # yearly, the default of every NPV: a typical cost of capital
 
 
 def t_quantile(n: int) -> float:
@@ -41,6 +42,14 @@ def t_interval(values: np.ndarray, axis: int = 0) -> tuple:
     if np.ndim(mean) == 0:
         mean, half = float(mean), float(half)
     return mean, mean - half, mean + half
+
+
+def discount_factors(weeks: int, rate: float = DISCOUNT_RATE) -> np.ndarray:
+    """Present value of $1 paid at the end of each of weeks 1..``weeks``.
+
+    ``(1 + rate)^(-t/52)``: a yearly rate compounded weekly on the 52-week year.
+    """
+    return (1.0 + rate) ** (-np.arange(1, weeks + 1) / WEEKS_PER_YEAR)
 
 
 def per_year(weekly: np.ndarray | float) -> np.ndarray | float:

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import solara
 
+from sim import stats
 from sim.app import charts, invest, state
 from sim.app.cli import SESSION_LIFETIME, server_env
 from sim.app.components import InsideView
@@ -444,6 +445,7 @@ SERVER = """
 import threading, time
 from sim.app import state
 from sim.scenario import Scenario
+from sim import stats
 engine = state.Engine(workers=2, limits=None)
 long = Scenario(steps=3000, seed=11, reps=2).with_changes(n_employees=2000, n_customers=40000)
 threading.Thread(target=lambda: engine.run([long]), daemon=True).start()
@@ -574,7 +576,7 @@ def test_investment_npv_roi_payback_and_p_beats(paired):
     assert extra == pytest.approx(inv.extra_cost.mean, rel=1e-9)
     rows = np.array([[0, -5, -1, 2, 3], [0, 1, 2, 3, 4], [0, 2, -1, -2, -3]], float)
     assert invest.payback_weeks(rows).tolist() == [3, 1, -1]
-    assert invest.weekly_discount(52, 0.08)[-1] == pytest.approx(1 / 1.08)
+    assert stats.discount_factors(52, 0.08)[-1] == pytest.approx(1 / 1.08)
 
 
 def test_a_self_comparison_has_nothing_to_pay_back(engine):

@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.app.charts import money
 from sim.app.state import Comparison
-from sim.stats import t_interval
+from sim.stats import DISCOUNT_RATE, discount_factors, t_interval
 
 # The cost columns of the time series, in the order of the page, with their labels.
 COST_LINES: dict[str, str] = {
@@ -28,7 +28,6 @@ COST_LINES: dict[str, str] = {
     "surveys_cost": "surveys",
     "fixed_cost": "fixed",
 }
-DEFAULT_RATE = 0.08     # yearly discount rate of the NPV
 
 
 @dataclass(frozen=True)
@@ -100,11 +99,6 @@ def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float,
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
-def weekly_discount(weeks: int, rate: float) -> np.ndarray:
-    """Discount factors of weeks 0..H at a yearly rate, compounded weekly: (1+r)^(-t/52)."""
-    return (1.0 + rate) ** (-np.arange(weeks + 1) / 52.0)
-
-
 def horizon_sum(comp: Comparison, which: str, key: str) -> np.ndarray:
     """Per replication, the sum of a weekly column over weeks 1..H."""
     return comp.matrix(which, key)[:, 1:].sum(axis=1)
@@ -116,12 +110,12 @@ def identical(comp: Comparison) -> bool:
                for k in ("profit", "revenue", "costs", "engagement_mean", "customers_active"))
 
 
-def investment(comp: Comparison, rate: float = DEFAULT_RATE) -> Investment:
+def investment(comp: Comparison, rate: float = DISCOUNT_RATE) -> Investment:
     """NPV, ROI, payback per replication, P(beats) and the cost lines of a comparison."""
     cum = comp.matrix("scenario", "cum_profit") - comp.matrix("baseline", "cum_profit")
     reps, weeks = cum.shape[0], cum.shape[1] - 1
     weekly = comp.matrix("scenario", "profit") - comp.matrix("baseline", "profit")
-    npv = (weekly[:, 1:] * weekly_discount(weeks, rate)[1:]).sum(axis=1)
+    npv = (weekly[:, 1:] * discount_factors(weeks, rate)).sum(axis=1)
     extra = horizon_sum(comp, "scenario", "costs") - horizon_sum(comp, "baseline", "costs")
     profit = Estimate.of(cum[:, -1])
     extra_cost = Estimate.of(extra)

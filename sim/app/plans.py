@@ -25,9 +25,10 @@ from sim.app.limits import LIMITS
 from sim.app.state import ENGINE, Cancelled, Comparison, Progress, baseline_for, compare_many
 from sim.params import ParameterError
 from sim.scenario import Scenario
+from sim.stats import DISCOUNT_RATE
 
 
-def plan_rows(results: list[tuple[str, Comparison]], rate: float = invest.DEFAULT_RATE
+def plan_rows(results: list[tuple[str, Comparison]], rate: float = DISCOUNT_RATE
               ) -> list[dict]:
     """One row per plan, ranked by the profit difference over the horizon (best first)."""
     rows = []
@@ -51,7 +52,7 @@ def _cell(est: invest.Estimate, fmt) -> str:
     return f"{html.escape(fmt(est.mean, True))}<br>{ci}"
 
 
-def plans_table(rows: list[dict], versus: str, rate: float = invest.DEFAULT_RATE) -> str:
+def plans_table(rows: list[dict], versus: str, rate: float = DISCOUNT_RATE) -> str:
     """The ranked table (HTML) of plans against the comparator, paired 95% CIs per cell."""
     head = ["#", "plan", "profit over horizon", f"NPV ({rate:.1%}/yr)", "payback week"]
     head += [f"{charts.MEASURES[k].label} at horizon" for k in PLAN_KPIS]
@@ -81,7 +82,7 @@ def plans_table(rows: list[dict], versus: str, rate: float = invest.DEFAULT_RATE
 @solara.component
 def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
                  uploads: dict[str, Scenario], baseline_name: str, session: str,
-                 rate: float = invest.DEFAULT_RATE * 100, chosen: list[str] | None = None,
+                 rate: float = DISCOUNT_RATE * 100, chosen: list[str] | None = None,
                  set_chosen=None, on_results=None):
     """Several plans (presets, saved scenarios, the current edit, loaded files) compared.
 
