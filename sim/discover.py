@@ -464,7 +464,7 @@ def discover(
         f"{Path(directory).name}: {info['runs']} runs ({info['failed']} failed"
         + (f", {info['unpaired']} without a baseline pair" if info.get("unpaired") else "")
         + (f", {info['not_finite']} not finite" if info.get("not_finite") else "") + ")"
-        + (f", averaged over replicates into {len(y)} design points" if points else ""),
+        + (f", averaged over replications into {len(y)} design points" if points else ""),
         f"cases of interest: {what} {condition}: {int(cases.sum())} of {len(y)} {unit} "
         f"({cases.mean():.0%}) {span}",
         f"{method.upper()} on {len(names)} parameters (mass_min {mass_min:g}"
@@ -539,7 +539,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--boxes", type=int, default=3, metavar="N",
                         help="at most this many boxes (default 3)")
     parser.add_argument("--points", action="store_true",
-                        help="average replicates per design point first (one case per point)")
+                        help="average replications per design point first (one case per point)")
     parser.add_argument("--mass-min", type=_float_arg, default=0.05, metavar="M",
                         help="smallest share of the cases a box may hold (default 0.05)")
     parser.add_argument("--peel-alpha", type=_float_arg, default=0.05, metavar="A",

@@ -62,7 +62,7 @@ DERIVED_OUTCOMES = ("customer_retention", "cum_profit_final", "npv", "people_spe
 OUTCOMES = (*KPI_COLUMNS, *DERIVED_OUTCOMES)  # every scalar outcome a run yields
 DEFAULT_OUTCOMES = (*HEADLINE, *DERIVED_OUTCOMES)
 MODEL_NAME = "service_profit_chain"
-ID_COLUMNS = ("run_id", "point", "replicate", "seed")
+ID_COLUMNS = ("run_id", "point", "replication", "seed")
 
 
 # --- outcomes of one run -----------------------------------------------------------------------
@@ -383,7 +383,7 @@ def load_sweep(directory: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[st
     """A finished sweep's successful runs as the Workbench's ``(experiments, outcomes)``.
 
     ``experiments`` has one row per run (index ``run_id``): the varied parameters, then
-    ``point``, ``replicate`` and ``seed`` (identifiers, like the Workbench's ``scenario`` and
+    ``point``, ``replication`` and ``seed`` (identifiers, like the Workbench's ``scenario`` and
     ``policy`` columns: drop them before an analysis). ``outcomes`` maps each kept KPI to an
     array aligned with the rows. Failed runs are left out (``experiments.attrs["failed"]`` counts
     them). Anything that is not a readable sweep directory is refused with one line.
@@ -424,7 +424,7 @@ def load_sweep(directory: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[st
     if not isinstance(kept, list):
         kept = [c for c in runs.columns if c in OUTCOMES]
     kpis = [k for k in kept if isinstance(k, str) and k in runs.columns and k not in names]
-    experiments = ok[[*names, "point", "replicate", "seed"]].copy()
+    experiments = ok[[*names, "point", "replication", "seed"]].copy()
     experiments.index = pd.Index(ok["run_id"].to_numpy(), name="run_id")
     experiments.attrs["failed"] = int(len(runs) - len(ok))
     experiments.attrs["parameters"] = list(names)

@@ -331,7 +331,7 @@ class Evaluation:
     """One run of one candidate: its lever values on one replication's seed."""
 
     trial: int  # Optuna's trial number; REFERENCE_TRIAL for the current policy
-    replicate: int
+    replication: int
     seed: int
     values: dict[str, float | int]
     base: Scenario
@@ -342,7 +342,7 @@ class Evaluation:
     @property
     def run_id(self) -> int:
         """A unique number per run (the pool's bookkeeping)."""
-        return (self.trial + 1) * 100_000 + self.replicate
+        return (self.trial + 1) * 100_000 + self.replication
 
 
 @dataclass
@@ -362,7 +362,7 @@ def evaluate(task: Evaluation) -> Result:
     start = time.perf_counter()
     try:
         scenario = task.base.with_changes(seed=task.seed, reps=1, **task.values)
-        model = ServiceModel(scenario, replication=task.replicate).run()
+        model = ServiceModel(scenario, replication=task.replication).run()
         values = outcomes_of(model.timeseries(), task.summary_weeks, task.discount_rate,
                              task.outcomes)
         return Result(task, values, None, time.perf_counter() - start)
@@ -645,11 +645,11 @@ def _run_batch(
         results[number].append(result)
         if len(results[number]) < spec.replications:
             return
-        runs = sorted(results.pop(number), key=lambda r: r.task.replicate)
+        runs = sorted(results.pop(number), key=lambda r: r.task.replication)
         trial = by_number[number]
         errors = [r.error for r in runs if r.error is not None]
         per_run = {k: [r.outcomes.get(k, float("nan")) for r in runs] for k in spec.reported}
-        trial.set_user_attr("replicates", per_run)
+        trial.set_user_attr("replications", per_run)
         trial.set_user_attr("seeds", spec.seeds)
         trial.set_user_attr("session", session)
         trial.set_user_attr("seconds", float(sum(r.seconds for r in runs)))
@@ -685,7 +685,7 @@ def _reference(spec: Spec, out: Path, workers: int, client: Any) -> dict[str, An
     if path.is_file():
         try:
             data = json.loads(path.read_text())
-            if isinstance(data, dict) and set(data.get("replicates", {})) == set(spec.reported):
+            if isinstance(data, dict) and set(data.get("replications", {})) == set(spec.reported):
                 return data
         except (OSError, ValueError):
             pass
@@ -695,12 +695,12 @@ def _reference(spec: Spec, out: Path, workers: int, client: Any) -> dict[str, An
              for r, seed in enumerate(spec.seeds)]
     runs: list[Result] = []
     _execute(tasks, runs.append, min(workers, len(tasks)) if workers else 0, client)
-    runs.sort(key=lambda r: r.task.replicate)
+    runs.sort(key=lambda r: r.task.replication)
     errors = [r.error for r in runs if r.error is not None]
     data = {
         "levers": values,
         "seeds": spec.seeds,
-        "replicates": {k: [r.outcomes.get(k, float("nan")) for r in runs] for k in spec.reported},
+        "replications": {k: [r.outcomes.get(k, float("nan")) for r in runs] for k in spec.reported},
         "error": errors[0] if errors else None,
     }
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=1) + "\n"))
@@ -732,10 +732,10 @@ def trials_table(study: Any, spec: Spec, reference: dict[str, Any]) -> pd.DataFr
             "state": trial.state.name,
             **_typed(trial.params),
         }
-        per_run = trial.user_attrs.get("replicates", {})
+        per_run = trial.user_attrs.get("replications", {})
         for name in spec.reported:
             values = np.asarray(per_run.get(name, []), dtype=float)
-            base = np.asarray(reference["replicates"].get(name, []), dtype=float)
+            base = np.asarray(reference["replications"].get(name, []), dtype=float)
             ok = len(values) == spec.replications and trial.state == TrialState.COMPLETE
             row[name] = float(values.mean()) if ok else float("nan")
             row[f"{name}_se"] = _se(values) if ok else float("nan")
@@ -807,7 +807,7 @@ def _figure(table: pd.DataFrame, pareto: pd.DataFrame, spec: Spec, reference: di
     fig, ax = plt.subplots(figsize=(7, 5))
     names = [o.outcome for o in spec.objectives]
     x_name, y_name = (names[0], names[1]) if len(names) > 1 else ("trial", names[0])
-    ref = {k: float(np.mean(v)) for k, v in reference["replicates"].items()}
+    ref = {k: float(np.mean(v)) for k, v in reference["replications"].items()}
     if not table.empty:
         done = table[table["state"] == "COMPLETE"]
         feasible, infeasible = done[done["feasible"]], done[~done["feasible"]]

@@ -25,7 +25,7 @@ from sim.sweep_store import load_table
 
 
 def point_means(runs: pd.DataFrame, names: list[str], outputs: list[str]) -> pd.DataFrame:
-    """Mean, 95% t-interval half-width and n (successful replicates) per design point."""
+    """Mean, 95% t-interval half-width and n (successful replications) per design point."""
     ok = runs[runs["status"] == "ok"]
     rows = []
     for point, group in ok.groupby("point", sort=True):

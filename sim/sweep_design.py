@@ -15,7 +15,7 @@ An experiment file looks like::
       samples: 64                 # lhs: points; sobol: base N (power of 2); morris: trajectories
       levels: 4                   # morris only
       second_order: false         # sobol only
-      paired: true                # same replicate seeds at every point (common random numbers)
+      paired: true                # same replication seeds at every point (common random numbers)
     parameters:
       training: [0.0, 0.1, 0.2]             # grid: explicit values ...
       resources: {low: 0.2, high: 1.0, num: 3}  # or evenly spaced; other designs: {low, high}
@@ -31,8 +31,8 @@ the key, the value and what is allowed: unknown keys, wrong types, NaN and infin
 (values, ranges, counts), a design key the method does not use, a grid whose whole-number values
 repeat after rounding, and designs over ``MAX_RUNS`` runs (counted before anything is sampled).
 
-Seeds are derived per run with ``np.random.SeedSequence(seed, spawn_key=(group, replicate))``
-where ``group`` is 0 for every point when ``paired`` (the default: replicate r has the same seed
+Seeds are derived per run with ``np.random.SeedSequence(seed, spawn_key=(group, replication))``
+where ``group`` is 0 for every point when ``paired`` (the default: replication r has the same seed
 at every design point, so differences between points are paired) and the design point's index
 otherwise. A run is therefore a pure
 function of the experiment and its run id, whatever executes it.
@@ -100,11 +100,11 @@ class Outputs:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run of the sweep: a design point, a replicate and the seed derived for them."""
+    """One run of the sweep: a design point, a replication and the seed derived for them."""
 
     run_id: int
     point: int
-    replicate: int
+    replication: int
     seed: int
 
 
@@ -172,7 +172,7 @@ class Experiment:
         return rows
 
     def runs(self, n_points: int | None = None) -> list[RunSpec]:
-        """Every run: ``run_id = point * replications + replicate``, with its derived seed."""
+        """Every run: ``run_id = point * replications + replication``, with its derived seed."""
         n_points = len(self.raw_design()) if n_points is None else n_points
         rep_seeds = [self._seed(0, r) for r in range(self.replications)] if self.paired else None
         specs = []
@@ -182,8 +182,8 @@ class Experiment:
                 specs.append(RunSpec(p * self.replications + r, p, r, seed))
         return specs
 
-    def _seed(self, group: int, replicate: int) -> int:
-        sequence = np.random.SeedSequence(self.seed, spawn_key=(group, replicate))
+    def _seed(self, group: int, replication: int) -> int:
+        sequence = np.random.SeedSequence(self.seed, spawn_key=(group, replication))
         return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
     def scenario_for(self, point: dict[str, float | int], seed: int) -> Scenario:

@@ -48,7 +48,7 @@ def execute_run(task: RunTask) -> RunOutcome:
     spec = task.spec
     try:
         scenario = task.base.with_changes(seed=spec.seed, reps=1, **task.values)
-        model = ServiceModel(scenario, replication=spec.replicate).run()
+        model = ServiceModel(scenario, replication=spec.replication).run()
         series = model.timeseries()
         summary = summarise(series, task.outputs)
         tables: dict[str, pd.DataFrame] = {}

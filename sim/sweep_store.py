@@ -110,7 +110,7 @@ class ResultWriter:
 def _label(frame: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
     frame = frame.drop(columns=["replication"], errors="ignore")
     frame.insert(0, "seed", np.int64(spec.seed))
-    frame.insert(0, "replicate", np.int64(spec.replicate))
+    frame.insert(0, "replication", np.int64(spec.replication))
     frame.insert(0, "point", np.int64(spec.point))
     frame.insert(0, "run_id", np.int64(spec.run_id))
     return frame
@@ -120,7 +120,7 @@ def runs_schema(experiment: Experiment) -> pa.Schema:
     """Fixed schema of the runs table (identical for every part, failed runs included)."""
     from sim.params import SPECS
 
-    fields = [pa.field(n, pa.int64()) for n in ("run_id", "point", "replicate", "seed")]
+    fields = [pa.field(n, pa.int64()) for n in ("run_id", "point", "replication", "seed")]
     fields += [
         pa.field(n, pa.int64() if SPECS[n].kind is int else pa.float64()) for n in experiment.names
     ]
@@ -135,7 +135,7 @@ def _run_row(outcome: RunOutcome, experiment: Experiment) -> dict[str, Any]:
     row: dict[str, Any] = {
         "run_id": spec.run_id,
         "point": spec.point,
-        "replicate": spec.replicate,
+        "replication": spec.replication,
         "seed": spec.seed,
     }
     row.update(outcome.values)
@@ -283,9 +283,9 @@ def prepare(experiment: Experiment, out: Path, resume: bool) -> dict[str, Any]:
         "root_seed": experiment.seed,
         "paired_seeds": experiment.paired,
         "seed_rule": "np.random.SeedSequence(root_seed, spawn_key=(0 if paired else point, "
-        "replicate)).generate_state(1, uint32)[0]",
-        "run_id_rule": "point * replications + replicate",
-        "seeds": [[r.run_id, r.point, r.replicate, r.seed] for r in runs],
+        "replication)).generate_state(1, uint32)[0]",
+        "run_id_rule": "point * replications + replication",
+        "seeds": [[r.run_id, r.point, r.replication, r.seed] for r in runs],
     }
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())

@@ -23,7 +23,7 @@ def synthetic(path: Path, outcome, points: int = 150, reps: int = 2, seed: int =
     rows = []
     for point, (a, b, c) in enumerate(design):
         for r in range(reps):
-            rows.append({"run_id": point * reps + r, "point": point, "replicate": r,
+            rows.append({"run_id": point * reps + r, "point": point, "replication": r,
                          "seed": 100 + r, "a": a, "b": b, "c": c, "status": "ok",
                          "error": None, "profit": outcome(a, b, c, rng), "seconds": 0.1})
     (path / "runs").mkdir(parents=True)

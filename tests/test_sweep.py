@@ -298,9 +298,9 @@ def test_design_sizes_and_paired_seeds():
     assert len(grid.design()) == 6 and len(grid.runs()) == 12
     by_rep: dict[int, set[int]] = {}
     for run in grid.runs():
-        by_rep.setdefault(run.replicate, set()).add(run.seed)
+        by_rep.setdefault(run.replication, set()).add(run.seed)
     assert all(len(seeds) == 1 for seeds in by_rep.values())  # same seed at every point
-    assert len({next(iter(s)) for s in by_rep.values()}) == 2  # different replicates differ
+    assert len({next(iter(s)) for s in by_rep.values()}) == 2  # different replications differ
     unpaired = parse_experiment({**TINY, "design": {"method": "grid", "paired": False}})
     assert len({r.seed for r in unpaired.runs()}) == 12
     assert unpaired.digest() != grid.digest()
