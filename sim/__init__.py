@@ -2,13 +2,13 @@
 
 from sim.model import ServiceModel
 from sim.params import SPECS, ParameterError, Params
-from sim.scenario import Scenario, ScenarioError, load_scenario, preset_names
+from sim.scenario import ScenarioError, ServiceScenario, load_scenario, preset_names
 
 __all__ = [
     "SPECS",
     "ParameterError",
     "Params",
-    "Scenario",
+    "ServiceScenario",
     "ScenarioError",
     "ServiceModel",
     "load_scenario",

@@ -47,7 +47,7 @@ import pandas as pd
 
 from sim.metrics import HEADLINE, KPI_COLUMNS
 from sim.params import SPECS, ParameterError, check_names, shown
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import ServiceScenario, load_scenario
 from sim.stats import DISCOUNT_RATE, discount_factors, kept_for_a_year
 
 SUMMARY_WEEKS = 13  # KPIs at the horizon: the mean of the last 13 weeks, as sweeps summarise
@@ -201,7 +201,7 @@ class Evaluate:
 
     def __init__(
         self,
-        scenario: Scenario,
+        scenario: ServiceScenario,
         outcomes: Sequence[str] = DEFAULT_OUTCOMES,
         summary_weeks: int = SUMMARY_WEEKS,
         discount_rate: float = DISCOUNT_RATE,
@@ -243,7 +243,7 @@ def mean_series(values: Sequence[np.ndarray]) -> np.ndarray:
 def build_model(
     name: str = MODEL_NAME,
     *,
-    scenario: Scenario | str = "baseline",
+    scenario: ServiceScenario | str = "baseline",
     uncertainties: Any = None,
     levers: Any = None,
     fixed: Mapping[str, Any] | None = None,
@@ -260,8 +260,9 @@ def build_model(
 
     Args:
         name: the Workbench model's name (a Python identifier).
-        scenario: the base scenario (a preset name, a YAML path or a Scenario): its levers are
-            the policy where the Workbench samples none, its start is today's organisation.
+        scenario: the base scenario (a preset name, a YAML path or a ServiceScenario): its
+            levers are the policy where the Workbench samples none, its start is today's
+            organisation.
         uncertainties: world parameters to sample (see :func:`ranges`; default: all of them).
         levers: policy parameters to sample (see :func:`ranges`; default: all that act from
             week 1); ``[]`` for none.

@@ -36,7 +36,7 @@ from sim.elementary import logistic
 from sim.model import ServiceModel
 from sim.params import SPECS, ParameterError
 from sim.runner import replication_seed
-from sim.scenario import Intervention, Scenario
+from sim.scenario import Intervention, ServiceScenario
 from sim.stats import t_interval
 
 
@@ -122,7 +122,7 @@ class EngagementPath:
     engagement: np.ndarray     # (H,)
 
 
-def engagement_path(scenario: Scenario, replication: int,
+def engagement_path(scenario: ServiceScenario, replication: int,
                     should_stop: Callable[[], bool] | None = None) -> EngagementPath:
     """Run one replication (as ``sim run`` would) and record the engagement terms every week.
 
@@ -191,7 +191,7 @@ SAMPLED_COALITIONS = 64   # beyond: seeded random orders, about this many coalit
 ORGANISATION = "organisation"   # a plan's figures of today's organisation, as one player
 
 
-def setting_path(scenario: Scenario, name: str) -> np.ndarray:
+def setting_path(scenario: ServiceScenario, name: str) -> np.ndarray:
     """A parameter's setting in each week 1..H: its value, then its timeline events."""
     path = np.full(scenario.steps, float(getattr(scenario.params, name)))
     for event in scenario.timeline:             # sorted by week; later events win
@@ -200,7 +200,7 @@ def setting_path(scenario: Scenario, name: str) -> np.ndarray:
     return path
 
 
-def players(plan: Scenario, comparator: Scenario) -> list[str]:
+def players(plan: ServiceScenario, comparator: ServiceScenario) -> list[str]:
     """The parameters whose weekly settings differ between plan and comparator (schema order).
 
     A lever set at the start and again by the timeline is one player. Differing figures of today's
@@ -215,7 +215,9 @@ def players(plan: Scenario, comparator: Scenario) -> list[str]:
     return found
 
 
-def coalition(plan: Scenario, comparator: Scenario, members: frozenset[str]) -> Scenario:
+def coalition(
+    plan: ServiceScenario, comparator: ServiceScenario, members: frozenset[str]
+) -> ServiceScenario:
     """The comparator with the settings of ``members`` taken from the plan (start and timeline).
 
     Raises ParameterError if that mix is not a valid scenario (a cross-field rule).
@@ -422,7 +424,7 @@ def tornado_levers() -> list[str]:
     return [n for n, s in SPECS.items() if s.role == "lever"]
 
 
-def shifted(plan: Scenario, lever: str, delta: float) -> Scenario:
+def shifted(plan: ServiceScenario, lever: str, delta: float) -> ServiceScenario:
     """The plan with every setting of ``lever`` (start and timeline) moved by ``delta``.
 
     Clipped to the lever's range; whole-number levers are rounded.
@@ -449,11 +451,11 @@ class TornadoCase:
     lever: str
     side: str                   # "low" or "high"
     value: float | int
-    scenario: Scenario | None
+    scenario: ServiceScenario | None
     note: str = ""
 
 
-def tornado_cases(plan: Scenario, share: float = TORNADO_SHARE) -> list[TornadoCase]:
+def tornado_cases(plan: ServiceScenario, share: float = TORNADO_SHARE) -> list[TornadoCase]:
     """Low and high settings of every lever around the plan's, ±``share`` of its range."""
     cases = []
     for lever in tornado_levers():
@@ -486,7 +488,7 @@ class TornadoBar:
         return max(abs(float(self.low.mean())), abs(float(self.high.mean())))
 
 
-def tornado(cases: Sequence[TornadoCase], effect: Callable[[Scenario], np.ndarray],
+def tornado(cases: Sequence[TornadoCase], effect: Callable[[ServiceScenario], np.ndarray],
             reps: int) -> list[TornadoBar]:
     """The bars, largest swing first; ``effect(scenario)`` is a case's paired KPI change.
 

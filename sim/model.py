@@ -26,7 +26,7 @@ from sim.agents import Employee, LazyCustomers, Manager
 from sim.organisation import resolve
 from sim.params import ParameterError
 from sim.rng import Streams
-from sim.scenario import Scenario, check_int, load_scenario
+from sim.scenario import ServiceScenario, check_int, load_scenario
 from sim.start import today
 from sim.surveys import SURVEY_KPIS, UNIT_SURVEY_COLUMNS
 from sim.week import Week, run_week
@@ -39,7 +39,7 @@ class ServiceModel(mesa.Model):
     """Employees, managers and customers of a multi-unit service business.
 
     Args:
-        scenario: a :class:`Scenario`, a preset name or a YAML path (default: baseline).
+        scenario: a :class:`ServiceScenario`, a preset name or a YAML path (default: baseline).
         rng: the run's seed, as Mesa's ``rng`` (default: the scenario's seed); the same seed
             gives the same numbers. A whole number: every random stream is derived from it.
         replication: label stored in the outputs' ``replication`` column.
@@ -50,14 +50,14 @@ class ServiceModel(mesa.Model):
 
     def __init__(
         self,
-        scenario: Scenario | str | None = None,
+        scenario: ServiceScenario | str | None = None,
         rng: int | None = None,
         *,
         replication: int = 0,
         **params: Any,
     ) -> None:
         if scenario is None:
-            scenario = Scenario(name="baseline")
+            scenario = ServiceScenario(name="baseline")
         elif isinstance(scenario, str):
             scenario = load_scenario(scenario)
         if "seed" in params:

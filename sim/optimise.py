@@ -68,7 +68,7 @@ from sim.ema import SUMMARY_WEEKS, check_outcomes, check_rate, outcomes_of
 from sim.params import SPECS, ParameterError, check_keys, check_names, shown
 from sim.scenario import (
     MAX_STEPS,
-    Scenario,
+    ServiceScenario,
     check_int,
     check_text,
     load_scenario,
@@ -125,7 +125,7 @@ class Spec:
     name: str
     description: str
     scenario: str  # as written (a preset name or a path)
-    base: Scenario  # with ``set`` and ``steps`` applied; its seed is replication 0's
+    base: ServiceScenario  # with ``set`` and ``steps`` applied; its seed is replication 0's
     levers: dict[str, tuple[float | int, float | int]]
     objectives: tuple[Objective, ...]
     constraints: tuple[Constraint, ...]
@@ -334,7 +334,7 @@ class Evaluation:
     replication: int
     seed: int
     values: dict[str, float | int]
-    base: Scenario
+    base: ServiceScenario
     outcomes: tuple[str, ...]
     summary_weeks: int
     discount_rate: float

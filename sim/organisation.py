@@ -52,7 +52,7 @@ from sim.stats import per_year
 from sim.week import run_week
 
 if TYPE_CHECKING:
-    from sim.scenario import Scenario
+    from sim.scenario import ServiceScenario
 
 # figure: (low, high, whole number, unit)
 FIGURES: dict[str, tuple[float, float, bool, str]] = {
@@ -174,7 +174,7 @@ def span_for(staff: int, units: int) -> int | None:
     return min(fits, key=lambda s: abs(s - staff / units)) if fits else None
 
 
-def resolve(scenario: Scenario) -> tuple[Scenario, Fit | None]:
+def resolve(scenario: ServiceScenario) -> tuple[ServiceScenario, Fit | None]:
     """The scenario with its world fitted to its ``organisation:`` figures (if it has any).
 
     The resolved scenario holds the fitted parameters and no figures, so it re-runs to the same

@@ -23,7 +23,7 @@ from sim.metrics import HEADLINE
 from sim.model import ServiceModel
 from sim.organisation import Fit, resolve
 from sim.params import ParameterError
-from sim.scenario import Scenario
+from sim.scenario import ServiceScenario
 from sim.stats import per_year
 
 ANNUALISED = ("customer_churn_rate", "employee_turnover_rate")
@@ -33,18 +33,18 @@ ANNUALISED = ("customer_churn_rate", "employee_turnover_rate")
 class RunResult:
     """Time series of every replication of one scenario."""
 
-    scenario: Scenario
+    scenario: ServiceScenario
     timeseries: pd.DataFrame  # one row per replication and step
     units: pd.DataFrame  # one row per replication, step and business unit
     fit: Fit | None = None  # the fit of the scenario's organisation figures, if it had any
 
 
-def replication_seed(scenario: Scenario, replication: int) -> int:
+def replication_seed(scenario: ServiceScenario, replication: int) -> int:
     """Seed of replication ``replication`` (the same for every scenario with this seed)."""
     return scenario.seed + replication
 
 
-def run_one(scenario: Scenario, replication: int = 0) -> ServiceModel:
+def run_one(scenario: ServiceScenario, replication: int = 0) -> ServiceModel:
     """Build and run one replication to the scenario's horizon."""
     model = ServiceModel(
         scenario, rng=replication_seed(scenario, replication), replication=replication
@@ -52,7 +52,7 @@ def run_one(scenario: Scenario, replication: int = 0) -> ServiceModel:
     return model.run()
 
 
-def _entry(scenario: Scenario, replication: int) -> str:
+def _entry(scenario: ServiceScenario, replication: int) -> str:
     """The run cache's name of one replication: everything its numbers depend on.
 
     The resolved scenario without its name, story and replication count (they change no
@@ -67,7 +67,7 @@ def _entry(scenario: Scenario, replication: int) -> str:
 Frames = tuple[pd.DataFrame, pd.DataFrame]  # a replication's time series and unit table
 
 
-def cached_frames(scenario: Scenario, replication: int) -> Frames | None:
+def cached_frames(scenario: ServiceScenario, replication: int) -> Frames | None:
     """A replication's frames from the run cache (shared by ``sim run``, sweeps and the page)."""
     stored = cache.read("runs", _entry(scenario, replication))
     if stored is None:
@@ -78,7 +78,7 @@ def cached_frames(scenario: Scenario, replication: int) -> Frames | None:
         return None  # a damaged entry is run again
 
 
-def keep_frames(scenario: Scenario, replication: int, model: ServiceModel) -> Frames:
+def keep_frames(scenario: ServiceScenario, replication: int, model: ServiceModel) -> Frames:
     """A finished replication's frames, stored in the run cache."""
     frames = (model.timeseries(), model.unit_timeseries())
     cache.write("runs", _entry(scenario, replication),
@@ -86,7 +86,7 @@ def keep_frames(scenario: Scenario, replication: int, model: ServiceModel) -> Fr
     return frames
 
 
-def run_frames(scenario: Scenario, replication: int = 0) -> Frames:
+def run_frames(scenario: ServiceScenario, replication: int = 0) -> Frames:
     """One replication's time series and unit table: from the run cache, or run now and kept."""
     stored = cached_frames(scenario, replication)
     if stored is not None:
@@ -95,7 +95,7 @@ def run_frames(scenario: Scenario, replication: int = 0) -> Frames:
 
 
 def run_scenario(
-    scenario: Scenario, on_progress: Callable[[int, int], None] | None = None
+    scenario: ServiceScenario, on_progress: Callable[[int, int], None] | None = None
 ) -> RunResult:
     """Run all replications of ``scenario`` (``on_progress(done, total)`` after each).
 

@@ -153,7 +153,7 @@ def expand_timeline(events: tuple[Intervention, ...], params: Params,
 
 
 @dataclass(frozen=True)
-class Scenario:
+class ServiceScenario:
     """Everything needed to run the model: parameters, horizon, timeline and seeds."""
 
     name: str = "custom"
@@ -185,9 +185,9 @@ class Scenario:
         seed: int | None = None,
         reps: int | None = None,
         **params: Any,
-    ) -> Scenario:
+    ) -> ServiceScenario:
         """A copy with a new horizon, seed, replications or parameter values (all validated)."""
-        return Scenario(
+        return ServiceScenario(
             name=self.name,
             description=self.description,
             params=self.params.replace(**params) if params else self.params,
@@ -277,15 +277,17 @@ def preset_path(name: str) -> Path:
     return path
 
 
-def parse_scenario(data: Any, source: str = "scenario", _seen: tuple[str, ...] = ()) -> Scenario:
-    """Validate scenario data (already parsed from YAML) and build a Scenario."""
+def parse_scenario(
+    data: Any, source: str = "scenario", _seen: tuple[str, ...] = ()
+) -> ServiceScenario:
+    """Validate scenario data (already parsed from YAML) and build a ServiceScenario."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
     check_keys(data, TOP_KEYS, source, ScenarioError)
     try:
-        base = Scenario()
+        base = ServiceScenario()
         if "base" in data:
             base_name = data["base"]
             if not isinstance(base_name, str) or base_name in _seen:
@@ -298,7 +300,7 @@ def parse_scenario(data: Any, source: str = "scenario", _seen: tuple[str, ...] =
             )
         check_names(overrides)
         timeline = base.timeline + tuple(parse_timeline(data.get("timeline") or []))
-        scenario = Scenario(
+        scenario = ServiceScenario(
             name=check_text(data, "name", base.name if base.name != "custom" else "custom"),
             description=check_text(data, "description", base.description),
             params=base.params.replace(**overrides),
@@ -341,7 +343,7 @@ TIMELINE_FORMS = ("{week: W, set: {lever: value}}", "{week: W, set: {...}, for_w
 
 
 def parse_timeline(items: Any) -> list[Intervention]:
-    """Timeline entries of a file; compact ones carry their entry (expanded by the Scenario)."""
+    """Timeline entries of a file; compact ones carry their entry (expanded by the scenario)."""
     if not isinstance(items, list):
         raise ScenarioError(f"timeline: expected a list of entries ({', '.join(TIMELINE_FORMS)})")
     events = []
@@ -390,7 +392,7 @@ def check_changes(changes: Any, where: str) -> dict[str, float | int]:
 
 def load_scenario(
     name_or_path: str | os.PathLike[str] = "baseline", *, _seen: tuple[str, ...] = ()
-) -> Scenario:
+) -> ServiceScenario:
     """Load a preset by name (``"baseline"``) or a scenario YAML file by path."""
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") and path.is_file()):

@@ -54,8 +54,8 @@ from sim.metrics import HEADLINE, KPI_COLUMNS
 from sim.params import SPECS, ParameterError, check_keys, check_names
 from sim.scenario import (
     MAX_STEPS,
-    Scenario,
     ScenarioError,
+    ServiceScenario,
     check_int,
     check_text,
     load_scenario,
@@ -114,7 +114,7 @@ class Experiment:
 
     name: str
     description: str
-    base: Scenario  # scenario with fixed overrides and steps applied
+    base: ServiceScenario  # scenario with fixed overrides and steps applied
     parameters: dict[str, Any]  # grid: tuple of values; other designs: (low, high)
     method: str
     replications: int
@@ -186,7 +186,7 @@ class Experiment:
         sequence = np.random.SeedSequence(self.seed, spawn_key=(group, replication))
         return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
-    def scenario_for(self, point: dict[str, float | int], seed: int) -> Scenario:
+    def scenario_for(self, point: dict[str, float | int], seed: int) -> ServiceScenario:
         """The scenario of one run (validated: a bad combination raises ParameterError)."""
         return self.base.with_changes(seed=seed, reps=1, **point)
 
@@ -321,7 +321,7 @@ def design_size(experiment: Experiment) -> int:
     return experiment.samples * (d + 1)  # morris: trajectories of d + 1 points
 
 
-def _base_scenario(name: Any, directory: Path) -> Scenario:
+def _base_scenario(name: Any, directory: Path) -> ServiceScenario:
     if not isinstance(name, str):
         raise ParameterError(f"scenario: expected a preset name or YAML path, got {name!r}")
     candidate = directory / name

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.scenario import Scenario
+from sim.scenario import ServiceScenario
 from sim.stats import kept_for_a_year
 from sim.sweep_design import Outputs, RunSpec
 
@@ -24,7 +24,7 @@ class RunTask:
 
     spec: RunSpec
     values: dict[str, float | int]
-    base: Scenario
+    base: ServiceScenario
     outputs: Outputs
 
 

@@ -27,10 +27,10 @@ from sim.app.header import progress_text
 from sim.app.limits import LIMITS, LimitError
 from sim.app.page import Page
 from sim.params import SPECS, ParameterError
-from sim.scenario import SCENARIO_DIR, Intervention, Scenario
+from sim.scenario import SCENARIO_DIR, Intervention, ServiceScenario
 from tests.browser.conftest import ROOT, group_members
 
-SMALL = Scenario(name="small", steps=12, seed=3, reps=2).with_changes(n_employees=40,
+SMALL = ServiceScenario(name="small", steps=12, seed=3, reps=2).with_changes(n_employees=40,
                                                                         n_customers=400)
 
 
@@ -213,7 +213,7 @@ def _shown(rc, test, timeout: float = 5.0) -> list[str]:
 
 
 def test_limits_refuse_each_key_with_its_value_and_maximum():
-    ok = Scenario(steps=104, reps=5).with_changes(n_employees=220, n_customers=4000)
+    ok = ServiceScenario(steps=104, reps=5).with_changes(n_employees=220, n_customers=4000)
     assert LIMITS.check(ok) is ok
     cases = {"n_employees": (dict(n_employees=LIMITS.max_employees + 1), "20,001", "20,000"),
              "n_customers": (dict(n_customers=10_000_000), "10,000,000", "400,000"),
@@ -359,7 +359,7 @@ def test_progress_text():
 # --- the shared workers: fairness, superseding, cancelling, no orphans --------------------------
 
 # Long enough to fill both workers for a minute: stopped only by cancelling.
-LONG = Scenario(name="long", steps=3000, seed=11, reps=2).with_changes(n_employees=2000,
+LONG = ServiceScenario(name="long", steps=3000, seed=11, reps=2).with_changes(n_employees=2000,
                                                                         n_customers=40000)
 
 
@@ -444,10 +444,10 @@ def test_cancel_kills_a_worker_that_cannot_stop_in_time(pool):
 SERVER = """
 import threading, time
 from sim.app import state
-from sim.scenario import Scenario
-from sim import stats
+from sim.scenario import ServiceScenario
 engine = state.Engine(workers=2, limits=None)
-long = Scenario(steps=3000, seed=11, reps=2).with_changes(n_employees=2000, n_customers=40000)
+long = ServiceScenario(steps=3000, seed=11, reps=2).with_changes(n_employees=2000,
+                                                                 n_customers=40000)
 threading.Thread(target=lambda: engine.run([long]), daemon=True).start()
 while engine.stats()["busy"] < 2:
     time.sleep(0.05)

@@ -17,13 +17,13 @@ from sim.app.explain_view import ExplainView
 from sim.model import ServiceModel
 from sim.params import SPECS
 from sim.runner import run_scenario
-from sim.scenario import Intervention, Scenario
+from sim.scenario import Intervention, ServiceScenario
 
-SMALL = Scenario(name="small", steps=12, seed=3, reps=2).with_changes(n_employees=40,
+SMALL = ServiceScenario(name="small", steps=12, seed=3, reps=2).with_changes(n_employees=40,
                                                                         n_customers=400)
 
 
-def paired(plan: Scenario, comparator: Scenario) -> state.Comparison:
+def paired(plan: ServiceScenario, comparator: ServiceScenario) -> state.Comparison:
     """Plan and comparator run as the page's engine would (same seeds), without workers."""
     return state.Comparison(run_scenario(plan), run_scenario(comparator))
 
@@ -150,7 +150,7 @@ def test_sampled_shapley_matches_exact_on_an_additive_game():
 def test_players_group_a_levers_start_and_timeline():
     comparator = state.baseline_for(state.TODAY, SMALL)
     plan = SMALL.with_changes(training=0.1)
-    plan = Scenario(name="p", params=plan.params, steps=12, seed=3, reps=2, timeline=(
+    plan = ServiceScenario(name="p", params=plan.params, steps=12, seed=3, reps=2, timeline=(
         Intervention(week=4, changes={"training": 0.2, "recognition": 0.4}),))
     # recognition is set to its baseline value by the timeline: no change, not a player.
     assert explain.players(plan, comparator) == ["training"]
@@ -239,7 +239,7 @@ def test_chain_changes_read_the_cards_at_the_horizon():
 
 def test_tornado_cases_cover_every_lever_within_its_range():
     plan = SMALL.with_changes(training=0.01, pay_level=1.5)
-    plan = Scenario(name="p", params=plan.params, steps=12, seed=3, reps=2, timeline=(
+    plan = ServiceScenario(name="p", params=plan.params, steps=12, seed=3, reps=2, timeline=(
         Intervention(week=6, changes={"training": 0.2}),))
     cases = explain.tornado_cases(plan)
     levers = [n for n, s in SPECS.items() if s.role == "lever"]
@@ -266,7 +266,7 @@ def test_tornado_bars_are_sorted_and_repeat_exactly():
             [plan, *(c.scenario for c in cases)]}
     centre = runs[state.ident(plan)]
 
-    def effect(s: Scenario) -> np.ndarray:
+    def effect(s: ServiceScenario) -> np.ndarray:
         return explain.paired_diffs(state.Comparison(runs[state.ident(s)], centre), "cum_profit")
 
     bars = explain.tornado(cases, effect, plan.reps)

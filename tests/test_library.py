@@ -13,7 +13,7 @@ from sim.app.entries import comparator_names, preset_on
 from sim.app.library import ENV, Library, check_name, default_folder, listed, resolve
 from sim.app.results import TABS
 from sim.params import ParameterError
-from sim.scenario import Scenario, parse_scenario, preset_names
+from sim.scenario import ServiceScenario, parse_scenario, preset_names
 
 PLAN = parse_scenario({
     "name": "plan", "base": "employees_first", "steps": 20, "reps": 2, "seed": 4,
@@ -124,7 +124,7 @@ def test_the_report_embeds_its_state_and_reproduces_byte_for_byte():
         assert pdf.startswith(b"%PDF") and b"CreationDate" not in pdf
         saved = report.embedded_state(pdf)
         assert saved["link"] == query
-        rebuilt: Scenario = parse_scenario(yaml.safe_load(saved["scenario"]))
+        rebuilt: ServiceScenario = parse_scenario(yaml.safe_load(saved["scenario"]))
         assert rebuilt == PLAN
         fresh = state.Engine(workers=1)       # nothing cached: the numbers are made again
         try:
@@ -141,7 +141,7 @@ def test_the_report_embeds_its_state_and_reproduces_byte_for_byte():
 
 def test_changed_levers_name_the_differences():
     class Fake:
-        def __init__(self, scenario: Scenario) -> None:
+        def __init__(self, scenario: ServiceScenario) -> None:
             self.scenario = scenario
 
     class Pair:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import Scenario, ServiceModel, load_scenario
+from sim import ServiceModel, ServiceScenario, load_scenario
 from sim.agents import Customer, Employee, Manager
 from sim.metrics import KPI_COLUMNS
 from sim.params import LEVERS, SPECS
@@ -19,7 +19,7 @@ from tests.conftest import SMALL
 
 
 def frame(
-    seed: int = 1, steps: int = 30, scenario: Scenario | None = None, **params
+    seed: int = 1, steps: int = 30, scenario: ServiceScenario | None = None, **params
 ) -> pd.DataFrame:
     return ServiceModel(scenario, rng=seed, **{**SMALL, **params}).run(steps).timeseries()
 
@@ -34,8 +34,8 @@ def test_different_seed_different_numbers():
 
 def test_noop_intervention_is_bit_identical():
     """Setting a lever to the value it already has changes nothing (common random numbers)."""
-    base = Scenario(params=Scenario().params.replace(**SMALL), steps=30)
-    noop = Scenario(
+    base = ServiceScenario(params=ServiceScenario().params.replace(**SMALL), steps=30)
+    noop = ServiceScenario(
         params=base.params,
         steps=30,
         timeline=(Intervention(10, {"training": base.params.training}),),
@@ -44,8 +44,8 @@ def test_noop_intervention_is_bit_identical():
 
 
 def test_policy_from_week_t_leaves_earlier_weeks_identical():
-    base = Scenario(params=Scenario().params.replace(**SMALL), steps=30)
-    later = Scenario(
+    base = ServiceScenario(params=ServiceScenario().params.replace(**SMALL), steps=30)
+    later = ServiceScenario(
         params=base.params,
         steps=30,
         timeline=(Intervention(15, {"resources": 0.1, "training": 0.2}),),
@@ -56,14 +56,14 @@ def test_policy_from_week_t_leaves_earlier_weeks_identical():
 
 
 def test_timeline_changes_the_lever_at_its_week():
-    scenario = Scenario(
-        params=Scenario().params.replace(**SMALL),
+    scenario = ServiceScenario(
+        params=ServiceScenario().params.replace(**SMALL),
         steps=12,
         timeline=(Intervention(5, {"training": 0.2}),),
     )
     model = ServiceModel(scenario, rng=1)
     model.run(4)
-    assert model.params.training == Scenario().params.training
+    assert model.params.training == ServiceScenario().params.training
     model.step()
     assert model.params.training == 0.2
 
@@ -218,7 +218,7 @@ def test_network_construction_is_seeded():
 
 
 def test_baseline_preset_equals_defaults():
-    assert load_scenario("baseline").params == Scenario().params
+    assert load_scenario("baseline").params == ServiceScenario().params
 
 
 def test_customer_agents_are_made_on_first_touch():

@@ -11,7 +11,7 @@ import yaml
 
 from sim.model import ServiceModel
 from sim.params import ParameterError
-from sim.scenario import Intervention, Scenario, load_scenario, parse_scenario
+from sim.scenario import Intervention, ServiceScenario, load_scenario, parse_scenario
 
 TEXT = """
 name: shortcuts
@@ -27,7 +27,7 @@ timeline:
 """
 
 
-def weekly(scenario: Scenario) -> list[tuple[int, dict]]:
+def weekly(scenario: ServiceScenario) -> list[tuple[int, dict]]:
     return [(e.week, dict(e.changes)) for e in scenario.timeline]
 
 
@@ -91,7 +91,7 @@ def test_a_shortcut_runs_exactly_as_its_weekly_settings():
                                             "for_weeks": 4},
                                            {"week": 5, "ramp": {"resources": 0.9},
                                             "to_week": 9}]})
-    plain = Scenario(params=compact.params, steps=14,
+    plain = ServiceScenario(params=compact.params, steps=14,
                      timeline=tuple(Intervention(e.week, dict(e.changes))
                                     for e in compact.timeline))
     a = ServiceModel(compact, rng=2).run().timeseries()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from sim.params import SPECS
-from sim.scenario import Intervention, Scenario, TimelineEntry
+from sim.scenario import Intervention, ServiceScenario, TimelineEntry
 
 INK = "#1f2a37"
 MUTED = "#6b7280"
@@ -100,7 +100,7 @@ def lever_value(name: str, value: float) -> str:
     return f"{value:g} {unit}".strip() if SPECS[name].kind is float else f"{int(value)} {unit}"
 
 
-def timeline_rows(scenario: Scenario) -> list[tuple[int, str, TimelineEntry | None]]:
+def timeline_rows(scenario: ServiceScenario) -> list[tuple[int, str, TimelineEntry | None]]:
     """The timeline as its author wrote it: (week, readable sentence, compact entry or None).
 
     A plain setting gives one row per lever; a "for N weeks" or ramp entry one row.

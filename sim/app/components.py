@@ -17,7 +17,7 @@ from sim.app.state import END_WEEKS, FLOWS, Comparison
 from sim.metrics import UNIT_COLUMNS
 from sim.model import ServiceModel
 from sim.params import LEVERS, SPECS, ParameterError
-from sim.scenario import Intervention, Scenario, TimelineEntry
+from sim.scenario import Intervention, ServiceScenario, TimelineEntry
 from sim.state import ACTIVE
 
 LEVER_TITLES = {"people": "People", "leadership": "Leadership", "hr": "HR and listening",
@@ -193,7 +193,9 @@ def check_row(row: Row, steps: int) -> Row:
 
 
 @solara.component
-def TimelineEditor(scenario: Scenario, on_timeline: Callable[[tuple[Intervention, ...]], None]):
+def TimelineEditor(
+    scenario: ServiceScenario, on_timeline: Callable[[tuple[Intervention, ...]], None]
+):
     """Add, edit and remove timeline rows ("at week W set L to V", for N weeks, ramps)."""
     rows = timeline_rows(scenario.timeline)
     week, set_week = solara.use_state(min(26, scenario.steps))
@@ -343,7 +345,7 @@ def _snapshot(model: ServiceModel, lay: charts.Layout | None,
 
 
 @solara.component
-def InsideView(scenario: Scenario, key: str):
+def InsideView(scenario: ServiceScenario, key: str):
     """Replication 0 of the scenario, week by week: units and the network, with play mode.
 
     The model lives in the server process (it is stepped interactively), so it is built only up

@@ -24,7 +24,7 @@ from sim.app.library import LIBRARY, listed
 from sim.app.limits import LIMITS
 from sim.app.link import View
 from sim.params import ParameterError
-from sim.scenario import Intervention, Scenario
+from sim.scenario import Intervention, ServiceScenario
 
 HISTORY = 100      # edits that Undo can take back
 ECHO_S = 1.0       # a slider may send its old value back this long after Undo moved it
@@ -35,12 +35,12 @@ class Edits:
     """The scenario on screen, where it came from, the page's messages, and how to change it."""
 
     preset: str                    # the picker entry the levers came from
-    scenario: Scenario
-    origin: Scenario               # the preset or file the levers came from
+    scenario: ServiceScenario
+    origin: ServiceScenario               # the preset or file the levers came from
     notice: str                    # a refusal, in one line
     info: str                      # what just happened (loaded, saved, cancelled)
     pending: str | None            # a preset awaiting a yes (it would drop an edited timeline)
-    uploads: dict[str, Scenario]   # loaded files by picker entry
+    uploads: dict[str, ServiceScenario]   # loaded files by picker entry
     can_undo: bool
     can_redo: bool
     set_scenario: Callable[..., None]
@@ -64,15 +64,17 @@ def use_edits(start: View, presets: list[str], saved: list[str],
     notice, set_notice = solara.use_state(" · ".join(start.notices))
     info, set_info = solara.use_state("")
     pending, set_pending = solara.use_state(cast(str | None, None))
-    uploads, set_uploads = solara.use_state(cast(dict[str, Scenario], {}))
+    uploads, set_uploads = solara.use_state(cast(dict[str, ServiceScenario], {}))
     latest = solara.use_ref(scenario)
     source = solara.use_ref((preset, origin))   # the newest picker entry and its scenario
     past = solara.use_ref(cast(list, []))       # (scenario, source) before each edit
     future = solara.use_ref(cast(list, []))     # what Undo took back, for Redo
     _, set_history = solara.use_state(0)        # re-renders the Undo and Redo buttons
-    jumped = solara.use_ref((0.0, cast(Scenario | None, None)))  # last Undo/Redo: when, from
+    jumped = solara.use_ref((0.0, cast(ServiceScenario | None, None)))  # last Undo/Redo: when, from
 
-    def set_scenario(new: Scenario, origin_of: tuple[str, Scenario] | None = None) -> None:
+    def set_scenario(
+        new: ServiceScenario, origin_of: tuple[str, ServiceScenario] | None = None
+    ) -> None:
         """Show and run ``new`` (from ``origin_of``: entry, scenario); remembered for Undo.
 
         ParameterError (one line) if it is over the page's limits.

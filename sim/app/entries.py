@@ -15,12 +15,12 @@ from sim.app.limits import LIMITS
 from sim.app.link import SIZES
 from sim.app.state import TODAY, TODAY_PRESET
 from sim.params import SPECS
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import ServiceScenario, load_scenario
 
 DEFAULT_REPS = 5
 
 
-def align(plan: Scenario, world: Scenario) -> Scenario:
+def align(plan: ServiceScenario, world: ServiceScenario) -> ServiceScenario:
     """A plan (preset or file) on the current world: sizes, horizon, seed and replications.
 
     So every plan of a comparison is paired with the comparator on the same seeds; the plan's
@@ -32,7 +32,7 @@ def align(plan: Scenario, world: Scenario) -> Scenario:
     return LIMITS.check(plan.with_changes(seed=world.seed, reps=world.reps, **sizes))
 
 
-def preset_on(name: str, keep: Scenario | None = None) -> Scenario:
+def preset_on(name: str, keep: ServiceScenario | None = None) -> ServiceScenario:
     """A preset with the visitor's replications, seed and sizes kept (none: the page's reps)."""
     scenario = load_scenario(name)
     if keep is None:
@@ -40,7 +40,7 @@ def preset_on(name: str, keep: Scenario | None = None) -> Scenario:
     return align(scenario, keep)
 
 
-def load_entry(entry: str, keep: Scenario | None = None) -> Scenario:
+def load_entry(entry: str, keep: ServiceScenario | None = None) -> ServiceScenario:
     """A picker entry on the page: a preset (with the visitor's settings kept) or a saved one.
 
     A saved scenario brings its own sizes, horizon, seed and replications, as a file does.
@@ -61,14 +61,14 @@ def label(name: str) -> str:
     return name.replace("_", " ")
 
 
-def modified(scenario: Scenario, origin: Scenario) -> bool:
+def modified(scenario: ServiceScenario, origin: ServiceScenario) -> bool:
     """Whether the levers or the timeline differ from the preset or file they came from."""
     return scenario.timeline != origin.timeline or any(
         getattr(scenario.params, s.name) != getattr(origin.params, s.name)
         for s in SPECS.values() if s.is_lever)
 
 
-def display_name(scenario: Scenario, origin: Scenario) -> str:
+def display_name(scenario: ServiceScenario, origin: ServiceScenario) -> str:
     """``<preset> (modified)`` once a lever or the timeline changed, until saved under a name."""
     if scenario.name != origin.name:
         return scenario.name

@@ -30,7 +30,7 @@ from sim.app.limits import LIMITS, LimitError
 from sim.app.state import ENGINE, Cancelled, Comparison, Progress, ident
 from sim.params import SPECS, ParameterError
 from sim.runner import RunResult
-from sim.scenario import Scenario
+from sim.scenario import ServiceScenario
 
 GOOD, BAD, NEUTRAL = "#047857", "#b91c1c", "#94a3b8"
 # KPIs the tornado can show: profit over the horizon, and KPIs at the horizon as on the cards.
@@ -79,7 +79,7 @@ def lever_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-def _setting(scenario: Scenario, name: str) -> str:
+def _setting(scenario: ServiceScenario, name: str) -> str:
     if name == explain.ORGANISATION:
         return "fitted" if scenario.organisation else "none"
     spec = SPECS[name]
@@ -90,12 +90,12 @@ def _setting(scenario: Scenario, name: str) -> str:
     return text
 
 
-def _work(scenarios: list[Scenario]) -> int:
+def _work(scenarios: list[ServiceScenario]) -> int:
     """Agent-weeks of running every replication of these scenarios once."""
     return sum(LIMITS.agent_weeks(s) // 2 for s in scenarios)
 
 
-def check_work(scenarios: list[Scenario], what: str) -> None:
+def check_work(scenarios: list[ServiceScenario], what: str) -> None:
     """Refuse a request over the page's work limit (the same limit as one comparison)."""
     work = _work(scenarios)
     if work > LIMITS.max_agent_weeks:
@@ -107,7 +107,7 @@ def check_work(scenarios: list[Scenario], what: str) -> None:
 
 # --- computations run off the UI thread ---------------------------------------------------------
 
-def engagement_paths(scenario: Scenario, cancel: threading.Event,
+def engagement_paths(scenario: ServiceScenario, cancel: threading.Event,
                      on_done=None) -> list[explain.EngagementPath]:
     """Every replication's engagement path, from the store or run now (raises Stopped)."""
     key = ident(scenario)
@@ -134,8 +134,9 @@ class ShapleyResult:
         self.runs = runs            # scenarios run (coalitions)
 
 
-def shapley_request(plan: Scenario, comparator: Scenario) -> tuple[explain.ShapleyDesign,
-                                                                    dict[frozenset, Scenario]]:
+def shapley_request(
+    plan: ServiceScenario, comparator: ServiceScenario
+) -> tuple[explain.ShapleyDesign, dict[frozenset, ServiceScenario]]:
     """The design and the scenario of every coalition (raises ParameterError, LimitError)."""
     found = explain.players(plan, comparator)
     plan_design = explain.design(found, seed=plan.seed)
@@ -152,7 +153,7 @@ def shapley_request(plan: Scenario, comparator: Scenario) -> tuple[explain.Shapl
     return plan_design, scenarios
 
 
-def run_shapley(plan: Scenario, comparator: Scenario, cancel: threading.Event,
+def run_shapley(plan: ServiceScenario, comparator: ServiceScenario, cancel: threading.Event,
                 on_progress, session: str) -> ShapleyResult:
     """Run every coalition on the page's engine and compute the Shapley values."""
     plan_design, scenarios = shapley_request(plan, comparator)
@@ -166,7 +167,9 @@ def run_shapley(plan: Scenario, comparator: Scenario, cancel: threading.Event,
     return ShapleyResult(plan_design, explain.shapley(plan_design, value), total, len(unique))
 
 
-def tornado_request(plan: Scenario) -> tuple[list[explain.TornadoCase], list[Scenario]]:
+def tornado_request(
+    plan: ServiceScenario,
+) -> tuple[list[explain.TornadoCase], list[ServiceScenario]]:
     """The cases and the distinct scenarios to run, the plan first (raises LimitError)."""
     cases = explain.tornado_cases(plan)
     unique = {ident(plan): plan}
@@ -178,7 +181,7 @@ def tornado_request(plan: Scenario) -> tuple[list[explain.TornadoCase], list[Sce
     return cases, scenarios
 
 
-def run_tornado(plan: Scenario, cancel: threading.Event, on_progress,
+def run_tornado(plan: ServiceScenario, cancel: threading.Event, on_progress,
                 session: str) -> dict[str, RunResult]:
     """Every lever's low and high runs and the plan's, by scenario ident."""
     _, scenarios = tornado_request(plan)
@@ -186,7 +189,9 @@ def run_tornado(plan: Scenario, cancel: threading.Event, on_progress,
     return {ident(r.scenario): r for r in results}
 
 
-def tornado_bars(plan: Scenario, runs: dict[str, RunResult], kpi: str) -> list[explain.TornadoBar]:
+def tornado_bars(
+    plan: ServiceScenario, runs: dict[str, RunResult], kpi: str
+) -> list[explain.TornadoBar]:
     """The tornado of one KPI from finished runs (no new runs)."""
     centre = runs[ident(plan)]
     return explain.tornado(explain.tornado_cases(plan),
@@ -329,7 +334,9 @@ def ExplainView(comparison: Comparison | None, names: tuple[str, str], session: 
 
 
 @solara.component
-def EngagementDrivers(plan: Scenario, comparator: Scenario, week: int, names: tuple[str, str]):
+def EngagementDrivers(
+    plan: ServiceScenario, comparator: ServiceScenario, week: int, names: tuple[str, str]
+):
     """The engagement change at ``week`` split exactly into the drivers of the equation."""
     done = solara.use_memo(lambda: solara.reactive(0), [])
     key = (ident(plan), ident(comparator), plan.reps)
@@ -489,7 +496,7 @@ def use_request(status: solara.Reactive[str], work, request, key, me: str) -> bo
                                              solara.ResultState.WAITING)
 
 
-def _shapley_plan(plan: Scenario, comparator: Scenario
+def _shapley_plan(plan: ServiceScenario, comparator: ServiceScenario
                   ) -> tuple[explain.ShapleyDesign | None, str]:
     """The Shapley design of a comparison, or the one-line reason it cannot run."""
     try:
@@ -498,7 +505,7 @@ def _shapley_plan(plan: Scenario, comparator: Scenario
         return None, str(err).splitlines()[0]
 
 
-def _tornado_plan(plan: Scenario) -> tuple[int, str]:
+def _tornado_plan(plan: ServiceScenario) -> tuple[int, str]:
     """How many scenarios a plan's tornado runs, or the one-line reason it cannot run."""
     try:
         return len(tornado_request(plan)[1]), ""

@@ -20,11 +20,11 @@ from sim.app.limits import LIMITS
 from sim.app.state import Comparison
 from sim.app.upload import YamlUpload
 from sim.params import ParameterError
-from sim.scenario import Scenario, parse_scenario
+from sim.scenario import ServiceScenario, parse_scenario
 
 
-def read_scenario(name: str, text: str | None) -> Scenario:
-    """An uploaded file as a Scenario the page may run, or ParameterError with one line.
+def read_scenario(name: str, text: str | None) -> ServiceScenario:
+    """An uploaded file as a ServiceScenario the page may run, or ParameterError with one line.
 
     The page's limits are checked on the raw data, before anything is built, and again on the
     resolved scenario (a ``base`` preset may bring sizes of its own).
@@ -48,7 +48,7 @@ def read_scenario(name: str, text: str | None) -> Scenario:
         raise ParameterError(line if line.startswith(f"{name}:") else f"{name}: {line}") from None
 
 
-def reps_note(scenario: Scenario, text: str | None) -> str:
+def reps_note(scenario: ServiceScenario, text: str | None) -> str:
     """For a file that does not set ``reps``: which replications it runs."""
     try:
         data = yaml.safe_load(text or "")
@@ -89,8 +89,14 @@ def report_maker(comparison: Comparison | None, name: str, versus: str, rate: fl
 
 
 @solara.component
-def Files(scenario: Scenario, shown_name: str, comparison: Comparison | None, load_file, save_as,
-          make_report=None):
+def Files(
+    scenario: ServiceScenario,
+    shown_name: str,
+    comparison: Comparison | None,
+    load_file,
+    save_as,
+    make_report=None,
+):
     """Save to the library; export the scenario (``sim run`` re-runs it), results, report."""
     typed, set_typed = solara.use_state("")
     error, set_error = solara.use_state("")

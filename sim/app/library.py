@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sim.params import ParameterError
-from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.scenario import ScenarioError, ServiceScenario, load_scenario
 
 ENV = "SIM_LIBRARY"
 PREFIX = "saved: "              # how saved scenarios are listed beside the presets
@@ -57,14 +57,14 @@ class Library:
         """The file of saved scenario ``name``."""
         return self.folder / f"{check_name(name)}.yaml"
 
-    def load(self, name: str) -> Scenario:
+    def load(self, name: str) -> ServiceScenario:
         """The saved scenario ``name`` (ScenarioError with one line if it cannot be read)."""
         path = self.path(name)
         if not path.is_file():
             raise ScenarioError(f"no saved scenario {name!r} in {self.folder}")
         return load_scenario(path)
 
-    def save(self, name: str, scenario: Scenario) -> Scenario:
+    def save(self, name: str, scenario: ServiceScenario) -> ServiceScenario:
         """Save ``scenario`` as ``name`` (replacing one of that name); the saved scenario.
 
         Written to a temporary file in the folder and renamed over the old one, so readers see
@@ -103,7 +103,7 @@ def unlisted(entry: str) -> str | None:
 LIBRARY = Library()     # the server's library (``SIM_LIBRARY``, set by ``sim app``)
 
 
-def resolve(entry: str, library: Library | None = None) -> Scenario:
+def resolve(entry: str, library: Library | None = None) -> ServiceScenario:
     """A picker entry as a scenario: a preset by name, or a saved one (``saved: NAME``)."""
     name = unlisted(entry)
     if name is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.params import ParameterError
-from sim.scenario import Scenario
+from sim.scenario import ServiceScenario
 
 
 class LimitError(ParameterError):
@@ -63,12 +63,12 @@ class Limits:
         return value
 
     @staticmethod
-    def agent_weeks(scenario: Scenario) -> int:
+    def agent_weeks(scenario: ServiceScenario) -> int:
         """Simulated person-weeks of a comparison (scenario and baseline, every replication)."""
         people = scenario.params.n_employees + scenario.params.n_customers
         return people * scenario.steps * scenario.reps * 2
 
-    def check(self, scenario: Scenario) -> Scenario:
+    def check(self, scenario: ServiceScenario) -> ServiceScenario:
         """``scenario`` if the page may run it, else LimitError naming the first excess."""
         self.check_value("n_employees", scenario.params.n_employees)
         self.check_value("n_customers", scenario.params.n_customers)
@@ -85,7 +85,7 @@ class Limits:
                 "or the replications")
         return scenario
 
-    def check_many(self, plans: list[Scenario], comparator: Scenario) -> None:
+    def check_many(self, plans: list[ServiceScenario], comparator: ServiceScenario) -> None:
         """Refuse a multi-plan comparison over the number of plans or the work limit."""
         if len(plans) > self.max_plans:
             raise LimitError(f"plans: {len(plans)} is above this page's maximum of "
@@ -98,7 +98,7 @@ class Limits:
                 f"{self.max_agent_weeks:,}: fewer plans, smaller sizes, weeks or replications")
 
     def check_data(self, data: Any) -> None:
-        """Refuse raw scenario data (parsed YAML) over a limit, before it becomes a Scenario.
+        """Refuse raw scenario data (parsed YAML) over a limit, before it becomes a ServiceScenario.
 
         Only numbers are judged here; wrong types are left to the scenario parser, which names
         them. Sizes inherited from a ``base`` preset are judged by :meth:`check` later.

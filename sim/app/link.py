@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from sim.app.limits import LIMITS
 from sim.params import LEVERS, SPECS, ParameterError
-from sim.scenario import Scenario, parse_timeline, timeline_entries
+from sim.scenario import ServiceScenario, parse_timeline, timeline_entries
 
 SIZES = ("n_employees", "n_customers")
 RUN_KEYS = {"weeks": "steps", "reps": "reps", "seed": "seed"}
@@ -36,8 +36,8 @@ class View:
     """Everything a link reproduces."""
 
     preset: str                       # picker entry the levers came from (preset or saved)
-    origin: Scenario                  # that preset or saved scenario, on the page's settings
-    scenario: Scenario                # the plan as edited
+    origin: ServiceScenario                  # that preset or saved scenario, on the page's settings
+    scenario: ServiceScenario                # the plan as edited
     comparator: str = "today"
     plans: list[str] = field(default_factory=list)   # picker entries; CURRENT for the edit
     tab: int = 0
@@ -74,7 +74,7 @@ def encode(view: View) -> str:
     return urlencode(query, safe=":,[]{}\"")
 
 
-def decode(query: str | None, default: str, load: Callable[[str], Scenario],
+def decode(query: str | None, default: str, load: Callable[[str], ServiceScenario],
            comparators: list[str], plan_choices: list[str], tabs: int) -> View:
     """The view of a link; ``load(entry)`` gives a preset or saved scenario on the page.
 

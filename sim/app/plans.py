@@ -24,7 +24,7 @@ from sim.app.library import LIBRARY, unlisted
 from sim.app.limits import LIMITS
 from sim.app.state import ENGINE, Cancelled, Comparison, Progress, baseline_for, compare_many
 from sim.params import ParameterError
-from sim.scenario import Scenario
+from sim.scenario import ServiceScenario
 from sim.stats import DISCOUNT_RATE
 
 
@@ -80,8 +80,8 @@ def plans_table(rows: list[dict], versus: str, rate: float = DISCOUNT_RATE) -> s
 
 
 @solara.component
-def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
-                 uploads: dict[str, Scenario], baseline_name: str, session: str,
+def ComparePlans(scenario: ServiceScenario, shown_name: str, presets: list[str],
+                 uploads: dict[str, ServiceScenario], baseline_name: str, session: str,
                  rate: float = DISCOUNT_RATE * 100, chosen: list[str] | None = None,
                  set_chosen=None, on_results=None):
     """Several plans (presets, saved scenarios, the current edit, loaded files) compared.
@@ -101,7 +101,7 @@ def ComparePlans(scenario: Scenario, shown_name: str, presets: list[str],
     status = solara.use_memo(lambda: solara.reactive(""), [])
     versus = label(baseline_name)
 
-    def build() -> tuple[list[str], list[Scenario], Scenario]:
+    def build() -> tuple[list[str], list[ServiceScenario], ServiceScenario]:
         names = list(latest.current)
         plans = []
         for name in names:

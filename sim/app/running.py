@@ -20,7 +20,7 @@ import solara
 from sim.app.entries import one_line
 from sim.app.state import ENGINE, Cancelled, Comparison, Progress, baseline_for, compare
 from sim.params import ParameterError
-from sim.scenario import Scenario
+from sim.scenario import ServiceScenario
 
 DEBOUNCE_S = 0.12
 
@@ -40,7 +40,7 @@ class Run:
     again: Callable[[], None]
 
 
-def use_run(scenario: Scenario, baseline_name: str, key: str, wanted: str, session: str,
+def use_run(scenario: ServiceScenario, baseline_name: str, key: str, wanted: str, session: str,
             set_info: Callable[[str], None], set_notice: Callable[[str], None]) -> Run:
     """Compare ``scenario`` (whose YAML is ``key``) with ``baseline_name`` whenever either changes.
 

@@ -16,13 +16,22 @@ from sim.app.components import LEVER_TITLES, LeverSlider, aria
 from sim.app.entries import comparator_names, label
 from sim.app.limits import LIMITS
 from sim.params import LEVER_GROUPS, SPECS, ParameterError
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import ServiceScenario, load_scenario
 
 
 @solara.component
-def Sidebar(scenario: Scenario, origin: Scenario, presets: list[str], saved: list[str],
-            preset: str, choose_preset, baseline_name: str, set_baseline_name, change,
-            set_scenario):
+def Sidebar(
+    scenario: ServiceScenario,
+    origin: ServiceScenario,
+    presets: list[str],
+    saved: list[str],
+    preset: str,
+    choose_preset,
+    baseline_name: str,
+    set_baseline_name,
+    change,
+    set_scenario,
+):
     """Scenario and baseline pickers, grouped levers, and the world and run settings."""
     stories = solara.use_memo(lambda: {n: load_scenario(n).description for n in presets}, [])
 
@@ -107,7 +116,7 @@ def SizeInput(label: str, value: int, low: int, high: int, on_value, hint: str =
 
 
 @solara.component
-def ConfirmDiscard(pending: str | None, scenario: Scenario, on_close, on_ok):
+def ConfirmDiscard(pending: str | None, scenario: ServiceScenario, on_close, on_ok):
     """Asks before a picked preset (``pending``) drops the scenario's edited timeline."""
     solara.lab.ConfirmationDialog(
         pending is not None, on_close=on_close,

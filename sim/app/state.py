@@ -30,7 +30,7 @@ from sim.app.fairqueue import RUNNING, FairQueue, Job
 from sim.app.library import resolve
 from sim.app.limits import LIMITS, Limits
 from sim.runner import ANNUALISED, RunResult
-from sim.scenario import Scenario
+from sim.scenario import ServiceScenario
 from sim.stats import half_width, normal_quantile, per_year, t_interval
 
 # Weekly flows are noisy: their end value is the mean of the last END_WEEKS weeks.
@@ -162,7 +162,7 @@ class Engine:
                     "recycled": self.recycled}
 
     # --- what sessions call -------------------------------------------------------------------
-    def run(self, scenarios: list[Scenario], session: str = "default",
+    def run(self, scenarios: list[ServiceScenario], session: str = "default",
             cancel: threading.Event | None = None,
             on_progress: Callable[[Progress], None] | None = None,
             on_prefix: Callable[[list[RunResult]], None] | None = None) -> list[RunResult]:
@@ -224,7 +224,7 @@ class Engine:
         if self._queue.stop(job) and job.worker is not None:
             job.worker.stop()
 
-    def _await(self, req: _Request, idents: list[str], scenarios: list[Scenario],
+    def _await(self, req: _Request, idents: list[str], scenarios: list[ServiceScenario],
                cancel: threading.Event | None, on_progress, on_prefix) -> list[RunResult]:
         shown, last = 0, 0.0
         reported: Progress | None = None
@@ -276,7 +276,9 @@ class Engine:
         return k
 
     @staticmethod
-    def _collect(req: _Request, idents: list[str], scenarios: list[Scenario]) -> list[RunResult]:
+    def _collect(
+        req: _Request, idents: list[str], scenarios: list[ServiceScenario]
+    ) -> list[RunResult]:
         return [RunResult(scenario, pd.concat([req.results[(ident, r)]
                                                for r in range(scenario.reps)],
                                               ignore_index=True), pd.DataFrame())
@@ -415,7 +417,7 @@ class Engine:
 ENGINE = Engine()
 
 
-def ident(scenario: Scenario) -> str:
+def ident(scenario: ServiceScenario) -> str:
     """What a replication's numbers depend on (the cache key).
 
     The resolved scenario without its name, story and replication count, so a renamed or
@@ -424,7 +426,7 @@ def ident(scenario: Scenario) -> str:
     return dataclasses.replace(scenario, name="-", description="", reps=1).to_yaml()
 
 
-def baseline_for(name: str, scenario: Scenario) -> Scenario:
+def baseline_for(name: str, scenario: ServiceScenario) -> ServiceScenario:
     """Preset ``name`` run on the scenario's world: same sizes, horizon, start, seed and reps.
 
     ``today`` (the default comparator) is today's organisation unchanged: the baseline preset.
@@ -435,9 +437,16 @@ def baseline_for(name: str, scenario: Scenario) -> Scenario:
     preset = resolve(TODAY_PRESET if name == TODAY else name)
     sizes = {key: getattr(scenario.params, key) for key in SHARED_SIZES}
     timeline = tuple(e for e in preset.timeline if e.week <= scenario.steps)
-    return Scenario(name=name, description=TODAY_TEXT if name == TODAY else preset.description,
-                    params=preset.params.replace(**sizes), steps=scenario.steps, timeline=timeline,
-                    seed=scenario.seed, reps=scenario.reps, start=scenario.start)
+    return ServiceScenario(
+        name=name,
+        description=TODAY_TEXT if name == TODAY else preset.description,
+        params=preset.params.replace(**sizes),
+        steps=scenario.steps,
+        timeline=timeline,
+        seed=scenario.seed,
+        reps=scenario.reps,
+        start=scenario.start,
+    )
 
 
 @dataclass(frozen=True)
@@ -546,10 +555,15 @@ class Comparison:
         return table[[*first, *[c for c in table.columns if c not in first]]].to_csv(index=False)
 
 
-def compare(scenario: Scenario, baseline: Scenario, cancel: threading.Event | None = None,
-            on_progress: Callable[[Progress], None] | None = None,
-            on_early: Callable[[Comparison], None] | None = None,
-            engine: Engine = ENGINE, session: str = "default") -> Comparison:
+def compare(
+    scenario: ServiceScenario,
+    baseline: ServiceScenario,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_early: Callable[[Comparison], None] | None = None,
+    engine: Engine = ENGINE,
+    session: str = "default",
+) -> Comparison:
     """Run (or fetch) both scenarios' replications for ``session`` and pair them.
 
     ``on_early`` receives a comparison of the first replications while the rest still run.
@@ -564,7 +578,7 @@ def compare(scenario: Scenario, baseline: Scenario, cancel: threading.Event | No
     return Comparison(ran, base, time.perf_counter() - start)
 
 
-def compare_many(plans: list[Scenario], comparator: Scenario,
+def compare_many(plans: list[ServiceScenario], comparator: ServiceScenario,
                  cancel: threading.Event | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
                  engine: Engine = ENGINE, session: str = "default") -> list[Comparison]:

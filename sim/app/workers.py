@@ -30,7 +30,7 @@ import pandas as pd
 
 from sim.model import ServiceModel
 from sim.runner import cached_frames, keep_frames, replication_seed
-from sim.scenario import Scenario
+from sim.scenario import ServiceScenario
 
 # Fields of a slot in the shared array.
 STOP, WEEKS = 0, 1
@@ -41,7 +41,9 @@ class Stopped(Exception):
     """The server asked the worker to stop the replication it was running."""
 
 
-def simulate(scenario: Scenario, replication: int, should_stop=None, on_week=None) -> pd.DataFrame:
+def simulate(
+    scenario: ServiceScenario, replication: int, should_stop=None, on_week=None
+) -> pd.DataFrame:
     """One replication's time series, exactly as ``sim run`` computes it, week by week.
 
     ``should_stop()`` is asked before each week (raise Stopped if true); ``on_week(weeks)`` hears
@@ -134,7 +136,7 @@ class Worker:
         self.used = False           # ran a job: holds model memory and caches
         self.idle_since = time.monotonic()
 
-    def start(self, ticket: int, scenario: Scenario, replication: int, job: Any) -> None:
+    def start(self, ticket: int, scenario: ServiceScenario, replication: int, job: Any) -> None:
         """Send a replication to this (idle) worker."""
         self.shared[self.slot * FIELDS + WEEKS] = 0
         self.job, self.ticket, self.stop_sent, self.used = job, ticket, 0.0, True
