@@ -22,8 +22,6 @@ from sim.elementary import exp, power
 from sim.params import Params
 from sim.state import ACTIVE, LOST, PROSPECT, Encounters, Market, Units
 
-PROMOTER_SATISFACTION = 0.8  # post-visit satisfaction at which a customer may rave
-DETRACTOR_SATISFACTION = 0.35  # post-visit satisfaction at which a customer may complain
 NEW_CUSTOMER = {"satisfaction": 0.65, "loyalty": 0.15}
 NEW_PROSPECT = {"expectation": 0.65, "satisfaction": 0.6, "loyalty": 0.2}
 
@@ -77,8 +75,8 @@ def word_of_mouth(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Who hears a positive and who a negative message this week (one entry per message)."""
     talk = draws["talk"][enc.customer]
-    rave = (enc.satisfaction >= PROMOTER_SATISFACTION) & (talk < params.wom_promoter_p)
-    complain = (enc.satisfaction <= DETRACTOR_SATISFACTION) & (talk < params.wom_detractor_p)
+    rave = (enc.satisfaction >= params.promoter_satisfaction) & (talk < params.wom_promoter_p)
+    complain = (enc.satisfaction <= params.detractor_satisfaction) & (talk < params.wom_detractor_p)
     return (neighbours(contacts, enc.customer[rave]), neighbours(contacts, enc.customer[complain]))
 
 

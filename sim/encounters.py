@@ -28,10 +28,6 @@ QUALITY_FROM = {
     "customer_focus": 0.10,
 }
 WORKLOAD_POINTS = ([1.0, 1.4, 2.0, 3.0], [1.0, 0.71, 0.15, 0.05])
-UNFIXED_PROBLEM_FACTOR = 0.5  # quality kept when a problem is left unsolved
-FIXED_PROBLEM_BONUS = 0.05  # a problem solved well leaves a small glow (service recovery)
-QUALITY_NOISE = 0.3  # width of the uniform noise on an encounter's quality
-FEEDBACK_RATE = 0.5  # weight of this week's served customers in an employee's feedback
 
 
 def time_share(params: Params, inducting: np.ndarray) -> np.ndarray:
@@ -155,11 +151,12 @@ def serve(
     fixed = u_problem < params.problem_rate * fix
     quality = np.where(
         problem,
-        np.where(fixed, quality + FIXED_PROBLEM_BONUS, quality * UNFIXED_PROBLEM_FACTOR),
+        np.where(fixed, quality + params.fixed_problem_bonus,
+                 quality * params.unfixed_problem_factor),
         quality,
     )
     noise = draws["quality"][visitors] - 0.5
-    quality = np.where(served, np.clip(quality + QUALITY_NOISE * noise, 0.0, 1.0), 0.0)
+    quality = np.where(served, np.clip(quality + params.quality_noise * noise, 0.0, 1.0), 0.0)
 
     expectation = market.expectation[visitors]
     satisfaction = np.clip(
@@ -199,11 +196,11 @@ def _move_service_norm(
     )
 
 
-def pass_feedback_to_staff(wf: Workforce, enc: Encounters) -> None:
+def pass_feedback_to_staff(params: Params, wf: Workforce, enc: Encounters) -> None:
     """The satisfaction of the customers each employee served this week lifts (or dents) them."""
     served = enc.employee >= 0
     who = enc.employee[served]
     total = np.bincount(who, weights=enc.satisfaction[served], minlength=wf.n)
     count = np.bincount(who, minlength=wf.n)
     got = count > 0
-    wf.feedback[got] += FEEDBACK_RATE * (total[got] / count[got] - wf.feedback[got])
+    wf.feedback[got] += params.feedback_rate * (total[got] / count[got] - wf.feedback[got])

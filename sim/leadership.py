@@ -17,7 +17,6 @@ import numpy as np
 from sim.params import Params
 from sim.state import TRAIT_LEVERS, Units
 
-PROCESS_DECAY_SHARE = 0.25  # process quality decays at this share of the improvement rate
 # Manager's engagement target: a base plus weights that sum to 1 with it (1 with a fully engaged
 # team and fully satisfied customers).
 MANAGER_ENGAGEMENT_FROM = {"base": 0.15, "team": 0.45, "csat": 0.4}
@@ -68,9 +67,9 @@ def voiced_ideas(params: Params, team_trust: np.ndarray, team_engagement: np.nda
     return params.voice_climate * team_trust * team_engagement
 
 
-def process_quality_at_rest(ideas: np.ndarray) -> np.ndarray:
+def process_quality_at_rest(params: Params, ideas: np.ndarray) -> np.ndarray:
     """Process quality where improvement from ideas balances decay (:func:`update_managers`)."""
-    return ideas / (ideas + PROCESS_DECAY_SHARE)
+    return ideas / (ideas + params.process_decay_share)
 
 
 def update_managers(
@@ -83,4 +82,4 @@ def update_managers(
     ) / params.manager_engagement_weeks
     ideas = voiced_ideas(params, team_trust, team_engagement)
     pq = units.process_quality
-    pq += params.improvement_rate * (ideas * (1.0 - pq) - PROCESS_DECAY_SHARE * pq)
+    pq += params.improvement_rate * (ideas * (1.0 - pq) - params.process_decay_share * pq)

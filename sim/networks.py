@@ -12,11 +12,9 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
+from sim.params import Params
 from sim.rng import Streams
 from sim.state import Encounters, Units, Workforce
-
-PEER_P_WITHIN = 0.6  # chance two colleagues in one unit are peers
-PEER_CROSS_PER_HEAD = 1.0  # mean ties to colleagues of other units
 
 
 def adjacency(src: np.ndarray, dst: np.ndarray, n: int) -> sp.csr_matrix:
@@ -47,16 +45,17 @@ def org_hierarchy(units: Units, workforce: Workforce) -> nx.DiGraph:
     return graph
 
 
-def peer_network(units: Units, workforce: Workforce, streams: Streams) -> nx.Graph:
+def peer_network(params: Params, units: Units, workforce: Workforce, streams: Streams
+                 ) -> nx.Graph:
     """Peers among positions: dense within a unit, sparse across units (for contagion)."""
     graph = nx.Graph()
     graph.add_nodes_from(range(workforce.n))
     seed = streams.nx_seed("network.peers")
     for u in range(units.n):
         start, count = int(units.position_start[u]), int(units.position_count[u])
-        local = nx.fast_gnp_random_graph(count, PEER_P_WITHIN, seed=seed + u)
+        local = nx.fast_gnp_random_graph(count, params.peer_p_within, seed=seed + u)
         graph.add_edges_from((a + start, b + start) for a, b in local.edges)
-    n_cross = int(round(PEER_CROSS_PER_HEAD * workforce.n / 2)) if units.n > 1 else 0
+    n_cross = int(round(params.peer_cross_per_head * workforce.n / 2)) if units.n > 1 else 0
     if n_cross:
         rng = streams.generator("network.peers.cross")
         a = rng.integers(0, workforce.n, n_cross)

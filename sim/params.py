@@ -393,7 +393,38 @@ class Params:
     fix_floor_resources: float = _p(0.6, 0.0, 1.0, "share of fix chance", "behaviour",
                                     "Share of the chance to fix a problem kept with no resources",
                                     "seeds 000, 004; assumption")
+    quality_noise: float = _p(0.3, 0.0, 1.0, "quality (uniform width)", "behaviour",
+                              "Width of the uniform chance noise on an encounter's quality",
+                              "assumption (visits differ by chance)")
+    fixed_problem_bonus: float = _p(0.05, 0.0, 0.3, "quality", "behaviour",
+                                    "Quality added when a problem is solved well (a small glow "
+                                    "of service recovery)", "seed 004; assumption")
+    unfixed_problem_factor: float = _p(0.5, 0.0, 1.0, "share of quality", "behaviour",
+                                       "Share of quality kept when a problem is left unsolved",
+                                       "seed 003; assumption")
+    feedback_rate: float = _p(0.5, 0.01, 1.0, "weight per week", "behaviour",
+                              "Weight of this week's served customers in an employee's "
+                              "feedback (the rest is the feedback before)", "assumption")
+    mood_persistence: float = _p(0.5, 0.0, 0.95, "share per week", "behaviour",
+                                 "Share of last week's mood carried into this week",
+                                 "assumption (moods last days, not weeks)")
+    process_decay_share: float = _p(0.25, 0.01, 2.0, "x improvement rate", "behaviour",
+                                    "Decay of process quality, as a share of the improvement "
+                                    "rate (sets process quality at rest)", "seed 004; assumption")
+    peer_p_within: float = _p(0.6, 0.0, 1.0, "probability", "behaviour",
+                              "Chance two colleagues of one unit are peers",
+                              "assumption (most colleagues of a small team know each other)",
+                              structural=True)
+    peer_cross_per_head: float = _p(1.0, 0.0, 10.0, "ties per employee", "behaviour",
+                                    "Mean peer ties to colleagues of other units",
+                                    "assumption", structural=True)
     # --- market: customers ----------------------------------------------------------------------
+    promoter_satisfaction: float = _p(0.8, 0.5, 1.0, "satisfaction", "market",
+                                      "Post-visit satisfaction at or above which a customer "
+                                      "may rave", "Anderson 1998; threshold an assumption")
+    detractor_satisfaction: float = _p(0.35, 0.0, 0.5, "satisfaction", "market",
+                                       "Post-visit satisfaction at or below which a customer "
+                                       "may complain", "Anderson 1998; threshold an assumption")
     visit_rate: float = _p(0.5, 0.01, 5.0, "visits per week", "market",
                            "Visits per week of a customer of average loyalty",
                            "design assumption")

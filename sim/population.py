@@ -224,7 +224,7 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
     """Start unit stocks and staff feedback at the fixed point of their weekly updates.
 
     Steady state of each update (see the modules named): process quality
-    ``pq = ideas / (ideas + PROCESS_DECAY_SHARE)`` (leadership); manager engagement at its target
+    ``pq = ideas / (ideas + process_decay_share)`` (leadership); manager engagement at its target
     (leadership); CSAT = expected encounter quality when expectations equal experience
     (encounters, customers); staff feedback = their unit's CSAT and mood at its target
     (encounters, workforce); workload = expected visits / capacity and the service norm = routine
@@ -244,12 +244,12 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
         team_eng = np.bincount(wf.unit, wf.engagement * on, units.n) / per_unit
         team_trust = np.bincount(wf.unit, wf.trust * on, units.n) / per_unit
         ideas = leadership.voiced_ideas(params, team_trust, team_eng)
-        units.process_quality[:] = leadership.process_quality_at_rest(ideas)
+        units.process_quality[:] = leadership.process_quality_at_rest(params, ideas)
         q = encounters.core_quality(params, wf, units, staff)
         routine = np.bincount(wf.unit[staff], weights=q, minlength=units.n) / per_unit
         fix = encounters.fix_probability(params, wf, staff)
-        with_problem = (fix * (q + encounters.FIXED_PROBLEM_BONUS)
-                        + (1.0 - fix) * q * encounters.UNFIXED_PROBLEM_FACTOR)
+        with_problem = (fix * (q + params.fixed_problem_bonus)
+                        + (1.0 - fix) * q * params.unfixed_problem_factor)
         q = (1.0 - params.problem_rate) * q + params.problem_rate * with_problem
         quality = np.bincount(wf.unit[staff], weights=q, minlength=units.n) / per_unit
         loyalty = power(quality, params.loyalty_convexity)

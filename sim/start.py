@@ -56,7 +56,7 @@ def build(params: Params, streams: Streams) -> Organisation:
     units = build_units(params, streams)
     wf = build_workforce(units, params, streams)
     market = build_market(units, params, streams)
-    peer_network = networks.peer_network(units, wf, streams)
+    peer_network = networks.peer_network(params, units, wf, streams)
     peers = networks.graph_adjacency(peer_network, wf.n)
     src, dst = networks.word_of_mouth_edges(
         units, params.wom_degree, params.wom_nonlocal, streams

@@ -82,7 +82,7 @@ def run_week(
     staff_draws = streams.uniforms(f"{stream}staff", week, STAFF_DECISIONS, wf.n)
     workforce.record_absence(params, wf, staff_draws["absent"])
     enc = encounters.serve(params, wf, units, market, market_draws, inducting)
-    encounters.pass_feedback_to_staff(wf, enc)
+    encounters.pass_feedback_to_staff(params, wf, enc)
 
     active_before = int(np.count_nonzero(market.status == ACTIVE))
     customers.absorb_encounters(params, market, units, enc)

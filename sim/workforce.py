@@ -30,7 +30,6 @@ QUIT_REFERENCE_BURNOUT = 0.2
 # calibrated coefficient (no one's weekly chance of leaving is above a coin flip).
 MAX_WEEKLY_HAZARD = 0.5
 ABSENCE_MEMORY_WEEKS = 52  # window of an employee's recorded absence rate
-MOOD_PERSISTENCE = 0.5  # share of last week's mood carried into this week
 SETTLE_SWEEPS = 8  # fixed-point sweeps for the starting balance of own and peers' engagement
 
 
@@ -213,7 +212,7 @@ def update(
     wf.engagement += (eng_star - wf.engagement) / params.engagement_weeks + contagion * (
         peer_engagement - wf.engagement
     )
-    mood = MOOD_PERSISTENCE * wf.mood + (1.0 - MOOD_PERSISTENCE) * mood_star
+    mood = params.mood_persistence * wf.mood + (1.0 - params.mood_persistence) * mood_star
     mood_pull = np.where(has_peers, params.mood_contagion, 0.0)
     wf.mood[:] = mood + mood_pull * (peer_mood - mood)
     wf.burnout += (burn_star - wf.burnout) / params.burnout_weeks
