@@ -52,24 +52,24 @@ def run_one(scenario: ServiceScenario, replication: int = 0) -> ServiceModel:
     return model.run()
 
 
-def _entry(scenario: ServiceScenario, replication: int) -> str:
-    """The run cache's name of one replication: everything its numbers depend on.
+def _entry(scenario: ServiceScenario, replication: int, seed: int) -> str:
+    """The run cache's name of one run: everything its numbers depend on.
 
-    The resolved scenario without its name, story and replication count (they change no
-    number), the replication's seed and label, and the code (see :mod:`sim.cache`).
+    The resolved scenario without its name, story, seed and replication count (they change no
+    number, or are given), the run's seed and replication label, and the code (see
+    :mod:`sim.cache`).
     """
     settings = {k: v for k, v in scenario.to_dict().items()
                 if k not in ("name", "description", "seed", "reps")}
-    seed = replication_seed(scenario, replication)
     return cache.key("run", repr(settings), seed, replication) + ".pkl"
 
 
 Frames = tuple[pd.DataFrame, pd.DataFrame]  # a replication's time series and unit table
 
 
-def cached_frames(scenario: ServiceScenario, replication: int) -> Frames | None:
-    """A replication's frames from the run cache (shared by ``sim run``, sweeps and the page)."""
-    stored = cache.read("runs", _entry(scenario, replication))
+def cached_frames(scenario: ServiceScenario, replication: int, seed: int) -> Frames | None:
+    """A run's frames from the run cache (shared by ``sim run``, sweeps and the page)."""
+    stored = cache.read("runs", _entry(scenario, replication, seed))
     if stored is None:
         return None
     try:
@@ -79,16 +79,16 @@ def cached_frames(scenario: ServiceScenario, replication: int) -> Frames | None:
 
 
 def keep_frames(scenario: ServiceScenario, replication: int, model: ServiceModel) -> Frames:
-    """A finished replication's frames, stored in the run cache."""
+    """A finished run's frames, stored in the run cache (under the seed it ran with)."""
     frames = (model.timeseries(), model.unit_timeseries())
-    cache.write("runs", _entry(scenario, replication),
+    cache.write("runs", _entry(scenario, replication, model.scenario.rng),
                 pickle.dumps(frames, protocol=pickle.HIGHEST_PROTOCOL))
     return frames
 
 
 def run_frames(scenario: ServiceScenario, replication: int = 0) -> Frames:
     """One replication's time series and unit table: from the run cache, or run now and kept."""
-    stored = cached_frames(scenario, replication)
+    stored = cached_frames(scenario, replication, replication_seed(scenario, replication))
     if stored is not None:
         return stored
     return keep_frames(scenario, replication, run_one(scenario, replication))

@@ -49,8 +49,13 @@ _IMPORT_PPID = os.getppid()
 
 
 # --- in the workers -------------------------------------------------------------------------------
-def worker_init() -> None:
-    """Executor ``initializer``: ignore Ctrl-C and exit as soon as the parent process is gone."""
+def worker_init(cache_dir: str) -> None:
+    """Executor ``initializer``: ignore Ctrl-C and exit as soon as the parent process is gone.
+
+    Workers fork from a forkserver started once per process, so they take the parent's cache
+    setting as it is now (``SIM_CACHE_DIR``), not as it was when the forkserver started.
+    """
+    os.environ["SIM_CACHE_DIR"] = cache_dir
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:
@@ -135,7 +140,8 @@ def run_local[Task, Outcome](
         inflight: dict[Future[Outcome], Task] = {}
         broken = isolated = False
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=worker_init
+            max_workers=workers, mp_context=ctx, initializer=worker_init,
+            initargs=(os.environ.get("SIM_CACHE_DIR", ""),),
         ) as pool:
             try:
                 while (queue or suspects or inflight) and not broken:

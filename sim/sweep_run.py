@@ -41,22 +41,32 @@ class RunOutcome:
 
 
 def execute_run(task: RunTask) -> RunOutcome:
-    """Run one model and summarise it; an exception becomes a recorded error, not a crash."""
+    """Run one model and summarise it; an exception becomes a recorded error, not a crash.
+
+    A run ``sim run``, the page or another sweep has made already comes from the run cache,
+    unless the agents' tables are wanted (they need the model itself).
+    """
     from sim.model import ServiceModel
+    from sim.runner import cached_frames, keep_frames
 
     start = time.perf_counter()
     spec = task.spec
     try:
         scenario = task.base.with_changes(seed=spec.seed, reps=1, **task.values)
-        model = ServiceModel(scenario, replication=spec.replication).run()
-        series = model.timeseries()
+        stored = None if task.outputs.agents else cached_frames(scenario, spec.replication,
+                                                                 spec.seed)
+        model = None
+        if stored is None:
+            model = ServiceModel(scenario, replication=spec.replication).run()
+            stored = keep_frames(scenario, spec.replication, model)
+        series, units = stored
         summary = summarise(series, task.outputs)
         tables: dict[str, pd.DataFrame] = {}
         if task.outputs.timeseries:
             tables["timeseries"] = series
         if task.outputs.units:
-            tables["units"] = model.unit_timeseries()
-        if task.outputs.agents:
+            tables["units"] = units
+        if model is not None and task.outputs.agents:
             tables.update(agent_snapshots(model))
         return RunOutcome(spec, task.values, summary, None, time.perf_counter() - start, tables)
     except Exception as err:  # noqa: BLE001 - a failing run is data, the sweep goes on

@@ -50,6 +50,13 @@ def write(tmp_path: Path, data: dict, name: str = "exp.yaml") -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def runs_not_cached(monkeypatch, tmp_path_factory) -> None:
+    """Each test's sweeps run their models: with the runs of an earlier test in the run cache,
+    two sweeps compared here would be one cache compared with itself."""
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 def rows(out: Path, table: str = "runs") -> pd.DataFrame:
     """A results table without the timing column (the only non-deterministic one)."""
     return load_table(out, table).drop(columns=["seconds"], errors="ignore")
@@ -332,6 +339,19 @@ def test_a_run_is_the_model_run_with_its_recorded_seed(reference):
 
 
 # --- execution ------------------------------------------------------------------------------------
+def test_a_run_another_sweep_made_comes_from_the_run_cache_unchanged(reference, tmp_path):
+    """The same sweep twice on one (fresh) cache: the second reads all 12 runs from the cache
+    and writes the rows and time series of the uncached reference."""
+    first = run_sweep(parse_experiment(TINY), tmp_path / "a", workers=1, quiet=True)
+    cached = sorted(Path(os.environ["SIM_CACHE_DIR"], "runs").glob("*.pkl"))
+    assert len(cached) == first.ran == 12
+    run_sweep(parse_experiment(TINY), tmp_path / "b", workers=1, quiet=True)
+    assert sorted(Path(os.environ["SIM_CACHE_DIR"], "runs").glob("*.pkl")) == cached
+    pd.testing.assert_frame_equal(rows(tmp_path / "b"), rows(reference))
+    pd.testing.assert_frame_equal(rows(tmp_path / "b", "timeseries"),
+                                  rows(reference, "timeseries"))
+
+
 def test_two_workers_equal_one_worker_row_for_row(reference, tmp_path):
     run_sweep(parse_experiment(TINY), tmp_path, workers=2, quiet=True, flush_runs=3)
     pd.testing.assert_frame_equal(rows(tmp_path), rows(reference))

@@ -50,7 +50,7 @@ def simulate(
     the weeks done after each. A replication ``sim run``, a sweep or another page server has
     run already comes from the run cache they share.
     """
-    stored = cached_frames(scenario, replication)
+    stored = cached_frames(scenario, replication, replication_seed(scenario, replication))
     if stored is None:
         model = ServiceModel(scenario, rng=replication_seed(scenario, replication),
                              replication=replication)
