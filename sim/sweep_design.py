@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from sim.metrics import HEADLINE, KPI_COLUMNS
-from sim.params import SPECS, ParameterError, check_keys, check_names
+from sim.params import SPECS, ParameterError, check_keys, check_names, shown
 from sim.scenario import (
     MAX_STEPS,
     ScenarioError,
@@ -256,7 +256,7 @@ def _parse(data: Any, source: str, directory: Path) -> Experiment:
     check_keys(design, DESIGN_KEYS, "design", ExperimentError)
     method = design.get("method", "grid")
     if not isinstance(method, str) or method not in METHODS:
-        raise ParameterError(f"design.method: {_shown(method)} is not one of {', '.join(METHODS)}")
+        raise ParameterError(f"design.method: {shown(method)} is not one of {', '.join(METHODS)}")
     for key, users in (("levels", ("morris",)), ("second_order", ("sobol",))):
         if key in design and method not in users:
             raise ParameterError(f"design.{key}: only used by a {' or '.join(users)} design")
@@ -407,7 +407,7 @@ def _mapping(data: dict[str, Any], key: str, what: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ParameterError(f"{key}: expected {what}, got {_shown(value)}")
+        raise ParameterError(f"{key}: expected {what}, got {shown(value)}")
     return value
 
 
@@ -422,7 +422,7 @@ def _name(data: dict[str, Any], default: str) -> str:
         or any(c in name for c in "/\\")
     ):
         raise ParameterError(
-            f"name: {_shown(name)} cannot name a results folder (one line, no '/', at most "
+            f"name: {shown(name)} cannot name a results folder (one line, no '/', at most "
             "120 characters)"
         )
     return name
@@ -434,15 +434,6 @@ def plain(value: Any, limit: int = 80) -> str:
     A printable string (an address, a file name) is shown as is, anything else as its repr.
     """
     text = repr(value) if not isinstance(value, str) or not value.isprintable() else value
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    """``repr(value)``, cut to ``limit`` characters (one line whatever the input)."""
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):  # e.g. an int too long to print
-        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
