@@ -149,12 +149,7 @@ def serve(
     # given a problem, u_problem / problem_rate is a fresh uniform: it decides the fix
     fix = np.append(fix_probability(params, wf, staff), 0.0)[row]
     fixed = u_problem < params.problem_rate * fix
-    quality = np.where(
-        problem,
-        np.where(fixed, quality + params.fixed_problem_bonus,
-                 quality * params.unfixed_problem_factor),
-        quality,
-    )
+    quality = np.where(problem, after_problem(params, quality, fixed), quality)
     noise = draws["quality"][visitors] - 0.5
     quality = np.where(served, np.clip(quality + params.quality_noise * noise, 0.0, 1.0), 0.0)
 
@@ -194,6 +189,15 @@ def _move_service_norm(
     units.service_norm += gap / np.where(
         gap < 0.0, params.norm_erosion_weeks, params.norm_recovery_weeks
     )
+
+
+def after_problem(params: Params, quality: np.ndarray, fixed: np.ndarray | bool) -> np.ndarray:
+    """Quality of a visit that had a problem.
+
+    Solved, it gains a little (service recovery); left unsolved, it keeps only a share.
+    """
+    return np.where(fixed, quality + params.fixed_problem_bonus,
+                    quality * params.unfixed_problem_factor)
 
 
 def pass_feedback_to_staff(params: Params, wf: Workforce, enc: Encounters) -> None:

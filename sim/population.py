@@ -248,8 +248,8 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
         q = encounters.core_quality(params, wf, units, staff)
         routine = np.bincount(wf.unit[staff], weights=q, minlength=units.n) / per_unit
         fix = encounters.fix_probability(params, wf, staff)
-        with_problem = (fix * (q + params.fixed_problem_bonus)
-                        + (1.0 - fix) * q * params.unfixed_problem_factor)
+        with_problem = (fix * encounters.after_problem(params, q, True)
+                        + (1.0 - fix) * encounters.after_problem(params, q, False))
         q = (1.0 - params.problem_rate) * q + params.problem_rate * with_problem
         quality = np.bincount(wf.unit[staff], weights=q, minlength=units.n) / per_unit
         loyalty = power(quality, params.loyalty_convexity)
