@@ -496,8 +496,8 @@ class Comparison:
     def survey(self, key: str) -> tuple[float, float] | None:
         """What the plan's surveys read for a true KPI at the horizon, with a 95% margin.
 
-        Both are means over replications: the surveyed value and one survey's sampling margin;
-        None if no survey measures the KPI. Read as the true KPI is: in the final week, or
+        Both are means over replications: the surveyed value and the sampling margin of what
+        was read; None if no survey measures the KPI. Read as the true KPI is: in the final week, or
         over the last END_WEEKS weeks of a flow, whose weekly customer surveys are independent
         samples (their average has the smaller error).
         """
