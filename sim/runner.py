@@ -44,12 +44,14 @@ def replication_seed(scenario: ServiceScenario, replication: int) -> int:
     return scenario.seed + replication
 
 
-def run_one(scenario: ServiceScenario, replication: int = 0) -> ServiceModel:
-    """Build and run one replication to the scenario's horizon."""
-    model = ServiceModel(
-        scenario, rng=replication_seed(scenario, replication), replication=replication
-    )
-    return model.run()
+def run_one(scenario: ServiceScenario, replication: int = 0,
+            seed: int | None = None) -> ServiceModel:
+    """Build and run one replication to the scenario's horizon.
+
+    ``seed``: the replication's seed by default; a sweep gives each run its own.
+    """
+    seed = replication_seed(scenario, replication) if seed is None else seed
+    return ServiceModel(scenario, rng=seed, replication=replication).run()
 
 
 def _entry(scenario: ServiceScenario, replication: int, seed: int) -> str:
@@ -86,12 +88,17 @@ def keep_frames(scenario: ServiceScenario, replication: int, model: ServiceModel
     return frames
 
 
-def run_frames(scenario: ServiceScenario, replication: int = 0) -> Frames:
-    """One replication's time series and unit table: from the run cache, or run now and kept."""
-    stored = cached_frames(scenario, replication, replication_seed(scenario, replication))
+def run_frames(scenario: ServiceScenario, replication: int = 0,
+               seed: int | None = None) -> Frames:
+    """One run's time series and unit table: from the run cache, or run now and kept.
+
+    ``seed`` as in :func:`run_one`.
+    """
+    seed = replication_seed(scenario, replication) if seed is None else seed
+    stored = cached_frames(scenario, replication, seed)
     if stored is not None:
         return stored
-    return keep_frames(scenario, replication, run_one(scenario, replication))
+    return keep_frames(scenario, replication, run_one(scenario, replication, seed))
 
 
 def run_scenario(

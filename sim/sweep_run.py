@@ -46,20 +46,18 @@ def execute_run(task: RunTask) -> RunOutcome:
     A run ``sim run``, the page or another sweep has made already comes from the run cache,
     unless the agents' tables are wanted (they need the model itself).
     """
-    from sim.model import ServiceModel
-    from sim.runner import cached_frames, keep_frames
+    from sim.runner import keep_frames, run_frames, run_one
 
     start = time.perf_counter()
     spec = task.spec
     try:
         scenario = task.base.with_changes(seed=spec.seed, reps=1, **task.values)
-        stored = None if task.outputs.agents else cached_frames(scenario, spec.replication,
-                                                                 spec.seed)
         model = None
-        if stored is None:
-            model = ServiceModel(scenario, replication=spec.replication).run()
-            stored = keep_frames(scenario, spec.replication, model)
-        series, units = stored
+        if task.outputs.agents:
+            model = run_one(scenario, spec.replication, spec.seed)
+            series, units = keep_frames(scenario, spec.replication, model)
+        else:
+            series, units = run_frames(scenario, spec.replication, spec.seed)
         summary = summarise(series, task.outputs)
         tables: dict[str, pd.DataFrame] = {}
         if task.outputs.timeseries:
