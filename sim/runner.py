@@ -54,16 +54,22 @@ def run_one(scenario: ServiceScenario, replication: int = 0,
     return ServiceModel(scenario, rng=seed, replication=replication).run()
 
 
-def _entry(scenario: ServiceScenario, replication: int, seed: int) -> str:
-    """The run cache's name of one run: everything its numbers depend on.
+def run_settings(scenario: ServiceScenario) -> str:
+    """What a run's numbers depend on besides its seed and replication label (cache keys).
 
-    The resolved scenario without its name, story, seed and replication count (they change no
-    number, or are given), the run's seed and replication label, and the code (see
-    :mod:`sim.cache`).
+    The resolved scenario without its name, story, seed and replication count.
     """
     settings = {k: v for k, v in scenario.to_dict().items()
                 if k not in ("name", "description", "seed", "reps")}
-    return cache.key("run", repr(settings), seed, replication) + ".pkl"
+    return repr(settings)
+
+
+def _entry(scenario: ServiceScenario, replication: int, seed: int) -> str:
+    """The run cache's name of one run.
+
+    Its settings, seed and replication label, and the code (see :mod:`sim.cache`).
+    """
+    return cache.key("run", run_settings(scenario), seed, replication) + ".pkl"
 
 
 Frames = tuple[pd.DataFrame, pd.DataFrame]  # a replication's time series and unit table

@@ -12,7 +12,6 @@ earlier setting costs nothing.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import os
 import socket
 import threading
@@ -29,7 +28,7 @@ from sim.app import workers as wk
 from sim.app.fairqueue import RUNNING, FairQueue, Job
 from sim.app.library import resolve
 from sim.app.limits import LIMITS, Limits
-from sim.runner import ANNUALISED, RunResult
+from sim.runner import ANNUALISED, RunResult, run_settings
 from sim.scenario import ServiceScenario
 from sim.stats import half_width, normal_quantile, per_year, t_interval
 
@@ -418,12 +417,11 @@ ENGINE = Engine()
 
 
 def ident(scenario: ServiceScenario) -> str:
-    """What a replication's numbers depend on (the cache key).
+    """What the numbers of a scenario's replications depend on (the key of the kept runs).
 
-    The resolved scenario without its name, story and replication count, so a renamed or
-    re-labelled scenario reuses the cached runs.
+    The run cache's settings and the seed: a renamed or re-labelled scenario reuses the runs.
     """
-    return dataclasses.replace(scenario, name="-", description="", reps=1).to_yaml()
+    return f"{run_settings(scenario)}|seed={scenario.seed}"
 
 
 def baseline_for(name: str, scenario: ServiceScenario) -> ServiceScenario:
