@@ -17,7 +17,7 @@ from sim.app.state import END_WEEKS, FLOWS, Comparison
 from sim.metrics import UNIT_COLUMNS
 from sim.model import ServiceModel
 from sim.params import LEVERS, SPECS, ParameterError
-from sim.scenario import Intervention, ServiceScenario, TimelineEntry
+from sim.scenario import MAX_STEPS, Intervention, ServiceScenario, TimelineEntry
 from sim.state import ACTIVE
 
 LEVER_TITLES = {"people": "People", "leadership": "Leadership", "hr": "HR and listening",
@@ -184,9 +184,10 @@ def check_row(row: Row, steps: int) -> Row:
     if not 1 <= row.week <= steps:
         raise ParameterError(f"week {row.week:,} refused: it must be between 1 and {steps}")
     value = SPECS[row.lever].check(row.value)
-    if row.how == "for_weeks" and (row.extent is None or not 1 <= row.extent <= 520):
-        raise ParameterError(f"for N weeks: {row.extent} refused: N must be between 1 and 520")
-    if row.how == "ramp" and (row.extent is None or not row.week < row.extent <= 5200):
+    if row.how == "for_weeks" and (row.extent is None or not 1 <= row.extent <= LIMITS.max_weeks):
+        raise ParameterError(f"for N weeks: {row.extent} refused: N must be between 1 and "
+                             f"{LIMITS.max_weeks}")
+    if row.how == "ramp" and (row.extent is None or not row.week < row.extent <= MAX_STEPS):
         raise ParameterError(f"ramp until week {row.extent} refused: it must be after week "
                              f"{row.week}")
     return Row(row.week, row.lever, value, row.how, row.extent)
@@ -216,7 +217,7 @@ def TimelineEditor(
         key = next((k for k, t in HOW.items() if t == text), "set")
         set_how(key)
         if key == "ramp":
-            set_extent(min((week or 1) + 12, 5200))
+            set_extent(min((week or 1) + 12, MAX_STEPS))
         elif key == "for_weeks":
             set_extent(8)
 
@@ -234,7 +235,7 @@ def TimelineEditor(
             set_week(min(26, scenario.steps) if week is None or not 1 <= week <= scenario.steps
                      else week)
             set_value(float(getattr(scenario.params, lever)))
-            set_extent(8 if how == "for_weeks" else min(int(week or 1) + 12, 5200))
+            set_extent(8 if how == "for_weeks" else min(int(week or 1) + 12, MAX_STEPS))
             set_refusals(lambda n: n + 1)
             return
         new = [r for i, r in enumerate(rows) if i != editing]
@@ -321,7 +322,7 @@ def ExtentInput(how: str, extent: int | None, set_extent, steps: int):
     what = "N weeks" if how == "for_weeks" else "Until week"
     aria(solara.InputInt(what, value=extent, on_value=set_extent, optional=True,
                          classes=["spc-input-extent"], style={"max-width": "110px"}),
-         "Number of weeks (1 to 520)" if how == "for_weeks"
+         f"Number of weeks (1 to {LIMITS.max_weeks})" if how == "for_weeks"
          else f"Ramp until week (after the event week, up to {steps})")
 
 
