@@ -15,8 +15,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from sim.params import SPECS
-from tests.browser.test_explorer import RUN_TIMEOUT_MS, choose, edited, generation, wait_for_run
-from tests.browser.test_v2 import UNNAMED, settle
+from tests.browser.test_explorer import (
+    RUN_TIMEOUT_MS,
+    choose,
+    edited,
+    generation,
+    settle,
+    wait_for_run,
+)
+from tests.browser.test_v2 import UNNAMED
 
 pytestmark = pytest.mark.browser
 

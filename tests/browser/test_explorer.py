@@ -39,16 +39,27 @@ def download(page: Page, button: str, to: Path | None = None) -> str:
     return info.value.suggested_filename
 
 
+# JavaScript, of the status element ``s``: nothing runs, and the comparison shown is of the
+# settings on screen (the page's fingerprints of both).
+SETTLED = "s.dataset.running === 'false' && s.dataset.shown === s.dataset.wanted"
+
+
 def wait_for_run(page: Page, after: int) -> float:
     """Wait until a comparison newer than ``after``, of the settings on screen, is on the page;
     return seconds waited."""
     start = time.perf_counter()
     page.wait_for_function(
         "g => { const s = document.querySelector('.spc-status');"
-        " return s && Number(s.dataset.generation) > g && s.dataset.running === 'false'"
-        " && s.dataset.shown === s.dataset.wanted; }",
+        f" return s && Number(s.dataset.generation) > g && {SETTLED}; }}",
         arg=after, timeout=RUN_TIMEOUT_MS)
     return time.perf_counter() - start
+
+
+def settle(page: Page) -> None:
+    """Wait until no comparison runs and the one shown is of the settings on screen."""
+    page.wait_for_function(
+        f"() => {{ const s = document.querySelector('.spc-status'); return s && {SETTLED}; }}",
+        timeout=RUN_TIMEOUT_MS)
 
 
 def wanted(page: Page) -> str:

@@ -31,6 +31,7 @@ from tests.browser.test_explorer import (
     choose,
     download,
     generation,
+    settle,
     wait_for_edit,
     wait_for_run,
     wanted,
@@ -50,13 +51,6 @@ def serve(library: Path) -> Iterator[str]:
     with served(command, ROOT / "test-artifacts" / f"library-server-{port}.log",
                 no_traceback=True) as server:
         yield server.url
-
-
-def settle(page: Page) -> None:
-    """Wait until no comparison is running."""
-    page.wait_for_function("() => { const s = document.querySelector('.spc-status');"
-                           " return s && s.dataset.running === 'false'"
-                           " && s.dataset.shown === s.dataset.wanted; }", timeout=RUN_TIMEOUT_MS)
 
 
 def open_page(page: Page, url: str) -> None:

@@ -20,6 +20,7 @@ from tests.browser.test_explorer import (
     download,
     edited,
     generation,
+    settle,
     wait_for_run,
 )
 
@@ -30,13 +31,6 @@ pytestmark = pytest.mark.browser
 UNNAMED = """() => [...document.querySelectorAll(
     '.spc-app input:not([type=hidden]):not([type=file]), .spc-app [role=slider]')]
     .filter(e => !(e.getAttribute('aria-label') || '').trim()).map(e => e.outerHTML)"""
-
-
-def settle(page: Page) -> None:
-    """Wait until no comparison is running."""
-    page.wait_for_function("() => { const s = document.querySelector('.spc-status');"
-                           " return s && s.dataset.running === 'false'"
-                           " && s.dataset.shown === s.dataset.wanted; }", timeout=RUN_TIMEOUT_MS)
 
 
 def test_labels_name_the_comparator_and_the_plan(page: Page, app_url: str, artifacts: Path,
