@@ -5,6 +5,11 @@ surveys acted upon, pay) and pays back, if at all, through skill, engagement, se
 loyal customers and lower turnover. Turnover's cost is mostly hidden in the lost productivity of
 vacancies and new hires (Boushey & Glynn 2012; Tracey & Hinkin 2008); only recruiting is a cash
 cost here.
+
+Most of a service chain's costs move with its sales: the goods, food and supplies it sells cost a
+fixed share of revenue (``goods_cost_share``), so a unit's profit is its gross profit less the
+costs of its people, policies and premises. Without that share every extra sale would fall to
+profit, and units' margins would differ by several times their differences in sales.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class Ledger:
     """One week's money per unit (arrays of length n_units)."""
 
     revenue: np.ndarray
+    goods: np.ndarray
     wages: np.ndarray
     training: np.ndarray
     resources: np.ndarray
@@ -61,6 +67,7 @@ def book(
     wage = params.wage_weekly * params.pay_level
     return Ledger(
         revenue=revenue,
+        goods=revenue * params.goods_cost_share,
         wages=staff * wage + params.manager_wage_weekly,
         training=(staff * params.training + new * params.induction_share) * wage
         * params.training_cost_share,

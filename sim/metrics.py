@@ -66,6 +66,7 @@ EXTRA = (
     "churned_after_bad_encounter",
     "loyalty_mean",
     "customer_satisfaction_mean",
+    "goods_cost",
     "wages",
     "training_cost",
     "resources_cost",
@@ -182,8 +183,8 @@ def customer_kpis(org: Organisation, week: Week) -> dict[str, float]:
 
 
 # KPI name of each cost line of the ledger.
-COST_KPIS = {"wages": "wages", "training": "training_cost", "resources": "resources_cost",
-             "recognition": "recognition_cost", "rewards": "rewards_cost",
+COST_KPIS = {"goods": "goods_cost", "wages": "wages", "training": "training_cost",
+             "resources": "resources_cost", "recognition": "recognition_cost", "rewards": "rewards_cost",
              "surveys": "surveys_cost", "hiring": "hiring_cost", "fixed": "fixed_cost"}
 
 

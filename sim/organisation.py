@@ -306,12 +306,14 @@ def _money_step(params: Params, got: dict[str, float], targets: dict[str, float]
         new["spend_per_visit"] = _clip("spend_per_visit", params.spend_per_visit * ratio)
         revenue *= new["spend_per_visit"] / params.spend_per_visit
     if "margin" in targets:
-        other = got["_costs"] - got["_fixed"]
+        # the cost of goods moves with the (possibly re-set) revenue; the rest does not
+        other = got["_costs"] - got["_fixed"] - got["_goods"] + params.goods_cost_share * revenue
         fixed_total = revenue * (1.0 - targets["margin"]) - other
         if fixed_total < 0:
             raise OrganisationError(
-                f"organisation: margin {targets['margin']} conflicts with the cost of people and "
-                f"policies: at most {1 - other / revenue:.3f} with no premises or overheads"
+                f"organisation: margin {targets['margin']} conflicts with the cost of goods, "
+                f"people and policies: at most {1 - other / revenue:.3f} with no premises or "
+                f"overheads at goods_cost_share {params.goods_cost_share:g}"
             )
         new["fixed_cost_per_customer"] = _clip(
             "fixed_cost_per_customer", fixed_total / params.n_customers)
@@ -347,6 +349,7 @@ def _measure(params: Params) -> dict[str, float]:
         "_revenue": mean["revenue"],
         "_costs": mean["costs"],
         "_fixed": mean["fixed_cost"],
+        "_goods": mean["goods_cost"],
     }
 
 

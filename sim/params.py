@@ -519,12 +519,19 @@ class Params:
     market_size_spread: float = _p(0.35, 0.0, 1.5, "log sd", "market",
                                    "Spread of local market sizes across units", "assumption",
                                    structural=True)
-    spend_per_visit: float = _p(300.0, 1.0, 100_000.0, "$ per visit", "market",
-                                "Spend per visit of a customer of loyalty 0.5", "assumption")
+    spend_per_visit: float = _p(1000.0, 1.0, 100_000.0, "$ per visit", "market",
+                                "Spend per visit of a customer of loyalty 0.5",
+                                "assumption: $300 of gross profit a visit at the default "
+                                "goods_cost_share")
     spend_loyalty_premium: float = _p(0.4, 0.0, 2.0, "share", "market",
                                       "Extra spend of fully loyal versus disloyal customers",
                                       "Gallup CE3 (+23% share of wallet)")
     # --- finance -------------------------------------------------------------------------------
+    goods_cost_share: float = _p(0.7, 0.0, 0.9, "share of revenue", "finance",
+                                 "Cost of the goods and supplies sold, as a share of sales",
+                                 "a retail-like chain: gross margin about 30% of sales (US "
+                                 "Census Bureau, Annual Retail Trade Survey); restaurants' food "
+                                 "cost is nearer 0.3 of sales")
     wage_weekly: float = _p(800.0, 0.0, 100_000.0, "$ per week", "finance",
                             "Weekly wage cost of a frontline employee at pay level 1",
                             "assumption")
@@ -544,7 +551,7 @@ class Params:
     hiring_cost: float = _p(2000.0, 0.0, 1_000_000.0, "$ per hire", "finance",
                             "Recruiting cost of a hire (doubled at full selectivity)",
                             "T11 (Boushey & Glynn 2012)")
-    fixed_cost_per_customer: float = _p(19.31, 0.0, 100_000.0, "$ per market person-week",
+    fixed_cost_per_customer: float = _p(2.99, 0.0, 100_000.0, "$ per market person-week",
                                         "finance",
                                         "Premises and overheads, scaled by the local market size",
                                         "level-set by the organisation fit (sim/organisation.py) "

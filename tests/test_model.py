@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sim import ServiceModel, ServiceScenario, load_scenario
 from sim.agents import Customer, Employee, Manager
-from sim.metrics import KPI_COLUMNS
+from sim.metrics import COST_KPIS, KPI_COLUMNS
 from sim.params import LEVERS, SPECS
 from sim.scenario import Intervention
 from sim.state import ACTIVE, LOST, PROSPECT
@@ -109,8 +109,7 @@ def test_unit_timeseries_covers_every_unit_and_sums_to_the_total():
 CLIPPED = ("engagement", "trust", "skill", "burnout", "mood", "alignment", "autonomy")
 # Not clipped: in range only if the dynamics keep them there (draws, averages of bounded values).
 UNCLIPPED = {"workforce": ("fit", "feedback"), "market": ("satisfaction", "loyalty")}
-COST_LINES = ("wages", "training_cost", "resources_cost", "recognition_cost", "rewards_cost",
-              "surveys_cost", "hiring_cost", "fixed_cost")
+COST_LINES = tuple(COST_KPIS.values())  # every cost line of the ledger, goods sold included
 
 
 def _check_state(model: ServiceModel) -> None:

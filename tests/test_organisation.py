@@ -12,7 +12,7 @@ from sim.scenario import ScenarioError, parse_scenario
 FIGURES = {
     "units": 10, "staff": 110, "customers": 1600, "engaged_share": 0.31,
     "actively_disengaged_share": 0.17, "staff_turnover": 0.55, "csat": 70,
-    "revenue_per_unit": 20000, "margin": 0.1,
+    "revenue_per_unit": 70000, "margin": 0.1,
 }
 
 

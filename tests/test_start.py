@@ -126,7 +126,7 @@ def test_the_baseline_is_steady():
 
 def _paired_block(name: str, first: int, last: int) -> tuple[float, float]:
     """95% t-interval of the paired weekly profit difference to the baseline over a block."""
-    diff = (_weekly(name, "profit") - _weekly("baseline", "profit")).loc[:, first:last].mean(1)
+    diff = (_weekly(name, "profit") - _weekly("baseline", "profit")).loc[:, first:last].mean(axis=1)
     low, high = stats.t.interval(0.95, len(diff) - 1, loc=diff.mean(), scale=stats.sem(diff))
     return low, high
 

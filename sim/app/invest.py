@@ -19,6 +19,7 @@ from sim.stats import DISCOUNT_RATE, discount_factors, t_interval
 
 # The cost columns of the time series, in the order of the page, with their labels.
 COST_LINES: dict[str, str] = {
+    "goods_cost": "goods sold",
     "wages": "wages",
     "hiring_cost": "hiring",
     "training_cost": "training",

@@ -129,9 +129,9 @@ def test_investment_view_and_profit_bridge(page: Page, app_url: str, artifacts: 
     for words in ("NPV at 8.0%/year", "ROI", "Payback week", "P(beats today)",
                   "replications", "an estimate from 5 replications"):
         assert words in text, words
-    expect(page.locator(".spc-costs tbody tr")).to_have_count(8)
+    expect(page.locator(".spc-costs tbody tr")).to_have_count(9)
     costs = page.locator(".spc-costs").inner_text()
-    for line in ("wages", "hiring", "training", "tools/resources", "recognition", "rewards",
+    for line in ("goods sold", "wages", "hiring", "training", "tools/resources", "recognition", "rewards",
                  "surveys", "fixed"):
         assert line in costs
     npv = page.locator(".spc-invest-row").nth(1).locator(".spc-invest-value").inner_text()
