@@ -14,6 +14,8 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
+from sim.app.invest import COST_LINES
+
 from tests.browser.test_explorer import (
     RUN_TIMEOUT_MS,
     choose,
@@ -129,7 +131,7 @@ def test_investment_view_and_profit_bridge(page: Page, app_url: str, artifacts: 
     for words in ("NPV at 8.0%/year", "ROI", "Payback week", "P(beats today)",
                   "replications", "an estimate from 5 replications"):
         assert words in text, words
-    expect(page.locator(".spc-costs tbody tr")).to_have_count(9)
+    expect(page.locator(".spc-costs tbody tr")).to_have_count(len(COST_LINES))
     costs = page.locator(".spc-costs").inner_text()
     for line in ("goods sold", "wages", "hiring", "training", "tools/resources", "recognition", "rewards",
                  "surveys", "fixed"):
@@ -148,7 +150,8 @@ def test_investment_view_and_profit_bridge(page: Page, app_url: str, artifacts: 
 
     page.get_by_role("tab", name="Profit bridge").click()
     table = page.locator(".spc-bridge")
-    expect(table.locator("tbody tr")).to_have_count(13)
+    # the comparator's profit, revenue's three factors, each cost line, the plan's profit
+    expect(table.locator("tbody tr")).to_have_count(len(COST_LINES) + 5)
     for words in ("customers", "visits per customer", "spend per visit", "LMDI"):
         expect(page.locator(".spc-main")).to_contain_text(words)
     page.screenshot(path=artifacts / "v2-bridge.png", full_page=True)
