@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from functools import cached_property, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mesa
 import networkx as nx
@@ -30,6 +30,9 @@ from sim.scenario import ServiceScenario, check_int, load_scenario
 from sim.start import today
 from sim.surveys import SURVEY_KPIS, UNIT_SURVEY_COLUMNS
 from sim.week import Week, run_week
+
+if TYPE_CHECKING:
+    from sim.batch import Batch
 
 UNITS_TABLE = "units"  # the DataCollector table of unit KPIs, a row per step and unit
 UNIT_TABLE_COLUMNS = ["step", "unit", *metrics.UNIT_COLUMNS, *UNIT_SURVEY_COLUMNS]
@@ -70,6 +73,7 @@ class ServiceModel(mesa.Model):
         super().__init__(scenario=MesaScenario(rng=scenario.seed, **settings))
         self.replication = replication
         self.streams = Streams(scenario.seed)
+        self.batch: Batch | None = None  # set while a Batch steps this run with others
 
         start = today(scenario.start_params(), scenario.seed)
         self.start_params = start.params
@@ -114,7 +118,10 @@ class ServiceModel(mesa.Model):
         """Advance one week."""
         t = self.steps
         params = self._apply_timeline(t)
-        week = run_week(self.organisation, params, self.streams, t)
+        if self.batch is None:
+            week = run_week(self.organisation, params, self.streams, t)
+        else:
+            week = self.batch.week_of(self, params, t)
         self.cum_profit += float(week.ledger.profit.sum())
         self._replace_employees(week)
         self._observe(week)

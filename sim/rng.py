@@ -33,12 +33,15 @@ class Streams:
         sequence = np.random.SeedSequence([self.seed, _name_key(name), int(step)])
         return np.random.Generator(np.random.PCG64DXSM(sequence))
 
+    def block(self, name: str, step: int, decisions: tuple[str, ...], n: int) -> np.ndarray:
+        """The block of ``(len(decisions), n)`` float64 uniforms of ``name`` at ``step``."""
+        return self.generator(name, step).random((len(decisions), n))
+
     def uniforms(
         self, name: str, step: int, decisions: tuple[str, ...], n: int
     ) -> dict[str, np.ndarray]:
         """One row of ``n`` float64 uniforms per decision, drawn as one block."""
-        block = self.generator(name, step).random((len(decisions), n))
-        return dict(zip(decisions, block, strict=True))
+        return dict(zip(decisions, self.block(name, step, decisions, n), strict=True))
 
     def nx_seed(self, name: str) -> int:
         """An integer seed for a networkx generator, derived from the run seed and ``name``."""

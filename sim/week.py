@@ -51,6 +51,11 @@ class Organisation:
     peers: sp.csr_matrix  # the same ties as a sparse adjacency (the hot path)
     contacts: sp.csr_matrix  # customers' word-of-mouth ties
 
+    def headcounts(self) -> tuple[int, int]:
+        """Employees in post and active customers (a week's flows are rated against these)."""
+        return (int(np.count_nonzero(self.workforce.filled)),
+                int(np.count_nonzero(self.market.status == ACTIVE)))
+
     def team_size(self) -> np.ndarray:
         """Employees in post per unit."""
         return np.bincount(
@@ -76,6 +81,7 @@ def run_week(
 ) -> Week:
     """Advance ``org`` by one week under ``params``; ``stream`` prefixes the random streams."""
     units, wf, market = org.units, org.workforce, org.market
+    staff_before, active_before = org.headcounts()  # only turnover and churn change these
     lead = leadership.behaviour(params, units)
     inducting = wf.filled & (wf.tenure < params.induction_weeks)
     market_draws = streams.uniforms(f"{stream}market", week, MARKET_DECISIONS, market.n)
@@ -84,7 +90,6 @@ def run_week(
     enc = encounters.serve(params, wf, units, market, market_draws, inducting)
     encounters.pass_feedback_to_staff(params, wf, enc)
 
-    active_before = int(np.count_nonzero(market.status == ACTIVE))
     customers.absorb_encounters(params, market, units, enc)
     heard = customers.word_of_mouth(params, market, enc, org.contacts, market_draws)
     customer_flows = customers.churn_and_grow(params, market, units, enc, heard, market_draws)
@@ -97,7 +102,6 @@ def run_week(
         unit_mean(wf.trust, wf.unit, units.n, wf.filled),
     )
 
-    staff_before = int(np.count_nonzero(wf.filled))
     staff_flows = turnover.quit_and_hire(params, units, wf, staff_draws, week)
     ledger = finance.book(params, units, wf, market, enc, inducting, staff_flows.hires)
     return Week(lead, enc, customer_flows, staff_flows, ledger, staff_before, active_before)
