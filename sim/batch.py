@@ -1,0 +1,312 @@
+"""Batched replications: several runs of one scenario stepped together in one set of arrays.
+
+Why. At default size a week is about 1,600 small NumPy calls, so a run's cost is mostly fixed
+per-call overhead, not work per agent. Stepping B replications as one organisation of B times the
+units, staff and customers pays that overhead once a week instead of B times.
+
+How (a flattened batch). The members' organisations are laid end to end: member b's unit,
+position and market-slot numbers are shifted by the sizes of the members before it, and its peer
+and word-of-mouth ties become one block of block-diagonal matrices. The weekly mechanisms of
+:func:`sim.week.run_week` then run once on the whole, unchanged. A member's results are
+bit-identical to its run alone, whatever its companions, because
+
+* each member draws its own random streams with its own population sizes (:class:`BatchStreams`),
+  and the blocks are laid end to end like the slots;
+* every mechanism works elementwise, or sums per unit or per person (``np.bincount``, sparse row
+  sums) in slot order, and no unit, person or tie spans two members;
+* members share their parameters (the same scenario and timeline; only seeds differ), so every
+  scalar in a formula is the one each would use alone;
+* whole-population figures (the week's headcounts, every KPI, the surveys) are computed per
+  member on views of its own slices, by the model's own code (:meth:`ServiceModel.step`).
+
+Members stay ordinary :class:`~sim.model.ServiceModel` instances: while batched their state
+arrays are views into the batch and each member's step takes its week from the batch; after
+:func:`run_together` they are plain models again (and may go on alone, still bit-identical).
+Runs whose parameters differ go to separate batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from sim.customers import CustomerFlows
+from sim.finance import Ledger
+from sim.leadership import Leadership
+from sim.model import ServiceModel
+from sim.params import Params
+from sim.rng import Streams
+from sim.state import Encounters, Market, Units, Workforce
+from sim.turnover import StaffFlows
+from sim.week import Organisation, Week, run_week
+
+# At most this many position and market slots in one batch: beyond a few tens of thousands the
+# per-call overhead a batch saves is small beside the work, and a batch holds all its members.
+BATCH_SLOTS = 100_000
+
+
+class BatchStreams:
+    """The members' own random streams, each drawn with the member's own size, end to end.
+
+    Stands in for :class:`sim.rng.Streams` in :func:`sim.week.run_week`: a member's row of
+    draws is exactly the row it draws alone.
+    """
+
+    def __init__(self, members: Sequence[Streams], sizes: Mapping[str, Sequence[int]]) -> None:
+        """``sizes``: each population's (stream name's) size in every member, in batch order."""
+        self.members = list(members)
+        self.sizes = {name: list(counts) for name, counts in sizes.items()}
+
+    def uniforms(
+        self, name: str, step: int, decisions: tuple[str, ...], n: int
+    ) -> dict[str, np.ndarray]:
+        """One row of ``n`` uniforms per decision: the members' rows laid end to end."""
+        sizes = self.sizes[name]
+        if sum(sizes) != n:
+            raise ValueError(f"{name}: the batch has {sum(sizes)} slots, asked for {n}")
+        block = np.concatenate(
+            [s.block(name, step, decisions, k) for s, k in zip(self.members, sizes, strict=True)],
+            axis=1,
+        )
+        return dict(zip(decisions, block, strict=True))
+
+
+@dataclass(frozen=True)
+class Extent:
+    """Where one member's units, positions and market slots sit in the batch."""
+
+    units: slice
+    positions: slice
+    market: slice
+
+
+def _slices(counts: Sequence[int]) -> list[slice]:
+    ends = np.cumsum(counts).tolist()
+    return [slice(end - count, end) for end, count in zip(ends, counts, strict=True)]
+
+
+def _block_diagonal(blocks: Sequence[sp.csr_matrix]) -> sp.csr_matrix:
+    """The members' adjacency matrices on the diagonal, each row's ties in their own order.
+
+    Built from the CSR arrays directly, so that every row lists the same ties in the same order
+    as alone and a row's sum (peer means) adds the same numbers in the same order.
+    """
+    rows = np.cumsum([0, *(b.shape[0] for b in blocks)]).tolist()
+    ties = np.cumsum([0, *(b.nnz for b in blocks)]).tolist()
+    indptr = np.concatenate(
+        [np.zeros(1, np.int64), *(b.indptr[1:] + t for b, t in zip(blocks, ties, strict=False))]
+    )
+    indices = np.concatenate([b.indices + r for b, r in zip(blocks, rows, strict=False)])
+    data = np.concatenate([b.data for b in blocks])
+    return type(blocks[0])((data, indices, indptr), shape=(rows[-1], rows[-1]))
+
+
+def _shifted(values: np.ndarray, offset: int) -> np.ndarray:
+    """Slot numbers moved by ``offset``; -1 ("none") stays -1."""
+    return np.where(values >= 0, values + offset, values)
+
+
+# Slot-number arrays: in the batch each is shifted by its member's offset of the population it
+# numbers (see join); a member's view keeps its own, which never change (last_employee is copied
+# back each week, see Batch.week_of).
+NUMBERING = {
+    ("units", "position_start"): "positions",
+    ("units", "customer_start"): "market",
+    ("workforce", "unit"): "units",
+    ("market", "unit"): "units",
+    ("market", "last_employee"): "positions",
+}
+_PARTS = {"units": Units, "workforce": Workforce, "market": Market}
+
+
+def join(orgs: Sequence[Organisation], extents: Sequence[Extent]) -> Organisation:
+    """The members' organisations laid end to end as one (see the module's docstring)."""
+    def joined(part: str) -> object:
+        members = [getattr(o, part) for o in orgs]
+        values = {}
+        for f in fields(_PARTS[part]):
+            numbers = NUMBERING.get((part, f.name))
+            values[f.name] = np.concatenate(
+                [getattr(m, f.name) if numbers is None
+                 else _shifted(getattr(m, f.name), getattr(e, numbers).start)
+                 for m, e in zip(members, extents, strict=True)],
+                axis=-1,
+            )
+        return _PARTS[part](**values)
+
+    # the batch's peer graph is never drawn or inspected: each member keeps its own networkx view
+    return Organisation(joined("units"), joined("workforce"), joined("market"), nx.Graph(),
+                        _block_diagonal([o.peers for o in orgs]),
+                        _block_diagonal([o.contacts for o in orgs]))
+
+
+def member_view(batch: Organisation, own: Organisation, extent: Extent) -> Organisation:
+    """A member's organisation as views of its slices of the batch, in its own numbering."""
+    where = {"units": extent.units, "workforce": extent.positions, "market": extent.market}
+
+    def view(part: str) -> object:
+        values = {}
+        for f in fields(_PARTS[part]):
+            source = own if (part, f.name) in NUMBERING else batch
+            values[f.name] = getattr(getattr(source, part), f.name)
+            if source is batch:
+                values[f.name] = values[f.name][..., where[part]]
+        return _PARTS[part](**values)
+
+    return Organisation(view("units"), view("workforce"), view("market"),
+                        own.peer_network, own.peers, own.contacts)
+
+
+def _rows(slots: np.ndarray, where: Sequence[slice]) -> list[slice]:
+    """Rows of each member's part of sorted batch slot numbers (members' slots are in order)."""
+    ends = [*np.searchsorted(slots, [s.start for s in where[1:]]).tolist(), len(slots)]
+    return [slice(start, end) for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+def _cut(slots: np.ndarray, where: Sequence[slice]) -> list[np.ndarray]:
+    """Sorted batch slot numbers cut into each member's part, in the member's own numbering."""
+    return [slots[rows] - s.start for rows, s in zip(_rows(slots, where), where, strict=True)]
+
+
+def _per_unit(values: object, kind: type, where: slice) -> object:
+    """A per-unit record (leadership, ledger) restricted to one member's units."""
+    return kind(**{f.name: getattr(values, f.name)[where] for f in fields(kind)})
+
+
+def split_week(week: Week, extents: Sequence[Extent],
+               headcounts: Sequence[tuple[int, int]]) -> list[Week]:
+    """The batch's week as each member's own week (``headcounts``: each member's at its start)."""
+    units = [e.units for e in extents]
+    positions = [e.positions for e in extents]
+    market = [e.market for e in extents]
+    enc, flows = week.encounters, week.customers
+    visit_rows = _rows(enc.customer, market)
+    customer_flows = {f.name: _cut(getattr(flows, f.name), market) for f in fields(CustomerFlows)}
+    staff_flows = {f.name: _cut(getattr(week.staff, f.name), positions) for f in fields(StaffFlows)}
+    weeks = []
+    for b, (rows, extent) in enumerate(zip(visit_rows, extents, strict=True)):
+        encounters = Encounters(
+            customer=enc.customer[rows] - extent.market.start,
+            employee=_shifted(enc.employee[rows], -extent.positions.start),
+            quality=enc.quality[rows],
+            satisfaction=enc.satisfaction[rows],
+            spend=enc.spend[rows],
+            very_bad=enc.very_bad[rows],
+        )
+        weeks.append(Week(
+            leadership=_per_unit(week.leadership, Leadership, units[b]),
+            encounters=encounters,
+            customers=CustomerFlows(**{k: v[b] for k, v in customer_flows.items()}),
+            staff=StaffFlows(**{k: v[b] for k, v in staff_flows.items()}),
+            ledger=_per_unit(week.ledger, Ledger, units[b]),
+            staff_before=headcounts[b][0],
+            active_before=headcounts[b][1],
+        ))
+    return weeks
+
+
+def _batchable(first: ServiceModel, other: ServiceModel) -> bool:
+    """Whether two runs can share a batch: same step, parameters, timeline and horizon."""
+    return (other.steps == first.steps and other.params == first.params
+            and other.scenario.timeline == first.scenario.timeline
+            and other.scenario.steps == first.scenario.steps)
+
+
+class Batch:
+    """Members stepped together: the batch runs each week's mechanisms once for all of them."""
+
+    def __init__(self, members: Sequence[ServiceModel]) -> None:
+        """Lay ``members`` (runs of one scenario on different seeds, at the same step) end to end.
+
+        Raises ValueError if they cannot share a batch (see :func:`_batchable`).
+        """
+        if not members or not all(_batchable(members[0], m) for m in members):
+            raise ValueError("a batch takes runs at the same step, with the same parameters, "
+                             "timeline and horizon")
+        if any(m.batch is not None for m in members):
+            raise ValueError("a run is already in a batch")
+        self.members = list(members)
+        self._own = [m.organisation for m in members]
+        unit_slices = _slices([o.units.n for o in self._own])
+        position_slices = _slices([o.workforce.n for o in self._own])
+        market_slices = _slices([o.market.n for o in self._own])
+        self.extents = [Extent(*where) for where in
+                        zip(unit_slices, position_slices, market_slices, strict=True)]
+        self.organisation = join(self._own, self.extents)
+        self.streams = BatchStreams(
+            [m.streams for m in members],
+            {"market": [o.market.n for o in self._own],
+             "staff": [o.workforce.n for o in self._own]},
+        )
+        self._index = {id(m): b for b, m in enumerate(members)}
+        self._weeks: list[Week] = []
+        self._step: int | None = None
+        for m, own, extent in zip(members, self._own, self.extents, strict=True):
+            view = m.organisation = member_view(self.organisation, own, extent)
+            m.units, m.workforce, m.market = view.units, view.workforce, view.market
+            m.batch = self
+
+    def week_of(self, member: ServiceModel, params: Params, step: int) -> Week:
+        """``member``'s week ``step``; the first member's call runs the week for all of them.
+
+        Members step in batch order, each once a week (:meth:`run`): the others' parameters
+        equal the first's (checked when batched; a shared timeline keeps them equal).
+        """
+        b = self._index[id(member)]
+        if b == 0:
+            headcounts = [m.organisation.headcounts() for m in self.members]
+            week = run_week(self.organisation, params, self.streams, step)
+            self._weeks = split_week(week, self.extents, headcounts)
+            self._step = step
+            last = self.organisation.market.last_employee
+            for own, extent in zip(self._own, self.extents, strict=True):
+                own.market.last_employee[:] = _shifted(last[extent.market],
+                                                       -extent.positions.start)
+        elif step != self._step:
+            raise RuntimeError("batched runs step together, in batch order (Batch.run)")
+        return self._weeks[b]
+
+    def run(self, steps: int | None = None) -> list[ServiceModel]:
+        """Step every member ``steps`` weeks (default: to the horizon), then release them."""
+        first = self.members[0]
+        remaining = first.scenario.steps - first.steps if steps is None else steps
+        try:
+            for _ in range(max(remaining, 0)):
+                for member in self.members:
+                    member.step()
+        finally:
+            for member in self.members:
+                member.batch = None
+        return self.members
+
+
+def run_together(models: Iterable[ServiceModel], steps: int | None = None
+                 ) -> Iterator[ServiceModel]:
+    """Run ``models`` (to their horizon, or ``steps`` weeks) in batches; yield each when done.
+
+    Consecutive runs that can share a batch (same parameters, timeline, horizon and step) do,
+    up to :data:`BATCH_SLOTS` slots; ``models`` is consumed lazily, one batch at a time, and the
+    runs come back in their order.
+    """
+    pending: list[ServiceModel] = []
+    slots = 0
+    for model in models:
+        size = model.workforce.n + model.market.n
+        if pending and (slots + size > BATCH_SLOTS or not _batchable(pending[0], model)):
+            yield from _run(pending, steps)
+            pending, slots = [], 0
+        pending.append(model)
+        slots += size
+    if pending:
+        yield from _run(pending, steps)
+
+
+def _run(models: list[ServiceModel], steps: int | None) -> list[ServiceModel]:
+    """One batch (a lone run steps on its own: nothing to share)."""
+    if len(models) == 1:
+        return [models[0].run(steps)]
+    return Batch(models).run(steps)

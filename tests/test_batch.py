@@ -1,0 +1,104 @@
+"""Batched replications (sim.batch): a member's results are bit-identical to its run alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import ServiceModel, batch
+from sim.batch import Batch, run_together
+from sim.runner import cached_frames, run_one, run_scenario
+from sim.scenario import load_scenario
+
+
+def assert_identical(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Same columns, dtypes and bits (NaN where NaN; -0.0 is not 0.0)."""
+    assert list(a.columns) == list(b.columns)
+    assert a.dtypes.equals(b.dtypes)
+    assert a.index.equals(b.index)
+    for name in a.columns:
+        x, y = a[name].to_numpy(), b[name].to_numpy()
+        if x.dtype.kind == "f":
+            x, y = x.view(np.int64), y.view(np.int64)
+        assert np.array_equal(x, y), name
+
+
+def frames(model: ServiceModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return model.timeseries(), model.unit_timeseries()
+
+
+def assert_same_runs(alone: list[ServiceModel], together: list[ServiceModel]) -> None:
+    assert len(alone) == len(together)
+    for solo, member in zip(alone, together, strict=True):
+        for x, y in zip(frames(solo), frames(member), strict=True):
+            assert_identical(x, y)
+
+
+def test_a_batch_of_three_default_runs_matches_three_runs_alone():
+    seeds = (5, 6, 7)
+    alone = [ServiceModel(rng=s, replication=r).run() for r, s in enumerate(seeds)]
+    together = list(run_together(ServiceModel(rng=s, replication=r)
+                                 for r, s in enumerate(seeds)))
+    assert_same_runs(alone, together)
+    # the members are ordinary models again, with their own state in their own numbering
+    for solo, member in zip(alone, together, strict=True):
+        assert member.batch is None
+        np.testing.assert_array_equal(solo.market.last_employee, member.market.last_employee)
+        np.testing.assert_array_equal(solo.workforce.engagement, member.workforce.engagement)
+
+
+def test_a_member_goes_on_alone_after_its_batch_as_if_never_batched():
+    alone = [ServiceModel(rng=s).run(30) for s in (8, 9)]
+    members = Batch([ServiceModel(rng=s) for s in (8, 9)]).run(12)
+    together = [m.run(18) for m in members]
+    assert_same_runs(alone, together)
+
+
+def test_two_scenarios_batched_by_their_levers_match_their_runs_alone(monkeypatch):
+    """Mixed runs: consecutive runs with the same levers share a batch; each matches alone."""
+    runs = [("baseline", 3), ("baseline", 4), ("employees_first", 3), ("employees_first", 4)]
+    batches = []
+    monkeypatch.setattr(batch, "Batch", lambda members: batches.append(len(members))
+                        or Batch(members))
+    alone = [ServiceModel(name, rng=seed).run(40) for name, seed in runs]
+    together = list(run_together((ServiceModel(name, rng=seed) for name, seed in runs), 40))
+    assert batches == [2, 2]
+    assert_same_runs(alone, together)
+
+
+def test_a_timeline_changes_every_member_as_it_changes_a_run_alone():
+    scenario = load_scenario("training_cut_and_restore")
+    assert scenario.timeline
+    alone = [ServiceModel(scenario, rng=s).run() for s in (1, 2)]
+    together = list(run_together(ServiceModel(scenario, rng=s) for s in (1, 2)))
+    assert_same_runs(alone, together)
+
+
+def test_runs_with_other_levers_are_refused_by_one_batch():
+    with pytest.raises(ValueError, match="same parameters"):
+        Batch([ServiceModel(rng=1), ServiceModel(rng=1, training=0.2)])
+
+
+def test_a_batch_splits_at_its_size_limit(monkeypatch):
+    monkeypatch.setattr(batch, "BATCH_SLOTS", 1)  # every run alone
+    batches = []
+    monkeypatch.setattr(batch, "Batch", lambda members: batches.append(len(members))
+                        or Batch(members))
+    list(run_together((ServiceModel(rng=s) for s in (1, 2)), 3))
+    assert batches == []
+
+
+def test_run_scenario_batches_replications_and_caches_each_as_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path))
+    scenario = load_scenario("baseline").with_changes(reps=3, seed=40, steps=26)
+    fresh = run_scenario(scenario)
+    again = run_scenario(scenario)  # every replication from the run cache
+    assert_identical(fresh.timeseries, again.timeseries)
+    assert_identical(fresh.units, again.units)
+    for r in range(3):
+        kept = cached_frames(scenario, r, 40 + r)
+        solo = run_one(scenario, r)
+        assert kept is not None
+        for x, y in zip(kept, frames(solo), strict=True):
+            assert_identical(x, y)
