@@ -2,7 +2,8 @@
 
 Replication r runs with seed ``scenario.seed + r``, so any single replication can be re-run on
 its own, and two scenarios run with the same seed and replications are paired (common random
-numbers): compare them replication by replication.
+numbers): compare them replication by replication. A scenario's replications that are not in
+the run cache are run together as a batch (:mod:`sim.batch`): the same numbers, for less time.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim import cache
+from sim.batch import run_together
 from sim.metrics import HEADLINE
 from sim.model import ServiceModel
 from sim.organisation import Fit, resolve
@@ -110,21 +112,35 @@ def run_frames(scenario: ServiceScenario, replication: int = 0,
 def run_scenario(
     scenario: ServiceScenario, on_progress: Callable[[int, int], None] | None = None
 ) -> RunResult:
-    """Run all replications of ``scenario`` (``on_progress(done, total)`` after each).
+    """Run all replications of ``scenario`` (``on_progress(done, total)`` as each is ready).
 
-    A scenario with ``organisation:`` figures is fitted once; the result holds the resolved
-    scenario (fitted parameters, no figures) and the fit.
+    Replications missing from the run cache run together in batches (:func:`run_together`),
+    each kept under its own entry, exactly as if run alone by :func:`run_frames`. A scenario
+    with ``organisation:`` figures is fitted once; the result holds the resolved scenario
+    (fitted parameters, no figures) and the fit.
     """
     scenario, fitted = resolve(scenario)
+    reps = range(scenario.reps)
+    frames = {r: cached_frames(scenario, r, replication_seed(scenario, r)) for r in reps}
+    missing = [r for r in reps if frames[r] is None]
+    done = len(reps) - len(missing)
+    if on_progress:
+        for count in range(1, done + 1):
+            on_progress(count, scenario.reps)
+    models = (ServiceModel(scenario, rng=replication_seed(scenario, r), replication=r)
+              for r in missing)
+    for r, model in zip(missing, run_together(models), strict=True):
+        frames[r] = keep_frames(scenario, r, model)
+        done += 1
+        if on_progress:
+            on_progress(done, scenario.reps)
     series, units = [], []
-    for r in range(scenario.reps):
-        frame, unit_frame = run_frames(scenario, r)
+    for r in reps:
+        frame, unit_frame = frames[r]
         frame = frame.copy()
         frame.insert(1, "seed", replication_seed(scenario, r))
         series.append(frame)
         units.append(unit_frame)
-        if on_progress:
-            on_progress(r + 1, scenario.reps)
     return RunResult(
         scenario, pd.concat(series, ignore_index=True), pd.concat(units, ignore_index=True),
         fitted,
