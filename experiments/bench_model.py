@@ -10,7 +10,9 @@ Prints:
    the organisation is simply overwhelmed and the benchmark measures a collapse).
 
 4. replications: 5 replications of the default scenario against one, in one process, with each
-   seed's settled start first built (cold) and then read from the start cache (warm);
+   seed's settled start first built (cold) and then read from the start cache (warm); then, with
+   the starts cached, 5 replications stepped together as one batch (:mod:`sim.batch`) and 5 run
+   one after another, each against one run alone (medians of several repeats, interleaved);
 5. the page's work for one lever change: the changed plan's 5 replications on the page's engine
    (2 worker processes; the comparator's replications and the settled starts are already
    there, as on a page in use), as seconds and as a multiple of one whole default run;
@@ -119,6 +121,26 @@ def timed(reps, seed):
 out = {'one_cold': timed(1, 101), 'five_cold': timed(5, 201)}
 shutil.rmtree(cache.folder('runs'))          # keep the settled starts, drop the finished runs
 out.update(one_warm=timed(1, 101), five_warm=timed(5, 201))
+from statistics import median
+from sim import ServiceModel
+from sim.batch import run_together
+seeds = range(201, 206)
+def clock(run):
+    t = time.perf_counter()
+    run()
+    return time.perf_counter() - t
+def one():
+    ServiceModel(rng=201).run()
+def batched():
+    list(run_together(ServiceModel(rng=s) for s in seeds))
+def in_turn():
+    for s in seeds:
+        ServiceModel(rng=s).run()
+times = {'one': [], 'batched': [], 'in_turn': []}
+for _ in range(5):   # interleaved, so a change of load on the machine touches all three
+    for name, run in (('one', one), ('batched', batched), ('in_turn', in_turn)):
+        times[name].append(clock(run))
+out.update({f'{name}_median': median(t) for name, t in times.items()})
 print(json.dumps(out))
 """
 
@@ -191,6 +213,11 @@ def main() -> None:
         f"({reps['five_cold']:.2f} s vs {reps['one_cold']:.2f} s, each seed's start settled), "
         f"{reps['five_warm'] / reps['one_warm']:.1f}x with settled starts cached "
         f"({reps['five_warm']:.2f} s vs {reps['one_warm']:.2f} s)"
+    )
+    print(
+        f"5 replications batched vs 1:    {reps['batched_median'] / reps['one_median']:8.1f}x "
+        f"({reps['batched_median']:.2f} s vs {reps['one_median']:.2f} s; one after another "
+        f"{reps['in_turn_median'] / reps['one_median']:.1f}x; medians of 5, starts cached)"
     )
     print(
         f"page, one lever change:         {page['page_s']:8.2f} s for the plan's 5 replications "
