@@ -17,7 +17,8 @@ bit-identical to its run alone, whatever its companions, because
 * members share their parameters (the same scenario and timeline; only seeds differ), so every
   scalar in a formula is the one each would use alone;
 * whole-population figures (the week's headcounts, every KPI, the surveys) are computed per
-  member on views of its own slices, by the model's own code (:meth:`ServiceModel.step`).
+  member on views of its own slices, by the model's own code (:meth:`ServiceModel.step`); only
+  per-unit reports (the unit table) are made once for the batch and cut by unit.
 
 Members stay ordinary :class:`~sim.model.ServiceModel` instances: while batched their state
 arrays are views into the batch and each member's step takes its week from the batch; after
@@ -34,6 +35,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
+from sim import metrics
 from sim.customers import CustomerFlows
 from sim.finance import Ledger
 from sim.leadership import Leadership
@@ -111,8 +113,8 @@ def _shifted(values: np.ndarray, offset: int) -> np.ndarray:
 
 
 # Slot-number arrays: in the batch each is shifted by its member's offset of the population it
-# numbers (see join); a member's view keeps its own, which never change (last_employee is copied
-# back each week, see Batch.week_of).
+# numbers (see join); a member's view keeps its own, which never change but last_employee, copied
+# back when the batch releases its members (Batch.run).
 NUMBERING = {
     ("units", "position_start"): "positions",
     ("units", "customer_start"): "market",
@@ -243,8 +245,11 @@ class Batch:
              "staff": [o.workforce.n for o in self._own]},
         )
         self._index = {id(m): b for b, m in enumerate(members)}
-        self._weeks: list[Week] = []
-        self._step: int | None = None
+        self._step: int | None = None  # the week being stepped, and its parts:
+        self._week: Week | None = None  # the batch's week
+        self._weeks: list[Week] = []  # each member's part of it
+        self._vacant = np.zeros(0, dtype=bool)  # the batch's vacancies
+        self._tables: list[np.ndarray] = []  # each member's rows of the batch's unit table
         for m, own, extent in zip(members, self._own, self.extents, strict=True):
             view = m.organisation = member_view(self.organisation, own, extent)
             m.units, m.workforce, m.market = view.units, view.workforce, view.market
@@ -259,19 +264,34 @@ class Batch:
         b = self._index[id(member)]
         if b == 0:
             headcounts = [m.organisation.headcounts() for m in self.members]
-            week = run_week(self.organisation, params, self.streams, step)
-            self._weeks = split_week(week, self.extents, headcounts)
+            self._week = run_week(self.organisation, params, self.streams, step)
+            self._weeks = split_week(self._week, self.extents, headcounts)
             self._step = step
-            last = self.organisation.market.last_employee
-            for own, extent in zip(self._own, self.extents, strict=True):
-                own.market.last_employee[:] = _shifted(last[extent.market],
-                                                       -extent.positions.start)
+            self._tables = []
         elif step != self._step:
             raise RuntimeError("batched runs step together, in batch order (Batch.run)")
         return self._weeks[b]
 
+    def measure_of(self, member: ServiceModel, week: Week) -> tuple[dict[str, float], np.ndarray]:
+        """What :func:`sim.metrics.measure` gives ``member`` alone for its ``week``.
+
+        The unit table is per unit, so the first member's call makes it once for the batch and
+        each member takes its rows; the KPIs sum whole populations and are each member's own.
+        """
+        b = self._index[id(member)]
+        if not self._tables:
+            self._vacant = metrics.vacancies(member.params, self.organisation)
+            table = metrics.unit_table(self.organisation, self._week, self._vacant)
+            self._tables = [table[e.units] for e in self.extents]
+        vacant = self._vacant[self.extents[b].positions]
+        return metrics.kpis(member.organisation, week, vacant, member.cum_profit), self._tables[b]
+
     def run(self, steps: int | None = None) -> list[ServiceModel]:
-        """Step every member ``steps`` weeks (default: to the horizon), then release them."""
+        """Step every member ``steps`` weeks (default: to the horizon), then release them.
+
+        Released, each member holds its state in its own numbering (``last_employee``, the one
+        slot number that changes, is copied back) and steps alone again, bit-identically.
+        """
         first = self.members[0]
         remaining = first.scenario.steps - first.steps if steps is None else steps
         try:
@@ -279,7 +299,10 @@ class Batch:
                 for member in self.members:
                     member.step()
         finally:
-            for member in self.members:
+            last = self.organisation.market.last_employee
+            for member, own, extent in zip(self.members, self._own, self.extents, strict=True):
+                own.market.last_employee[:] = _shifted(last[extent.market],
+                                                       -extent.positions.start)
                 member.batch = None
         return self.members
 

@@ -116,14 +116,24 @@ def measure(
     params: Params, org: Organisation, week: Week, cum_profit: float
 ) -> tuple[dict[str, float], np.ndarray]:
     """The week's KPIs (dict) and unit table (n_units x len(UNIT_COLUMNS))."""
-    vacant = budgeted(params, org.units, org.workforce) & ~org.workforce.filled
-    kpis = {
+    vacant = vacancies(params, org)
+    return kpis(org, week, vacant, cum_profit), unit_table(org, week, vacant)
+
+
+def vacancies(params: Params, org: Organisation) -> np.ndarray:
+    """Positions inside the budget without an employee."""
+    return budgeted(params, org.units, org.workforce) & ~org.workforce.filled
+
+
+def kpis(org: Organisation, week: Week, vacant: np.ndarray, cum_profit: float
+         ) -> dict[str, float]:
+    """The week's organisation-wide KPIs (``vacant``: see :func:`vacancies`)."""
+    return {
         **staff_kpis(org, week, vacant),
         **customer_kpis(org, week),
         **money_kpis(week.ledger),
         "cum_profit": cum_profit,
     }
-    return kpis, unit_table(org, week, vacant)
 
 
 def staff_kpis(org: Organisation, week: Week, vacant: np.ndarray) -> dict[str, float]:
