@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -127,7 +128,7 @@ _PARTS = {"units": Units, "workforce": Workforce, "market": Market}
 
 def join(orgs: Sequence[Organisation], extents: Sequence[Extent]) -> Organisation:
     """The members' organisations laid end to end as one (see the module's docstring)."""
-    def joined(part: str) -> object:
+    def joined(part: str) -> Any:
         members = [getattr(o, part) for o in orgs]
         values = {}
         for f in fields(_PARTS[part]):
@@ -150,13 +151,13 @@ def member_view(batch: Organisation, own: Organisation, extent: Extent) -> Organ
     """A member's organisation as views of its slices of the batch, in its own numbering."""
     where = {"units": extent.units, "workforce": extent.positions, "market": extent.market}
 
-    def view(part: str) -> object:
+    def view(part: str) -> Any:
         values = {}
         for f in fields(_PARTS[part]):
-            source = own if (part, f.name) in NUMBERING else batch
-            values[f.name] = getattr(getattr(source, part), f.name)
-            if source is batch:
-                values[f.name] = values[f.name][..., where[part]]
+            if (part, f.name) in NUMBERING:
+                values[f.name] = getattr(getattr(own, part), f.name)
+            else:
+                values[f.name] = getattr(getattr(batch, part), f.name)[..., where[part]]
         return _PARTS[part](**values)
 
     return Organisation(view("units"), view("workforce"), view("market"),
@@ -174,9 +175,9 @@ def _cut(slots: np.ndarray, where: Sequence[slice]) -> list[np.ndarray]:
     return [slots[rows] - s.start for rows, s in zip(_rows(slots, where), where, strict=True)]
 
 
-def _per_unit(values: object, kind: type, where: slice) -> object:
+def _per_unit[PerUnit: (Leadership, Ledger)](record: PerUnit, where: slice) -> PerUnit:
     """A per-unit record (leadership, ledger) restricted to one member's units."""
-    return kind(**{f.name: getattr(values, f.name)[where] for f in fields(kind)})
+    return type(record)(**{f.name: getattr(record, f.name)[where] for f in fields(record)})
 
 
 def split_week(week: Week, extents: Sequence[Extent],
@@ -200,11 +201,11 @@ def split_week(week: Week, extents: Sequence[Extent],
             very_bad=enc.very_bad[rows],
         )
         weeks.append(Week(
-            leadership=_per_unit(week.leadership, Leadership, units[b]),
+            leadership=_per_unit(week.leadership, units[b]),
             encounters=encounters,
             customers=CustomerFlows(**{k: v[b] for k, v in customer_flows.items()}),
             staff=StaffFlows(**{k: v[b] for k, v in staff_flows.items()}),
-            ledger=_per_unit(week.ledger, Ledger, units[b]),
+            ledger=_per_unit(week.ledger, units[b]),
             staff_before=headcounts[b][0],
             active_before=headcounts[b][1],
         ))

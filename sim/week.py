@@ -14,6 +14,10 @@ The same function advances the settling of today's organisation (:mod:`sim.start
 week of a run (:class:`sim.model.ServiceModel`), so the start is settled by the model's own
 mechanisms, not by a second copy of their formulas. Randomness comes from
 :class:`sim.rng.Streams`: one block of draws per population and week, one row per decision.
+
+The mechanisms work elementwise, or sum per unit or per person in slot order; none sums over a
+whole population. That is what lets :mod:`sim.batch` step several runs laid end to end in one
+organisation, each bit-identical to its run alone (``tests/test_batch.py`` holds them to it).
 """
 
 from __future__ import annotations
