@@ -313,18 +313,22 @@ def run_together(models: Iterable[ServiceModel], steps: int | None = None
     """Run ``models`` (to their horizon, or ``steps`` weeks) in batches; yield each when done.
 
     Consecutive runs that can share a batch (same parameters, timeline, horizon and step) do,
-    up to :data:`BATCH_SLOTS` slots; ``models`` is consumed lazily, one batch at a time, and the
-    runs come back in their order.
+    up to :data:`BATCH_SLOTS` slots. ``models`` is consumed lazily: a batch runs as soon as
+    another run of its last one's size would not fit, so a large run is made only after the one
+    before it has finished (as when runs go one at a time). Runs come back in their order.
     """
     pending: list[ServiceModel] = []
     slots = 0
     for model in models:
-        size = model.workforce.n + model.market.n
-        if pending and (slots + size > BATCH_SLOTS or not _batchable(pending[0], model)):
+        if pending and not _batchable(pending[0], model):
             yield from _run(pending, steps)
             pending, slots = [], 0
+        size = model.workforce.n + model.market.n
         pending.append(model)
         slots += size
+        if slots + size > BATCH_SLOTS:
+            yield from _run(pending, steps)
+            pending, slots = [], 0
     if pending:
         yield from _run(pending, steps)
 

@@ -80,13 +80,26 @@ def test_runs_with_other_levers_are_refused_by_one_batch():
         Batch([ServiceModel(rng=1), ServiceModel(rng=1, training=0.2)])
 
 
-def test_a_batch_splits_at_its_size_limit(monkeypatch):
-    monkeypatch.setattr(batch, "BATCH_SLOTS", 1)  # every run alone
-    batches = []
+def test_a_batch_holds_what_fits_and_a_run_too_large_to_share_runs_before_the_next_is_made(
+        monkeypatch):
+    made, batches = [], []
     monkeypatch.setattr(batch, "Batch", lambda members: batches.append(len(members))
                         or Batch(members))
-    list(run_together((ServiceModel(rng=s) for s in (1, 2)), 3))
-    assert batches == []
+
+    def models():
+        for s in (1, 2, 3):
+            made.append(s)
+            yield ServiceModel(rng=s)
+
+    size = ServiceModel(rng=1).market.n + ServiceModel(rng=1).workforce.n
+    monkeypatch.setattr(batch, "BATCH_SLOTS", 2 * size + 10)  # two fit, not three
+    assert len(list(run_together(models(), 3))) == 3
+    assert batches == [2]
+    monkeypatch.setattr(batch, "BATCH_SLOTS", 1)  # every run alone, each done before the next
+    made.clear()
+    for done in run_together(models(), 3):
+        assert made[-1] == done.scenario.rng
+    assert batches == [2]
 
 
 def test_run_scenario_batches_replications_and_caches_each_as_alone(tmp_path, monkeypatch):
