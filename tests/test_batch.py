@@ -9,7 +9,7 @@ import pytest
 from sim import ServiceModel, batch
 from sim.batch import Batch, run_together
 from sim.runner import cached_frames, run_one, run_scenario
-from sim.scenario import load_scenario
+from sim.scenario import ServiceScenario, load_scenario
 
 
 def assert_identical(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -72,6 +72,26 @@ def test_a_timeline_changes_every_member_as_it_changes_a_run_alone():
     assert scenario.timeline
     alone = [ServiceModel(scenario, rng=s).run() for s in (1, 2)]
     together = list(run_together(ServiceModel(scenario, rng=s) for s in (1, 2)))
+    assert_same_runs(alone, together)
+
+
+@pytest.mark.parametrize("name, changes", [
+    ("lean_staffing", {}),
+    ("customer_obsession", {}),
+    ("hire_for_fit", {"n_employees": 110, "n_customers": 2000}),
+])
+def test_presets_and_sizes_batch_bit_identically(name, changes):
+    scenario = load_scenario(name).with_changes(steps=30, **changes)
+    alone = [ServiceModel(scenario, rng=s).run() for s in (21, 22, 23)]
+    together = list(run_together(ServiceModel(scenario, rng=s) for s in (21, 22, 23)))
+    assert_same_runs(alone, together)
+
+
+def test_a_settled_start_batches_bit_identically():
+    scenario = ServiceScenario(name="settled_training", start="settled", steps=20,
+                               params=load_scenario("baseline").params.replace(training=0.1))
+    alone = [ServiceModel(scenario, rng=s).run() for s in (31, 32)]
+    together = list(run_together(ServiceModel(scenario, rng=s) for s in (31, 32)))
     assert_same_runs(alone, together)
 
 
