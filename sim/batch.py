@@ -170,42 +170,56 @@ def _rows(slots: np.ndarray, where: Sequence[slice]) -> list[slice]:
     return [slice(start, end) for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
+def _offsets(rows: Sequence[slice], starts: Sequence[int], dtype: np.dtype) -> np.ndarray:
+    """Each row's member offset (``starts[b]`` on member b's rows), in the slot numbers' dtype."""
+    return np.repeat(np.array(starts, dtype=dtype), [r.stop - r.start for r in rows])
+
+
 def _cut(slots: np.ndarray, where: Sequence[slice]) -> list[np.ndarray]:
     """Sorted batch slot numbers cut into each member's part, in the member's own numbering."""
-    return [slots[rows] - s.start for rows, s in zip(_rows(slots, where), where, strict=True)]
+    rows = _rows(slots, where)
+    local = slots - _offsets(rows, [s.start for s in where], slots.dtype)
+    return [local[r] for r in rows]
+
+
+_NAMES = {kind: tuple(f.name for f in fields(kind))
+          for kind in (Leadership, Ledger, CustomerFlows, StaffFlows)}
 
 
 def _per_unit[PerUnit: (Leadership, Ledger)](record: PerUnit, where: slice) -> PerUnit:
     """A per-unit record (leadership, ledger) restricted to one member's units."""
-    return type(record)(**{f.name: getattr(record, f.name)[where] for f in fields(record)})
+    return type(record)(**{name: getattr(record, name)[where] for name in _NAMES[type(record)]})
 
 
 def split_week(week: Week, extents: Sequence[Extent],
                headcounts: Sequence[tuple[int, int]]) -> list[Week]:
-    """The batch's week as each member's own week (``headcounts``: each member's at its start)."""
-    units = [e.units for e in extents]
-    positions = [e.positions for e in extents]
+    """The batch's week as each member's own week (``headcounts``: each member's at its start).
+
+    Slot numbers are renumbered once for the whole batch; each member gets views of its rows.
+    """
     market = [e.market for e in extents]
-    enc, flows = week.encounters, week.customers
-    visit_rows = _rows(enc.customer, market)
-    customer_flows = {f.name: _cut(getattr(flows, f.name), market) for f in fields(CustomerFlows)}
-    staff_flows = {f.name: _cut(getattr(week.staff, f.name), positions) for f in fields(StaffFlows)}
+    positions = [e.positions for e in extents]
+    enc = week.encounters
+    rows = _rows(enc.customer, market)
+    customer = enc.customer - _offsets(rows, [m.start for m in market], enc.customer.dtype)
+    employee = enc.employee
+    employee = np.where(employee >= 0,
+                        employee - _offsets(rows, [p.start for p in positions], employee.dtype),
+                        employee)
+    flows = {name: _cut(getattr(week.customers, name), market)
+             for name in _NAMES[CustomerFlows]}
+    staff = {name: _cut(getattr(week.staff, name), positions) for name in _NAMES[StaffFlows]}
     weeks = []
-    for b, (rows, extent) in enumerate(zip(visit_rows, extents, strict=True)):
-        encounters = Encounters(
-            customer=enc.customer[rows] - extent.market.start,
-            employee=_shifted(enc.employee[rows], -extent.positions.start),
-            quality=enc.quality[rows],
-            satisfaction=enc.satisfaction[rows],
-            spend=enc.spend[rows],
-            very_bad=enc.very_bad[rows],
-        )
+    for b, (r, extent) in enumerate(zip(rows, extents, strict=True)):
+        encounters = Encounters(customer=customer[r], employee=employee[r],
+                                quality=enc.quality[r], satisfaction=enc.satisfaction[r],
+                                spend=enc.spend[r], very_bad=enc.very_bad[r])
         weeks.append(Week(
-            leadership=_per_unit(week.leadership, units[b]),
+            leadership=_per_unit(week.leadership, extent.units),
             encounters=encounters,
-            customers=CustomerFlows(**{k: v[b] for k, v in customer_flows.items()}),
-            staff=StaffFlows(**{k: v[b] for k, v in staff_flows.items()}),
-            ledger=_per_unit(week.ledger, units[b]),
+            customers=CustomerFlows(**{name: parts[b] for name, parts in flows.items()}),
+            staff=StaffFlows(**{name: parts[b] for name, parts in staff.items()}),
+            ledger=_per_unit(week.ledger, extent.units),
             staff_before=headcounts[b][0],
             active_before=headcounts[b][1],
         ))
