@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sim.sweep_design import ExperimentError, plain
-from sim.sweep_run import RunOutcome, RunTask, failed_outcome
 
 SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
 
@@ -87,11 +86,13 @@ def check_address(address: str) -> None:
         raise ExperimentError(f"--scheduler {plain(address)}: {example} (a host and a port)")
 
 
-def run_dask(
-    tasks: list[RunTask],
+def run_dask[Task, Outcome](
+    tasks: list[Task],
     client: Any,
-    run_fn: Callable[[RunTask], RunOutcome],
-    finished: Callable[[RunOutcome], None],
+    run_fn: Callable[[Task], Outcome],
+    finished: Callable[[Outcome], None],
+    run_id: Callable[[Task], int],
+    failed: Callable[[Task, str], Outcome],
 ) -> None:
     """The same runs on a Dask cluster: explicit unique keys (never merged), bounded in flight."""
     from distributed import as_completed
@@ -100,11 +101,11 @@ def run_dask(
     session = uuid.uuid4().hex[:8]
     slots = max(1, sum(client.nthreads().values()))
     pending = as_completed(loop=client.loop)  # this client, not a global default one
-    inflight: dict[str, RunTask] = {}
+    inflight: dict[str, Task] = {}
 
     def submit() -> None:
         task = queue.popleft()
-        key = f"sim-run-{session}-{task.spec.run_id}"
+        key = f"sim-run-{session}-{run_id(task)}"
         pending.add(client.submit(run_fn, task, key=key, pure=False, retries=0))
         inflight[key] = task
 
@@ -116,7 +117,7 @@ def run_dask(
             finished(future.result())
         else:  # KilledWorker after the scheduler's retries, or a lost result
             error = future.exception()
-            finished(failed_outcome(task, f"{type(error).__name__}: {error}"))
+            finished(failed(task, f"{type(error).__name__}: {error}"))
         future.release()
         if queue:
             submit()

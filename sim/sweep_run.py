@@ -1,12 +1,15 @@
 """One run of a sweep, as a worker executes it: the task, its outcome and its summary KPIs.
 
 A run is a pure function of its task (the experiment's base scenario, the design point and the
-run's seed), whatever process or machine executes it; a failing run is recorded, not raised.
+run's seed), whatever process or machine executes it, and whether it runs alone or batched with
+the other replications of its point (:func:`execute_runs`); a failing run is recorded, not
+raised.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,36 +43,65 @@ class RunOutcome:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def execute_run(task: RunTask) -> RunOutcome:
-    """Run one model and summarise it; an exception becomes a recorded error, not a crash.
+def execute_runs(tasks: Sequence[RunTask]) -> list[RunOutcome]:
+    """Runs of one design point (the same levers, each its own seed), stepped together.
 
-    A run ``sim run``, the page or another sweep has made already comes from the run cache,
-    unless the agents' tables are wanted (they need the model itself).
+    Each outcome is the one its run gives alone (:mod:`sim.batch`): a run ``sim run``, the page
+    or another sweep has made already comes from the run cache, unless the agents' tables are
+    wanted (they need the model itself); the others run as one batch and are kept in the cache.
+    An exception becomes a recorded error, not a crash: if a batch fails, each of its runs is
+    redone alone, so that only a failing run is recorded as failed. A run's ``seconds`` is its
+    share of its batch's time.
     """
-    from sim.runner import keep_frames, run_frames, run_one
+    if len(tasks) > 1:
+        try:
+            return _execute(tasks)
+        except Exception:  # noqa: BLE001 - which run fails is found by running each alone
+            pass
+    return [execute_run(task) for task in tasks]
+
+
+def execute_run(task: RunTask) -> RunOutcome:
+    """One run and its summary; an exception becomes a recorded error, not a crash."""
+    start = time.perf_counter()
+    try:
+        return _execute([task])[0]
+    except Exception as err:  # noqa: BLE001 - a failing run is data, the sweep goes on
+        message = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+        return RunOutcome(task.spec, task.values, {}, message, time.perf_counter() - start)
+
+
+def _execute(tasks: Sequence[RunTask]) -> list[RunOutcome]:
+    """Run (or read from the run cache) and summarise ``tasks``; exceptions propagate."""
+    from sim.batch import run_together
+    from sim.model import ServiceModel
+    from sim.runner import cached_frames, keep_frames
 
     start = time.perf_counter()
-    spec = task.spec
-    try:
-        scenario = task.base.with_changes(seed=spec.seed, reps=1, **task.values)
-        model = None
-        if task.outputs.agents:
-            model = run_one(scenario, spec.replication, spec.seed)
-            series, units = keep_frames(scenario, spec.replication, model)
-        else:
-            series, units = run_frames(scenario, spec.replication, spec.seed)
-        summary = summarise(series, task.outputs)
+    scenarios = [t.base.with_changes(seed=t.spec.seed, reps=1, **t.values) for t in tasks]
+    frames = [None if t.outputs.agents else cached_frames(s, t.spec.replication, t.spec.seed)
+              for t, s in zip(tasks, scenarios, strict=True)]
+    todo = [i for i, f in enumerate(frames) if f is None]
+    made = (ServiceModel(scenarios[i], rng=tasks[i].spec.seed,
+                         replication=tasks[i].spec.replication) for i in todo)
+    snapshots: dict[int, dict[str, pd.DataFrame]] = {}
+    for i, model in zip(todo, run_together(made), strict=True):
+        frames[i] = keep_frames(scenarios[i], tasks[i].spec.replication, model)
+        if tasks[i].outputs.agents:
+            snapshots[i] = agent_snapshots(model)
+    seconds = (time.perf_counter() - start) / len(tasks)
+    outcomes = []
+    for i, task in enumerate(tasks):
+        series, units = frames[i]
         tables: dict[str, pd.DataFrame] = {}
         if task.outputs.timeseries:
             tables["timeseries"] = series
         if task.outputs.units:
             tables["units"] = units
-        if model is not None and task.outputs.agents:
-            tables.update(agent_snapshots(model))
-        return RunOutcome(spec, task.values, summary, None, time.perf_counter() - start, tables)
-    except Exception as err:  # noqa: BLE001 - a failing run is data, the sweep goes on
-        message = f"{type(err).__name__}: {err}".splitlines()[0][:500]
-        return RunOutcome(spec, task.values, {}, message, time.perf_counter() - start)
+        tables.update(snapshots.get(i, {}))
+        outcomes.append(RunOutcome(task.spec, task.values, summarise(series, task.outputs),
+                                   None, seconds, tables))
+    return outcomes
 
 
 def summarise(series: pd.DataFrame, outputs: Outputs) -> dict[str, float]:
