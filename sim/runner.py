@@ -2,8 +2,8 @@
 
 Replication r runs with seed ``scenario.seed + r``, so any single replication can be re-run on
 its own, and two scenarios run with the same seed and replications are paired (common random
-numbers): compare them replication by replication. A scenario's replications that are not in
-the run cache are run together as a batch (:mod:`sim.batch`): the same numbers, for less time.
+numbers): compare them replication by replication. Runs that are not in the run cache are run
+together as batches (:mod:`sim.batch`): the same numbers, for less time.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import errno
 import os
 import pickle
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,51 +96,49 @@ def keep_frames(scenario: ServiceScenario, replication: int, model: ServiceModel
     return frames
 
 
-def run_frames(scenario: ServiceScenario, replication: int = 0,
-               seed: int | None = None) -> Frames:
-    """One run's time series and unit table: from the run cache, or run now and kept.
+Run = tuple[ServiceScenario, int, int]  # one run: its scenario, replication label and seed
 
-    ``seed`` as in :func:`run_one`.
+
+def run_frames(runs: Sequence[Run], *, fresh: bool = False
+               ) -> Iterator[tuple[Frames, ServiceModel | None]]:
+    """Each run's time series and unit table, in order: from the run cache, or run and kept.
+
+    Runs missing from the cache (all of them with ``fresh``, for a caller that needs the models)
+    run together in batches (:func:`sim.batch.run_together`), each kept under its own entry,
+    exactly as if run alone (shared by ``sim run``, sweeps and the page's cache). A run that ran
+    comes with its model; one read from the cache with None.
     """
-    seed = replication_seed(scenario, replication) if seed is None else seed
-    stored = cached_frames(scenario, replication, seed)
-    if stored is not None:
-        return stored
-    return keep_frames(scenario, replication, run_one(scenario, replication, seed))
+    stored = [None if fresh else cached_frames(*run) for run in runs]
+    missing = [i for i, frames in enumerate(stored) if frames is None]
+    made = (ServiceModel(runs[i][0], rng=runs[i][2], replication=runs[i][1]) for i in missing)
+    ran = run_together(made)
+    for run, frames in zip(runs, stored, strict=True):
+        if frames is not None:
+            yield frames, None
+        else:
+            model = next(ran)
+            yield keep_frames(run[0], run[1], model), model
 
 
 def run_scenario(
     scenario: ServiceScenario, on_progress: Callable[[int, int], None] | None = None
 ) -> RunResult:
-    """Run all replications of ``scenario`` (``on_progress(done, total)`` as each is ready).
+    """Run all replications of ``scenario`` (``on_progress(done, total)`` after each).
 
-    Replications missing from the run cache run together in batches (:func:`run_together`),
-    each kept under its own entry, exactly as if run alone by :func:`run_frames`. A scenario
-    with ``organisation:`` figures is fitted once; the result holds the resolved scenario
-    (fitted parameters, no figures) and the fit.
+    Replications missing from the run cache run together (:func:`run_frames`). A scenario with
+    ``organisation:`` figures is fitted once; the result holds the resolved scenario (fitted
+    parameters, no figures) and the fit.
     """
     scenario, fitted = resolve(scenario)
-    reps = range(scenario.reps)
-    frames = {r: cached_frames(scenario, r, replication_seed(scenario, r)) for r in reps}
-    missing = [r for r in reps if frames[r] is None]
-    done = len(reps) - len(missing)
-    if on_progress:
-        for count in range(1, done + 1):
-            on_progress(count, scenario.reps)
-    models = (ServiceModel(scenario, rng=replication_seed(scenario, r), replication=r)
-              for r in missing)
-    for r, model in zip(missing, run_together(models), strict=True):
-        frames[r] = keep_frames(scenario, r, model)
-        done += 1
-        if on_progress:
-            on_progress(done, scenario.reps)
+    runs = [(scenario, r, replication_seed(scenario, r)) for r in range(scenario.reps)]
     series, units = [], []
-    for r in reps:
-        frame, unit_frame = frames[r]
+    for (_, r, seed), ((frame, unit_frame), _) in zip(runs, run_frames(runs), strict=True):
         frame = frame.copy()
-        frame.insert(1, "seed", replication_seed(scenario, r))
+        frame.insert(1, "seed", seed)
         series.append(frame)
         units.append(unit_frame)
+        if on_progress:
+            on_progress(r + 1, scenario.reps)
     return RunResult(
         scenario, pd.concat(series, ignore_index=True), pd.concat(units, ignore_index=True),
         fitted,

@@ -72,33 +72,26 @@ def execute_run(task: RunTask) -> RunOutcome:
 
 
 def _execute(tasks: Sequence[RunTask]) -> list[RunOutcome]:
-    """Run (or read from the run cache) and summarise ``tasks``; exceptions propagate."""
-    from sim.batch import run_together
-    from sim.model import ServiceModel
-    from sim.runner import cached_frames, keep_frames
+    """Run (or read from the run cache) and summarise ``tasks``; exceptions propagate.
+
+    The agents' tables need the models, so runs that want them are run even if cached.
+    """
+    from sim.runner import run_frames
 
     start = time.perf_counter()
-    scenarios = [t.base.with_changes(seed=t.spec.seed, reps=1, **t.values) for t in tasks]
-    frames = [None if t.outputs.agents else cached_frames(s, t.spec.replication, t.spec.seed)
-              for t, s in zip(tasks, scenarios, strict=True)]
-    todo = [i for i, f in enumerate(frames) if f is None]
-    made = (ServiceModel(scenarios[i], rng=tasks[i].spec.seed,
-                         replication=tasks[i].spec.replication) for i in todo)
-    snapshots: dict[int, dict[str, pd.DataFrame]] = {}
-    for i, model in zip(todo, run_together(made), strict=True):
-        frames[i] = keep_frames(scenarios[i], tasks[i].spec.replication, model)
-        if tasks[i].outputs.agents:
-            snapshots[i] = agent_snapshots(model)
+    runs = [(t.base.with_changes(seed=t.spec.seed, reps=1, **t.values), t.spec.replication,
+             t.spec.seed) for t in tasks]
+    done = list(run_frames(runs, fresh=any(t.outputs.agents for t in tasks)))
     seconds = (time.perf_counter() - start) / len(tasks)
     outcomes = []
-    for i, task in enumerate(tasks):
-        series, units = frames[i]
+    for task, ((series, units), model) in zip(tasks, done, strict=True):
         tables: dict[str, pd.DataFrame] = {}
         if task.outputs.timeseries:
             tables["timeseries"] = series
         if task.outputs.units:
             tables["units"] = units
-        tables.update(snapshots.get(i, {}))
+        if model is not None and task.outputs.agents:
+            tables.update(agent_snapshots(model))
         outcomes.append(RunOutcome(task.spec, task.values, summarise(series, task.outputs),
                                    None, seconds, tables))
     return outcomes
