@@ -478,13 +478,14 @@ def private_tmp() -> Iterator[Path]:
 def start_sweep(tmp_path: Path, out: Path, tmpdir: Path) -> tuple[subprocess.Popen, Path]:
     """``sim sweep`` in its own session and temporary directory, once it has committed a run.
 
-    It has a cache of its own, empty: its runs are computed, not read from the cache that the
-    reference sweep filled (batches of cached runs end the sweep before a kill can land).
+    Its disk cache is off: its runs are computed, not read from the cache that the reference
+    sweep filled (batches of cached runs end the sweep before a kill can land), and its workers
+    write nothing to disk that a kill would have to wait for.
     """
     path = write(tmp_path, KILLABLE)
     command = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out),
                "--workers", "2", "--quiet", "--commit-every", "0.05"]
-    env = {**os.environ, "TMPDIR": str(tmpdir), "SIM_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "TMPDIR": str(tmpdir), "SIM_CACHE_DIR": "off"}
     proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True, env=env,
                             stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
