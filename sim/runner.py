@@ -105,8 +105,8 @@ def run_frames(runs: Sequence[Run], *, fresh: bool = False
 
     Runs missing from the cache (all of them with ``fresh``, for a caller that needs the models)
     run together in batches (:func:`sim.batch.run_together`), each kept under its own entry,
-    exactly as if run alone (shared by ``sim run``, sweeps and the page's cache). A run that ran
-    comes with its model; one read from the cache with None.
+    exactly as if run alone (the run cache is shared by ``sim run``, sweeps and the page). A run
+    that ran comes with its model; one read from the cache with None.
     """
     stored = [None if fresh else cached_frames(*run) for run in runs]
     missing = [i for i, frames in enumerate(stored) if frames is None]

@@ -25,7 +25,7 @@ from sim.runner import prepare_output_dir
 from sim.sweep_dask import check_address, connect_scheduler, run_dask
 from sim.sweep_design import Experiment, ExperimentError, load_experiment
 from sim.sweep_pool import interrupt_on_signals, report_interrupt, run_local
-from sim.sweep_run import RunOutcome, RunTask, execute_runs, failed_outcome
+from sim.sweep_run import RunOutcome, RunTask, execute_run, failed_outcome
 from sim.sweep_store import (
     DirectoryLock,
     ResultWriter,
@@ -36,7 +36,6 @@ from sim.sweep_store import (
 )
 
 CONNECT_TIMEOUT = 10.0  # seconds for a Dask scheduler to answer (--connect-timeout)
-BATCH_RUNS = 8  # at most this many replications of a point run together on a local worker
 MIN_CONNECT_SECONDS, MAX_CONNECT_SECONDS = 1.0, 600.0
 MIN_COMMIT_SECONDS, MAX_COMMIT_SECONDS = 0.01, 3600.0
 
@@ -64,16 +63,14 @@ def run_sweep(
     connect_timeout: float = CONNECT_TIMEOUT,
     resume: bool = False,
     quiet: bool = False,
-    run_fn: Callable[[list[RunTask]], list[RunOutcome]] = execute_runs,
+    run_fn: Callable[[RunTask], RunOutcome] = execute_run,
     flush_seconds: float = 2.0,
     flush_runs: int = 64,
 ) -> SweepSummary:
     """Run every run of ``experiment`` not yet committed in ``out`` and commit each as it ends.
 
-    On local workers a task is a batch of replications of one point (:func:`batches`), stepped
-    together by ``run_fn``; on a Dask cluster every run is its own task. Nothing is written
-    until the Dask scheduler (if any) has answered and ``out`` is known to be usable: a bad
-    address or directory raises :class:`ExperimentError` with one line.
+    Nothing is written until the Dask scheduler (if any) has answered and ``out`` is known to be
+    usable: a bad address or directory raises :class:`ExperimentError` with one line.
     """
     from tqdm import tqdm
 
@@ -114,31 +111,18 @@ def run_sweep(
                     bar.set_postfix(failed=writer.failed, refresh=False)
                 writer.maybe_flush()
 
-            def all_finished(outcomes: list[RunOutcome]) -> None:
-                for outcome in outcomes:
-                    finished(outcome)
-
-            def all_failed(tasks: list[RunTask], why: str) -> list[RunOutcome]:
-                return [failed_outcome(task, why) for task in tasks]
-
-            def first_run(tasks: list[RunTask]) -> int:
-                return tasks[0].spec.run_id
-
             try:
                 if client is not None:
-                    # a run that kills Dask workers fails for good: it must fail alone
-                    run_dask([[task] for task in todo], client, run_fn, all_finished,
-                             run_id=first_run, failed=all_failed)
+                    run_dask(todo, client, run_fn, finished)
                 else:
                     run_local(
-                        batches(todo, n_workers),
+                        todo,
                         n_workers,
                         run_fn,
-                        all_finished,
+                        finished,
                         flush_seconds,
-                        run_id=first_run,
-                        failed=all_failed,
-                        split=lambda tasks: [[task] for task in tasks],
+                        run_id=lambda task: task.spec.run_id,
+                        failed=failed_outcome,
                     )
             finally:
                 writer.flush()  # commit whatever finished, also on Ctrl-C or SIGTERM
@@ -155,22 +139,6 @@ def run_sweep(
         writer.errors,
         time.perf_counter() - start,
     )
-
-
-def batches(tasks: list[RunTask], workers: int) -> list[list[RunTask]]:
-    """Consecutive runs of one design point, in batches small enough to give every worker work.
-
-    Runs of a point share its levers, so they can step together (:mod:`sim.batch`); a batch
-    holds at most :data:`BATCH_RUNS` runs and at most an even share of two batches per worker.
-    """
-    size = max(1, min(BATCH_RUNS, len(tasks) // (2 * workers)))
-    out: list[list[RunTask]] = []
-    for task in tasks:
-        if out and len(out[-1]) < size and out[-1][0].spec.point == task.spec.point:
-            out[-1].append(task)
-        else:
-            out.append([task])
-    return out
 
 
 def start_line(experiment: Experiment, points: int, done: int, out: Path, where: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sim.sweep_design import ExperimentError, plain
+from sim.sweep_run import RunOutcome, RunTask, failed_outcome
 
 SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
 
@@ -86,13 +87,11 @@ def check_address(address: str) -> None:
         raise ExperimentError(f"--scheduler {plain(address)}: {example} (a host and a port)")
 
 
-def run_dask[Task, Outcome](
-    tasks: list[Task],
+def run_dask(
+    tasks: list[RunTask],
     client: Any,
-    run_fn: Callable[[Task], Outcome],
-    finished: Callable[[Outcome], None],
-    run_id: Callable[[Task], int],
-    failed: Callable[[Task, str], Outcome],
+    run_fn: Callable[[RunTask], RunOutcome],
+    finished: Callable[[RunOutcome], None],
 ) -> None:
     """The same runs on a Dask cluster: explicit unique keys (never merged), bounded in flight."""
     from distributed import as_completed
@@ -101,11 +100,11 @@ def run_dask[Task, Outcome](
     session = uuid.uuid4().hex[:8]
     slots = max(1, sum(client.nthreads().values()))
     pending = as_completed(loop=client.loop)  # this client, not a global default one
-    inflight: dict[str, Task] = {}
+    inflight: dict[str, RunTask] = {}
 
     def submit() -> None:
         task = queue.popleft()
-        key = f"sim-run-{session}-{run_id(task)}"
+        key = f"sim-run-{session}-{task.spec.run_id}"
         pending.add(client.submit(run_fn, task, key=key, pure=False, retries=0))
         inflight[key] = task
 
@@ -117,7 +116,7 @@ def run_dask[Task, Outcome](
             finished(future.result())
         else:  # KilledWorker after the scheduler's retries, or a lost result
             error = future.exception()
-            finished(failed(task, f"{type(error).__name__}: {error}"))
+            finished(failed_outcome(task, f"{type(error).__name__}: {error}"))
         future.release()
         if queue:
             submit()

@@ -123,15 +123,14 @@ def run_local[Task, Outcome](
     tick: float,
     run_id: Callable[[Task], int],
     failed: Callable[[Task, str], Outcome],
-    split: Callable[[Task], list[Task]] = lambda task: [task],
 ) -> None:
     """Run ``tasks`` on a process pool, rebuilt when a worker dies; ``finished`` gets each outcome.
 
     When a worker dies every run in flight fails with it, so the culprit is unknown: those runs
-    become suspects (a task of several runs is first ``split`` into its runs) and are re-run one
-    at a time. A suspect that kills its worker on its own ``MAX_WORKER_DEATHS`` times becomes
-    ``failed(task, why)``; the innocent ones simply finish. An exception that is not about a run
-    (an interruption, an error in ``finished``) kills the workers before it propagates.
+    become suspects and are re-run one at a time. A suspect that kills its worker on its own
+    ``MAX_WORKER_DEATHS`` times becomes ``failed(task, why)``; the innocent ones simply finish.
+    An exception that is not about a run (an interruption, an error in ``finished``) kills the
+    workers before it propagates.
     """
     queue = deque(tasks)
     suspects: deque[Task] = deque()
@@ -174,7 +173,7 @@ def run_local[Task, Outcome](
             if broken:
                 for task in inflight.values():
                     if not isolated:
-                        suspects.extend(split(task))
+                        suspects.append(task)
                         continue
                     deaths[run_id(task)] += 1
                     n = deaths[run_id(task)]

@@ -1,15 +1,12 @@
 """One run of a sweep, as a worker executes it: the task, its outcome and its summary KPIs.
 
 A run is a pure function of its task (the experiment's base scenario, the design point and the
-run's seed), whatever process or machine executes it, and whether it runs alone or batched with
-the other replications of its point (:func:`execute_runs`); a failing run is recorded, not
-raised.
+run's seed), whatever process or machine executes it; a failing run is recorded, not raised.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,48 +40,21 @@ class RunOutcome:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def execute_runs(tasks: Sequence[RunTask]) -> list[RunOutcome]:
-    """Runs of one design point (the same levers, each its own seed), stepped together.
-
-    Each outcome is the one its run gives alone (:mod:`sim.batch`): a run ``sim run``, the page
-    or another sweep has made already comes from the run cache, unless the agents' tables are
-    wanted (they need the model itself); the others run as one batch and are kept in the cache.
-    An exception becomes a recorded error, not a crash: if a batch fails, each of its runs is
-    redone alone, so that only a failing run is recorded as failed. A run's ``seconds`` is its
-    share of its batch's time.
-    """
-    if len(tasks) > 1:
-        try:
-            return _execute(tasks)
-        except Exception:  # noqa: BLE001 - which run fails is found by running each alone
-            pass
-    return [execute_run(task) for task in tasks]
-
-
 def execute_run(task: RunTask) -> RunOutcome:
-    """One run and its summary; an exception becomes a recorded error, not a crash."""
-    start = time.perf_counter()
-    try:
-        return _execute([task])[0]
-    except Exception as err:  # noqa: BLE001 - a failing run is data, the sweep goes on
-        message = f"{type(err).__name__}: {err}".splitlines()[0][:500]
-        return RunOutcome(task.spec, task.values, {}, message, time.perf_counter() - start)
+    """Run one model and summarise it; an exception becomes a recorded error, not a crash.
 
-
-def _execute(tasks: Sequence[RunTask]) -> list[RunOutcome]:
-    """Run (or read from the run cache) and summarise ``tasks``; exceptions propagate.
-
-    The agents' tables need the models, so runs that want them are run even if cached.
+    A run ``sim run``, the page or another sweep has made already comes from the run cache,
+    unless the agents' tables are wanted (they need the model itself).
     """
     from sim.runner import run_frames
 
     start = time.perf_counter()
-    runs = [(t.base.with_changes(seed=t.spec.seed, reps=1, **t.values), t.spec.replication,
-             t.spec.seed) for t in tasks]
-    done = list(run_frames(runs, fresh=any(t.outputs.agents for t in tasks)))
-    seconds = (time.perf_counter() - start) / len(tasks)
-    outcomes = []
-    for task, ((series, units), model) in zip(tasks, done, strict=True):
+    spec = task.spec
+    try:
+        scenario = task.base.with_changes(seed=spec.seed, reps=1, **task.values)
+        run = (scenario, spec.replication, spec.seed)
+        [((series, units), model)] = run_frames([run], fresh=task.outputs.agents)
+        summary = summarise(series, task.outputs)
         tables: dict[str, pd.DataFrame] = {}
         if task.outputs.timeseries:
             tables["timeseries"] = series
@@ -92,9 +62,10 @@ def _execute(tasks: Sequence[RunTask]) -> list[RunOutcome]:
             tables["units"] = units
         if model is not None and task.outputs.agents:
             tables.update(agent_snapshots(model))
-        outcomes.append(RunOutcome(task.spec, task.values, summarise(series, task.outputs),
-                                   None, seconds, tables))
-    return outcomes
+        return RunOutcome(spec, task.values, summary, None, time.perf_counter() - start, tables)
+    except Exception as err:  # noqa: BLE001 - a failing run is data, the sweep goes on
+        message = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+        return RunOutcome(spec, task.values, {}, message, time.perf_counter() - start)
 
 
 def summarise(series: pd.DataFrame, outputs: Outputs) -> dict[str, float]:

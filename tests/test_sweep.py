@@ -25,9 +25,9 @@ import yaml
 
 from sim.cli import build_parser, main
 from sim.model import ServiceModel
-from sim.sweep import batches, run_sweep
+from sim.sweep import run_sweep
 from sim.sweep_design import ExperimentError, load_experiment, parse_experiment
-from sim.sweep_run import RunTask, execute_run, execute_runs
+from sim.sweep_run import RunTask, execute_run
 from sim.sweep_store import load_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -381,61 +381,18 @@ def test_failing_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
     assert np.isnan(runs["profit"].iloc[0]) and np.isfinite(runs["profit"].iloc[1])
 
 
-def tasks_of(data: dict) -> list[RunTask]:
-    experiment = parse_experiment(data)
-    design = experiment.design()
-    return [RunTask(r, design[r.point], experiment.base, experiment.outputs)
-            for r in experiment.runs()]
-
-
-def test_local_workers_take_the_replications_of_a_point_as_one_batch():
-    todo = tasks_of(TINY)  # 6 points of 2 replications
-    assert [[t.spec.run_id for t in b] for b in batches(todo, 1)] == [
-        [0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
-    assert all(len(b) == 1 for b in batches(todo, 4))  # 12 runs: every worker needs work
-    assert [len(b) for b in batches(todo[1:], 1)] == [1, 2, 2, 2, 2, 2]
-
-
-def test_batched_runs_give_the_outcomes_of_runs_alone(monkeypatch):
-    monkeypatch.setenv("SIM_CACHE_DIR", "off")  # each way runs its models
-    todo = tasks_of(TINY)[:4]
-    together = execute_runs(todo)
-    for task, outcome in zip(todo, together, strict=True):
-        alone = execute_run(task)
-        assert outcome.error is None and outcome.summary == alone.summary
-        for name, table in alone.tables.items():
-            pd.testing.assert_frame_equal(outcome.tables[name], table, check_exact=True)
-
-
-def test_a_run_failing_in_a_batch_fails_alone(monkeypatch):
-    from sim import sweep_run
-
-    real = sweep_run._execute
-
-    def fail_run_1(tasks):
-        if any(t.spec.run_id == 1 for t in tasks):
-            raise RuntimeError("run 1 breaks")
-        return real(tasks)
-
-    monkeypatch.setattr(sweep_run, "_execute", fail_run_1)
-    first, second = execute_runs(tasks_of(TINY)[:2])
-    assert first.error is None and first.summary
-    assert second.error == "RuntimeError: run 1 breaks" and not second.summary
-
-
 class KillWorker:
     """A run function that SIGKILLs its worker on chosen runs (once, or every time)."""
 
     def __init__(self, marker_dir: Path, run_ids: set[int], every_time: bool = False) -> None:
         self.marker_dir, self.run_ids, self.every_time = marker_dir, run_ids, every_time
 
-    def __call__(self, tasks: list[RunTask]):
-        for task in tasks:
-            marker = self.marker_dir / f"killed-{task.spec.run_id}"
-            if task.spec.run_id in self.run_ids and (self.every_time or not marker.exists()):
-                marker.touch()
-                os.kill(os.getpid(), signal.SIGKILL)
-        return execute_runs(tasks)
+    def __call__(self, task: RunTask):
+        marker = self.marker_dir / f"killed-{task.spec.run_id}"
+        if task.spec.run_id in self.run_ids and (self.every_time or not marker.exists()):
+            marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return execute_run(task)
 
 
 def test_a_killed_worker_is_replaced_and_only_its_runs_redone(reference, tmp_path):
@@ -454,8 +411,7 @@ def test_a_run_that_always_kills_its_worker_is_recorded_as_failed(reference, tmp
     pd.testing.assert_frame_equal(ok, rows(reference).drop(index=5))
 
 
-# long enough that a kill lands mid-sweep: a worker steps a point's 4 runs together (sim.batch)
-KILLABLE = {**TINY, "replications": 4, "steps": 52,
+KILLABLE = {**TINY, "replications": 4, "steps": 12,
             "parameters": {"training": [0.0, 0.1, 0.2], "resources": [0.3, 0.6, 0.9]}}
 
 
@@ -476,18 +432,12 @@ def private_tmp() -> Iterator[Path]:
 
 
 def start_sweep(tmp_path: Path, out: Path, tmpdir: Path) -> tuple[subprocess.Popen, Path]:
-    """``sim sweep`` in its own session and temporary directory, once it has committed a run.
-
-    Its disk cache is off: its runs are computed, not read from the cache that the reference
-    sweep filled (batches of cached runs end the sweep before a kill can land), and its workers
-    write nothing to disk that a kill would have to wait for.
-    """
+    """``sim sweep`` in its own session and temporary directory, once it has committed a run."""
     path = write(tmp_path, KILLABLE)
     command = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out),
                "--workers", "2", "--quiet", "--commit-every", "0.05"]
-    env = {**os.environ, "TMPDIR": str(tmpdir), "SIM_CACHE_DIR": "off"}
-    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True, env=env,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
+                            env={**os.environ, "TMPDIR": str(tmpdir)}, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not list((out / "runs").glob("part-*.parquet")) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -578,7 +528,7 @@ def test_sigkill_of_the_sweep_then_resume_gives_exactly_the_uninterrupted_rows(
     # The raw parts hold each run once: nothing lost, nothing duplicated.
     raw = pd.read_parquet(out / "runs")
     assert sorted(raw["run_id"]) == list(range(36))
-    assert raw.merge(pd.read_parquet(out / "timeseries"), on="run_id").shape[0] == 36 * 53
+    assert raw.merge(pd.read_parquet(out / "timeseries"), on="run_id").shape[0] == 36 * 13
 
 
 def test_resume_refuses_a_changed_experiment_and_a_busy_directory(reference, tmp_path, capsys):
