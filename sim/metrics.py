@@ -194,8 +194,9 @@ def customer_kpis(org: Organisation, week: Week) -> dict[str, float]:
 
 # KPI name of each cost line of the ledger.
 COST_KPIS = {"goods": "goods_cost", "wages": "wages", "training": "training_cost",
-             "resources": "resources_cost", "recognition": "recognition_cost", "rewards": "rewards_cost",
-             "surveys": "surveys_cost", "hiring": "hiring_cost", "fixed": "fixed_cost"}
+             "resources": "resources_cost", "recognition": "recognition_cost",
+             "rewards": "rewards_cost", "surveys": "surveys_cost", "hiring": "hiring_cost",
+             "fixed": "fixed_cost"}
 
 
 def money_kpis(ledger: Ledger) -> dict[str, float]:

@@ -15,7 +15,6 @@ import yaml
 from playwright.sync_api import Page, expect
 
 from sim.app.invest import COST_LINES
-
 from tests.browser.test_explorer import (
     RUN_TIMEOUT_MS,
     choose,
@@ -133,8 +132,7 @@ def test_investment_view_and_profit_bridge(page: Page, app_url: str, artifacts: 
         assert words in text, words
     expect(page.locator(".spc-costs tbody tr")).to_have_count(len(COST_LINES))
     costs = page.locator(".spc-costs").inner_text()
-    for line in ("goods sold", "wages", "hiring", "training", "tools/resources", "recognition", "rewards",
-                 "surveys", "fixed"):
+    for line in COST_LINES.values():
         assert line in costs
     npv = page.locator(".spc-invest-row").nth(1).locator(".spc-invest-value").inner_text()
     rate = page.locator(".spc-input-rate input")
