@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import ipyvuetify as v
@@ -26,6 +27,7 @@ from sim.app.files import read_scenario
 from sim.app.header import progress_text
 from sim.app.limits import LIMITS, LimitError
 from sim.app.page import Page
+from sim.finance import Ledger
 from sim.params import SPECS, ParameterError
 from sim.scenario import SCENARIO_DIR, Intervention, ServiceScenario
 from tests.browser.conftest import ROOT, group_members
@@ -565,6 +567,10 @@ def test_the_bridge_sums_to_the_profit_difference(paired):
     assert bridge.total == pytest.approx(diff, rel=1e-6)
     assert [k for k, _, _ in bridge.steps] == ["customers", "visits_per_customer",
                                                 "spend_per_visit", *invest.COST_LINES]
+
+
+def test_the_page_shows_every_cost_line_of_the_ledger():
+    assert set(invest.COST_LABELS) == {f.name for f in fields(Ledger) if f.name != "revenue"}
 
 
 def test_investment_npv_roi_payback_and_p_beats(paired):

@@ -15,20 +15,16 @@ import numpy as np
 
 from sim.app.charts import money
 from sim.app.state import Comparison
+from sim.metrics import COST_KPIS
 from sim.stats import DISCOUNT_RATE, discount_factors, t_interval
 
-# The cost columns of the time series, in the order of the page, with their labels.
-COST_LINES: dict[str, str] = {
-    "goods_cost": "goods sold",
-    "wages": "wages",
-    "hiring_cost": "hiring",
-    "training_cost": "training",
-    "resources_cost": "tools/resources",
-    "recognition_cost": "recognition",
-    "rewards_cost": "rewards",
-    "surveys_cost": "surveys",
-    "fixed_cost": "fixed",
-}
+# Label of each ledger cost line on the page, in the page's order; the time series' column of
+# each line is named once, in sim.metrics.COST_KPIS.
+COST_LABELS = {"goods": "goods sold", "wages": "wages", "hiring": "hiring",
+               "training": "training", "resources": "tools/resources",
+               "recognition": "recognition", "rewards": "rewards", "surveys": "surveys",
+               "fixed": "fixed"}
+COST_LINES: dict[str, str] = {COST_KPIS[line]: label for line, label in COST_LABELS.items()}
 
 
 @dataclass(frozen=True)
