@@ -172,6 +172,24 @@ def engagement_relations(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def rank_persistence(history: pd.DataFrame, keys: tuple[str, ...], split: int
+                     ) -> dict[str, list[float]]:
+    """How far units keep their ranks, one Spearman correlation per replication and outcome.
+
+    The unit ranks of each outcome over weeks 1..``split`` against those over the weeks after:
+    persistent unit differences show up as correlations well above zero.
+    """
+    from scipy.stats import spearmanr
+
+    rho: dict[str, list[float]] = {key: [] for key in keys}
+    for _, frame in _as_frame(history).groupby("replication"):
+        first = unit_table(frame, start=1, end=split).set_index("unit")
+        second = unit_table(frame, start=split + 1).set_index("unit")
+        for key in keys:
+            rho[key].append(float(spearmanr(first[key], second[key]).statistic))
+    return rho
+
+
 def _cmd_units(args: argparse.Namespace) -> int:
     """Print the per-unit table and the quartile comparison of a scenario's replications."""
     from sim.runner import run_scenario

@@ -21,10 +21,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
 
 from sim import ServiceModel  # noqa: E402
-from sim.unit_analytics import engagement_relations, quartile_comparison, unit_table  # noqa: E402
+from sim.unit_analytics import (  # noqa: E402
+    engagement_relations,
+    quartile_comparison,
+    rank_persistence,
+    unit_table,
+)
 
 OUT = Path(__file__).resolve().parent / "output"
 WEEKS = 104
@@ -59,12 +63,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     fig.savefig(OUT / "unit_scatter.png", dpi=120)
 
-    rho: dict[str, list[float]] = {key: [] for key in PERSISTENT}
-    for _, frame in history.groupby("replication"):
-        first = unit_table(frame, start=1, end=52).set_index("unit")
-        second = unit_table(frame, start=53, end=WEEKS).set_index("unit")
-        for key in PERSISTENT:
-            rho[key].append(spearmanr(first[key], second[key]).statistic)
+    rho = rank_persistence(history, PERSISTENT, split=WEEKS // 2)
     quartiles = quartile_comparison(table)
     relations = engagement_relations(table).set_index("outcome")
     lines = [f"Units of the default organisation: {args.reps} organisations (seeds 1-{args.reps}),"
