@@ -28,7 +28,7 @@ Runs whose parameters differ go to separate batches.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -301,11 +301,14 @@ class Batch:
         vacant = self._vacant[self.extents[b].positions]
         return metrics.kpis(member.organisation, week, vacant, member.cum_profit), self._tables[b]
 
-    def run(self, steps: int | None = None) -> list[ServiceModel]:
+    def run(self, steps: int | None = None, on_week: Callable[[int], None] | None = None
+            ) -> list[ServiceModel]:
         """Step every member ``steps`` weeks (default: to the horizon), then release them.
 
-        Released, each member holds its state in its own numbering (``last_employee``, the one
-        slot number that changes, is copied back) and steps alone again, bit-identically.
+        ``on_week(n)`` hears that the ``n`` members stepped one more week (it may raise to end
+        the run early, e.g. to stop a page's replications). Released, each member holds its state
+        in its own numbering (``last_employee``, the one slot number that changes, is copied
+        back) and steps alone again, bit-identically.
         """
         first = self.members[0]
         remaining = first.scenario.steps - first.steps if steps is None else steps
@@ -313,6 +316,8 @@ class Batch:
             for _ in range(max(remaining, 0)):
                 for member in self.members:
                     member.step()
+                if on_week is not None:
+                    on_week(len(self.members))
         finally:
             last = self.organisation.market.last_employee
             for member, own, extent in zip(self.members, self._own, self.extents, strict=True):
@@ -322,9 +327,11 @@ class Batch:
         return self.members
 
 
-def run_together(models: Iterable[ServiceModel], steps: int | None = None
-                 ) -> Iterator[ServiceModel]:
+def run_together(models: Iterable[ServiceModel], steps: int | None = None,
+                 on_week: Callable[[int], None] | None = None) -> Iterator[ServiceModel]:
     """Run ``models`` (to their horizon, or ``steps`` weeks) in batches; yield each when done.
+
+    ``on_week(n)`` hears after every week of a batch that its ``n`` runs stepped it.
 
     Consecutive runs that can share a batch (same parameters, timeline, horizon and step) do,
     up to :data:`BATCH_SLOTS` slots. ``models`` is consumed lazily: a batch runs as soon as
@@ -335,20 +342,27 @@ def run_together(models: Iterable[ServiceModel], steps: int | None = None
     slots = 0
     for model in models:
         if pending and not _batchable(pending[0], model):
-            yield from _run(pending, steps)
+            yield from _run(pending, steps, on_week)
             pending, slots = [], 0
         size = model.workforce.n + model.market.n
         pending.append(model)
         slots += size
         if slots + size > BATCH_SLOTS:
-            yield from _run(pending, steps)
+            yield from _run(pending, steps, on_week)
             pending, slots = [], 0
     if pending:
-        yield from _run(pending, steps)
+        yield from _run(pending, steps, on_week)
 
 
-def _run(models: list[ServiceModel], steps: int | None) -> list[ServiceModel]:
+def _run(models: list[ServiceModel], steps: int | None,
+         on_week: Callable[[int], None] | None) -> list[ServiceModel]:
     """One batch (a lone run steps on its own: nothing to share)."""
-    if len(models) == 1:
-        return [models[0].run(steps)]
-    return Batch(models).run(steps)
+    if len(models) > 1:
+        return Batch(models).run(steps, on_week)
+    model = models[0]
+    if on_week is None:
+        return [model.run(steps)]
+    for _ in range(max(model.scenario.steps - model.steps if steps is None else steps, 0)):
+        model.step()
+        on_week(1)
+    return [model]

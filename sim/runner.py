@@ -99,19 +99,28 @@ def keep_frames(scenario: ServiceScenario, replication: int, model: ServiceModel
 Run = tuple[ServiceScenario, int, int]  # one run: its scenario, replication label and seed
 
 
-def run_frames(runs: Sequence[Run], *, fresh: bool = False
+def run_frames(runs: Sequence[Run], *, fresh: bool = False,
+               on_week: Callable[[int, int], None] | None = None
                ) -> Iterator[tuple[Frames, ServiceModel | None]]:
     """Each run's time series and unit table, in order: from the run cache, or run and kept.
 
     Runs missing from the cache (all of them with ``fresh``, for a caller that needs the models)
     run together in batches (:func:`sim.batch.run_together`), each kept under its own entry,
     exactly as if run alone (the run cache is shared by ``sim run``, sweeps and the page). A run
-    that ran comes with its model; one read from the cache with None.
+    that ran comes with its model; one read from the cache with None. ``on_week(done, total)``
+    hears the run-weeks simulated so far and in all after every week (it may raise to stop).
     """
     stored = [None if fresh else cached_frames(*run) for run in runs]
     missing = [i for i, frames in enumerate(stored) if frames is None]
     made = (ServiceModel(runs[i][0], rng=runs[i][2], replication=runs[i][1]) for i in missing)
-    ran = run_together(made)
+    total, done = sum(runs[i][0].steps for i in missing), 0
+
+    def week_done(n: int) -> None:
+        nonlocal done
+        done += n
+        on_week(done, total)
+
+    ran = run_together(made, on_week=None if on_week is None else week_done)
     for run, frames in zip(runs, stored, strict=True):
         if frames is not None:
             yield frames, None

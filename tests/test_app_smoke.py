@@ -348,6 +348,52 @@ def test_withdrawing_returns_running_jobs_nobody_wants_and_keeps_the_rest():
     assert queue.preemptions(idle=0) == [job]
 
 
+def test_a_scenarios_replications_share_out_over_free_workers_as_batches():
+    queue = FairQueue(2)
+    for r in range(5):
+        queue.want("a", ("plan", r), None, 10, group="plan")
+    queue.want("a", ("other", 0), None, 10, group="other")
+    first = queue.next()
+    assert first.key == ("plan", 0) and queue.waiting_with(first) == 4
+    batch = [first, *queue.companions(first, 2)]
+    assert [j.key for j in batch] == [("plan", 0), ("plan", 1), ("plan", 2)]
+    assert queue.batch(first) == batch                       # started together
+    second = queue.next()
+    assert [j.key for j in [second, *queue.companions(second, 5)]] == [("plan", 3), ("plan", 4)]
+    # Two batches are two workers: a newcomer gets one back, the whole batch started last.
+    queue.want("b", ("b", 0), None, 10, group="b")
+    stop = queue.preemptions(idle=0)
+    assert [j.key for j in stop] == [("plan", 3)]
+    assert all(j.stopping for j in queue.batch(second)) and not first.stopping
+    assert queue.preemptions(idle=0) == []                   # one stop in flight is enough
+    for job in queue.batch(second):
+        assert queue.stopped(job)                            # both queued again
+    assert queue.next().key == ("b", 0)
+
+
+def test_replications_stepped_together_match_their_runs_alone(monkeypatch, tmp_path):
+    """The page's workers batch replications: same frames as one by one, progress, stops."""
+    from sim.app import workers
+
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path))
+    scenario = SMALL.with_changes(steps=6, seed=41, training=0.2)
+    weeks = []
+    together = workers.simulate_many(scenario, [0, 1, 2], on_week=weeks.append)
+    assert weeks == [1, 2, 3, 4, 5, 6]
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path / "fresh"))
+    for r, frame in enumerate(together):
+        pd.testing.assert_frame_equal(frame, workers.simulate(scenario, r), check_exact=True)
+    asked = []
+
+    def stop_after_two() -> bool:
+        asked.append(True)
+        return len(asked) >= 2
+
+    with pytest.raises(workers.Stopped):
+        workers.simulate_many(scenario.with_changes(seed=42), [0, 1], stop_after_two)
+    assert len(asked) == 2                                   # asked after weeks 1 and 2
+
+
 def test_progress_text():
     assert progress_text(None, 0, 5, 0) == "Running…"
     waiting = state.Progress(2, 10, 208, 1040, running=0)
@@ -666,7 +712,7 @@ def test_the_page_shares_the_run_cache_with_sim_run(monkeypatch, tmp_path):
     def no_model(*args, **kwargs):
         raise AssertionError("a cached replication was run again")
 
-    monkeypatch.setattr(workers, "ServiceModel", no_model)
+    monkeypatch.setattr(runner, "ServiceModel", no_model)
     by_page = workers.simulate(scenario, 1, on_week=weeks.append)
     pd.testing.assert_frame_equal(by_page, by_cli.reset_index(drop=True), check_exact=True)
     assert weeks == [6]

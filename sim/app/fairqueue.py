@@ -2,12 +2,14 @@
 
 Each session (a browser tab) asks for a set of jobs, one job per replication. A job wanted by
 several sessions runs once; it is accounted to the first session still wanting it. When a worker
-is free, the session with the fewest running jobs (then the one served longest ago) gets it, and
-its oldest job starts. When every worker is busy and a session has nothing running, a running job
-nobody wants any more is stopped, or else a session holding more than its fair share (workers /
-active sessions) gives one job back: the job it started last is stopped and queued again at its
-old place. A session that withdraws (a newer request, a cancel, a closed tab) forgets the queued
-jobs nobody else wants; the caller decides when to stop the running ones.
+is free, the session with the fewest busy workers (then the one served longest ago) gets it, and
+its oldest job starts, with more of the session's queued jobs of the same group (replications of
+one scenario) if the caller asks: they run together in that worker, as one batch. When every
+worker is busy and a session has nothing running, a batch nobody wants any more is stopped, or
+else a session holding more than its fair share of workers (workers / active sessions) gives one
+back: the batch it started last is stopped and its jobs queued again at their old places. A
+session that withdraws (a newer request, a cancel, a closed tab) forgets the queued jobs nobody
+else wants; the caller decides when to stop the running ones.
 
 The caller (:class:`sim.app.state.Engine`) holds a lock around every method and turns the
 decisions into messages to worker processes.
@@ -31,10 +33,11 @@ class Job:
     key: Hashable
     payload: Any
     weeks: int                         # for progress: the steps the job simulates
+    group: Hashable = None             # a session's jobs of one group may run as one batch
     owners: list[str] = field(default_factory=list)  # wanting sessions, first = accounted
     state: str = QUEUED
     order: int = 0                     # queue position (kept when a job is stopped and requeued)
-    started: int = 0                   # dispatch number, to stop the most recently started
+    started: int = 0                   # dispatch number (shared by a batch's jobs)
     stopping: bool = False             # its worker was told to stop
     worker: Any = None                 # set by the caller while running
     unwanted_since: float = 0.0        # set by the caller when the last owner withdrew
@@ -56,11 +59,12 @@ class FairQueue:
         self._served: dict[str, int] = {}   # session -> dispatch number of its last job
 
     # --- what sessions ask -------------------------------------------------------------------
-    def want(self, session: str, key: Hashable, payload: Any, weeks: int) -> Job:
+    def want(self, session: str, key: Hashable, payload: Any, weeks: int,
+             group: Hashable = None) -> Job:
         """Ask for ``key`` on behalf of ``session`` (shared if queued or running already)."""
         job = self.jobs.get(key)
         if job is None:
-            job = self.jobs[key] = Job(key, payload, weeks, order=next(self._order))
+            job = self.jobs[key] = Job(key, payload, weeks, group, order=next(self._order))
         if session not in job.owners:
             job.owners.append(session)
         job.unwanted_since = 0.0
@@ -87,13 +91,17 @@ class FairQueue:
             self._served.pop(session, None)
         return stop
 
-    @staticmethod
-    def stop(job: Job) -> bool:
-        """Mark a running job as being stopped; False if it already is."""
+    def stop(self, job: Job) -> bool:
+        """Mark a running job and its batch as being stopped; False if it already is."""
         if job.state != RUNNING or job.stopping:
             return False
-        job.stopping = True
+        for other in self.batch(job):
+            other.stopping = True
         return True
+
+    def batch(self, job: Job) -> list[Job]:
+        """The running jobs started together with ``job`` (itself included)."""
+        return [j for j in self.jobs.values() if j.state == RUNNING and j.started == job.started]
 
     # --- what workers report -----------------------------------------------------------------
     def finished(self, job: Job) -> None:
@@ -115,18 +123,45 @@ class FairQueue:
         return [j for j in self.jobs.values() if j.state == RUNNING and not j.stopping
                 and j.owners]
 
+    @staticmethod
+    def _workers_by_session(running: list[Job]) -> Counter:
+        """Busy workers per session: a batch (jobs started together) is one worker."""
+        return Counter(session for session, _ in {(j.session, j.started) for j in running})
+
     def next(self) -> Job | None:
         """The job a free worker should start now (marked running), or None."""
         queued = [j for j in self.jobs.values() if j.state == QUEUED and j.owners]
         if not queued:
             return None
-        counts = Counter(j.session for j in self._running())
+        counts = self._workers_by_session(self._running())
         session = min({j.session for j in queued},
                       key=lambda s: (counts[s], self._served.get(s, 0), s))
         job = min((j for j in queued if j.session == session), key=lambda j: j.order)
         job.state, job.started = RUNNING, next(self._dispatches)
         self._served[session] = job.started
         return job
+
+    def _group_queue(self, job: Job) -> list[Job]:
+        """The queued jobs of ``job``'s session and group, oldest first."""
+        if job.group is None:
+            return []
+        return sorted((j for j in self.jobs.values() if j.state == QUEUED and j.owners
+                       and j.session == job.session and j.group == job.group),
+                      key=lambda j: j.order)
+
+    def waiting_with(self, job: Job) -> int:
+        """How many queued jobs could join ``job``'s batch (see :meth:`companions`)."""
+        return len(self._group_queue(job))
+
+    def companions(self, job: Job, limit: int) -> list[Job]:
+        """Up to ``limit`` queued jobs to run in one batch with ``job`` (started by :meth:`next`).
+
+        They are its session's oldest of its group, marked running with it.
+        """
+        more = self._group_queue(job)[:max(limit, 0)]
+        for other in more:
+            other.state, other.started = RUNNING, job.started
+        return more
 
     def preemptions(self, idle: int) -> list[Job]:
         """Running jobs to stop so that a session with nothing running gets a worker soon.
@@ -135,11 +170,12 @@ class FairQueue:
         for this purpose, so one call per scheduling round never stops more than needed.
         """
         running = self._running()
-        freeing = idle + sum(1 for j in self.jobs.values() if j.state == RUNNING and j.stopping)
+        freeing = idle + len({j.started for j in self.jobs.values()
+                              if j.state == RUNNING and j.stopping})
         unwanted = sorted((j for j in self.jobs.values()
                            if j.state == RUNNING and not j.stopping and not j.owners),
                           key=lambda j: -j.started)
-        counts = Counter(j.session for j in running)
+        counts = self._workers_by_session(running)
         waiting = {j.session for j in self.jobs.values() if j.state == QUEUED and j.owners}
         active = waiting | set(counts)
         if not waiting or not active:
@@ -152,9 +188,10 @@ class FairQueue:
             if freeing > 0:
                 freeing -= 1
                 continue
+            unwanted = [j for j in unwanted if not j.stopping]
             if unwanted:
                 job = unwanted.pop(0)
-                job.stopping = True
+                self.stop(job)
                 counts[session] += 1
                 out.append(job)
                 continue
@@ -164,7 +201,7 @@ class FairQueue:
             victim = max(greedy, key=lambda s: (counts[s], s))
             job = max((j for j in running if j.session == victim and not j.stopping),
                       key=lambda j: j.started)
-            job.stopping = True
+            self.stop(job)
             counts[victim] -= 1
             counts[session] += 1
             out.append(job)

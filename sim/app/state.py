@@ -154,7 +154,7 @@ class Engine:
         """Busy workers, queued replications, sessions in flight, cached replications, ..."""
         with self._lock:
             return {"workers": len(self._pool),
-                    "busy": sum(w.job is not None for w in self._pool),
+                    "busy": sum(bool(w.jobs) for w in self._pool),
                     "queued": sum(j.state != RUNNING for j in self._queue.jobs.values()),
                     "sessions": len(self._requests), "cached": len(self._cache),
                     "cached_bytes": self._cached_bytes, "kills": self.kills,
@@ -189,7 +189,7 @@ class Engine:
                     self._cache.move_to_end(key)
                     req.results[key] = self._cache[key]
                 else:
-                    self._queue.want(session, key, payload, payload[0].steps)
+                    self._queue.want(session, key, payload, payload[0].steps, group=key[0])
             self._wake()
         self.start()
         try:
@@ -306,7 +306,7 @@ class Engine:
                     if self._closing:
                         break
                     self._schedule()
-                    busy = {w.conn: w for w in self._pool if w.job is not None}
+                    busy = {w.conn: w for w in self._pool if w.jobs}
                 ready = wait([*busy, self._wake_r], timeout=0.2)
                 for conn in ready:
                     if conn is self._wake_r:
@@ -349,26 +349,32 @@ class Engine:
                     and now - job.unwanted_since > self.linger:
                 self._stop(job)
         for worker in list(self._pool):
-            if worker.job is not None and worker.stop_sent and now - worker.stop_sent > self.grace:
-                job = worker.job
+            if worker.jobs and worker.stop_sent and now - worker.stop_sent > self.grace:
+                jobs = worker.jobs
                 self._replace(worker)
                 self.kills += 1
-                self._finish(worker, "stopped", worker.ticket, None, job)
-        idle = [w for w in self._pool if w.job is None]
+                self._finish(worker, "stopped", worker.ticket, None, jobs)
+        idle = [w for w in self._pool if not w.jobs]
         if not self._queue.jobs:
             for worker in idle:
                 if worker.used and now - worker.idle_since > self.recycle_after:
                     self._replace(worker)
                     self.recycled += 1
-            idle = [w for w in self._pool if w.job is None]
+            idle = [w for w in self._pool if not w.jobs]
         while idle:
             job = self._queue.next()
             if job is None:
                 break
+            # the scenario's queued replications are shared out over the free workers, and a
+            # worker steps its share together (a batch costs far less than its runs one by one)
+            share = -(-(1 + self._queue.waiting_with(job)) // len(idle))
+            jobs = [job, *self._queue.companions(job, share - 1)]
             worker = idle.pop()
             self._ticket += 1
-            job.worker = worker
-            worker.start(self._ticket, *job.payload, job)
+            for each in jobs:
+                each.worker = worker
+            scenario = job.payload[0]
+            worker.start(self._ticket, scenario, [each.payload[1] for each in jobs], jobs)
         for job in self._queue.preemptions(len(idle)):
             job.worker.stop()
 
@@ -379,28 +385,30 @@ class Engine:
             self._pool[self._pool.index(worker)] = self._spawn(worker.slot)
 
     def _finish(self, worker: wk.Worker, kind: str, ticket: int, data,
-                job: Job | None = None) -> None:
-        """Under the lock: a worker's reply (or its death) about the job it was running."""
-        if job is None:
-            if ticket != worker.ticket or worker.job is None:
+                jobs: list[Job] | None = None) -> None:
+        """Under the lock: a worker's reply (or its death) about the jobs it was running."""
+        if jobs is None:
+            if ticket != worker.ticket or not worker.jobs:
                 return
-            job = worker.job
+            jobs = worker.jobs
         worker.done()
-        if kind == "stopped":
-            self._queue.stopped(job)
-            return
-        self._queue.finished(job)
-        if kind == "done":
-            self._store(job.key, data)
-        for session in job.owners:
-            req = self._requests.get(session)
-            if req is None or job.key not in req.weeks:
+        for i, job in enumerate(jobs):
+            if kind == "stopped":
+                self._queue.stopped(job)
                 continue
+            self._queue.finished(job)
+            result = data[i] if kind == "done" else data
             if kind == "done":
-                req.results[job.key] = data
-            else:
-                req.error = str(data)
-            req.event.set()
+                self._store(job.key, result)
+            for session in job.owners:
+                req = self._requests.get(session)
+                if req is None or job.key not in req.weeks:
+                    continue
+                if kind == "done":
+                    req.results[job.key] = result
+                else:
+                    req.error = str(result)
+                req.event.set()
 
     def _store(self, key: Hashable, frame: pd.DataFrame) -> None:
         size = int(frame.memory_usage(index=True).sum())

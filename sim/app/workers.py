@@ -1,10 +1,11 @@
 """Simulation worker processes the page's server can stop one at a time, and that die with it.
 
 Each worker is a separate process (forkserver: the model's imports are loaded once in the fork
-server, so a new worker is ready in milliseconds) talking to the server over its own pipe. A shared
-array holds, per worker slot, a stop request and the weeks simulated so far: the worker checks the
-stop request before every week and reports progress after it, so stopping a replication costs at
-most one week of the model (or the model's construction); a worker that does not stop within
+server, so a new worker is ready in milliseconds) talking to the server over its own pipe. A worker
+takes one or several replications of a scenario and steps them together (:mod:`sim.batch`). A
+shared array holds, per worker slot, a stop request and the weeks simulated so far: the worker
+reports progress after every week and then checks the stop request, so stopping costs at most
+one week of the model (or the models' construction); a worker that does not stop within
 ``grace`` seconds is killed and replaced.
 
 A worker must never outlive the server, even a SIGKILLed one: each holds the read end of a
@@ -28,8 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.model import ServiceModel
-from sim.runner import cached_frames, keep_frames, replication_seed
+from sim.runner import replication_seed, run_frames
 from sim.scenario import ServiceScenario
 
 # Fields of a slot in the shared array.
@@ -44,28 +44,40 @@ class Stopped(Exception):
 def simulate(
     scenario: ServiceScenario, replication: int, should_stop=None, on_week=None
 ) -> pd.DataFrame:
-    """One replication's time series, exactly as ``sim run`` computes it, week by week.
+    """One replication's time series, exactly as ``sim run`` computes it (:func:`simulate_many`)."""
+    return simulate_many(scenario, [replication], should_stop, on_week)[0]
 
-    ``should_stop()`` is asked before each week (raise Stopped if true); ``on_week(weeks)`` hears
-    the weeks done after each. A replication ``sim run``, a sweep or another page server has
-    run already comes from the run cache they share.
+
+def simulate_many(
+    scenario: ServiceScenario, replications: list[int], should_stop=None, on_week=None
+) -> list[pd.DataFrame]:
+    """Replications' time series, exactly as ``sim run`` computes them, stepped together.
+
+    Replications ``sim run``, a sweep or another page server has run already come from the run
+    cache they share; the others run as one batch (:mod:`sim.batch`), each bit-identical to its
+    run alone. After each week, ``on_week(weeks)`` hears the weeks done (the mean over the
+    replications) and ``should_stop()`` is asked (raise Stopped if true) unless it was the last.
     """
-    stored = cached_frames(scenario, replication, replication_seed(scenario, replication))
-    if stored is None:
-        model = ServiceModel(scenario, rng=replication_seed(scenario, replication),
-                             replication=replication)
-        for _ in range(max(scenario.steps - model.steps, 0)):  # what ServiceModel.run() does
-            if should_stop is not None and should_stop():
-                raise Stopped()
-            model.step()
-            if on_week is not None:
-                on_week(model.steps)
-        stored = keep_frames(scenario, replication, model)
-    elif on_week is not None:
+    runs = [(scenario, r, replication_seed(scenario, r)) for r in replications]
+    ran = False
+
+    def week_done(done: int, total: int) -> None:
+        nonlocal ran
+        ran = True
+        if on_week is not None:
+            on_week(scenario.steps * done // total)
+        if done < total and should_stop is not None and should_stop():
+            raise Stopped()
+
+    frames = []
+    for (_, _, seed), ((frame, _), _) in zip(runs, run_frames(runs, on_week=week_done),
+                                              strict=True):
+        frame = frame.copy()
+        frame.insert(1, "seed", seed)
+        frames.append(frame)
+    if on_week is not None and not ran:
         on_week(scenario.steps)
-    frame = stored[0].copy()
-    frame.insert(1, "seed", replication_seed(scenario, replication))
-    return frame
+    return frames
 
 
 def _one_line(err: BaseException) -> str:
@@ -83,10 +95,10 @@ def _exit_with_server(lifeline: Connection) -> None:
 
 
 def worker_main(conn: Connection, lifeline: Connection, shared: Any, slot: int) -> None:
-    """Run replications sent as ``(ticket, scenario, replication)`` until None or EOF.
+    """Run replications sent as ``(ticket, scenario, replications)`` until None or EOF.
 
-    Replies ``("done", ticket, frame)``, ``("stopped", ticket, None)`` or
-    ``("error", ticket, one_line)``.
+    Replies ``("done", ticket, frames)`` (one per replication, in order), ``("stopped", ticket,
+    None)`` or ``("error", ticket, one_line)``.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the server's to handle
     threading.Thread(target=_exit_with_server, args=(lifeline,), daemon=True).start()
@@ -98,7 +110,7 @@ def worker_main(conn: Connection, lifeline: Connection, shared: Any, slot: int) 
             break
         if message is None:
             break
-        ticket, scenario, replication = message
+        ticket, scenario, replications = message
 
         def should_stop(ticket: int = ticket) -> bool:
             return shared[base + STOP] == ticket
@@ -107,7 +119,7 @@ def worker_main(conn: Connection, lifeline: Connection, shared: Any, slot: int) 
             shared[base + WEEKS] = weeks
 
         try:
-            reply = ("done", ticket, simulate(scenario, replication, should_stop, on_week))
+            reply = ("done", ticket, simulate_many(scenario, replications, should_stop, on_week))
         except Stopped:
             reply = ("stopped", ticket, None)
         except Exception as err:  # noqa: BLE001 - report one line to the server, keep serving
@@ -130,29 +142,30 @@ class Worker:
                                    name=f"sim-app-worker-{slot}", daemon=True)
         self.process.start()
         child.close()
-        self.job: Any = None        # the job it runs, None when idle
+        self.jobs: list[Any] = []   # the jobs it runs together, none when idle
         self.ticket = 0
         self.stop_sent = 0.0        # monotonic time of the stop request, 0 if none
         self.used = False           # ran a job: holds model memory and caches
         self.idle_since = time.monotonic()
 
-    def start(self, ticket: int, scenario: ServiceScenario, replication: int, job: Any) -> None:
-        """Send a replication to this (idle) worker."""
+    def start(self, ticket: int, scenario: ServiceScenario, replications: list[int],
+              jobs: list[Any]) -> None:
+        """Send replications of ``scenario`` (one job each) to this (idle) worker."""
         self.shared[self.slot * FIELDS + WEEKS] = 0
-        self.job, self.ticket, self.stop_sent, self.used = job, ticket, 0.0, True
-        self.conn.send((ticket, scenario, replication))
+        self.jobs, self.ticket, self.stop_sent, self.used = jobs, ticket, 0.0, True
+        self.conn.send((ticket, scenario, replications))
 
     def done(self) -> None:
-        """The running job is over (finished, stopped or failed): the worker is idle."""
-        self.job, self.stop_sent, self.idle_since = None, 0.0, time.monotonic()
+        """The running jobs are over (finished, stopped or failed): the worker is idle."""
+        self.jobs, self.stop_sent, self.idle_since = [], 0.0, time.monotonic()
 
     def weeks(self) -> int:
-        """Weeks simulated so far by the running replication."""
-        return int(self.shared[self.slot * FIELDS + WEEKS]) if self.job is not None else 0
+        """Weeks simulated so far by the running replications (their mean)."""
+        return int(self.shared[self.slot * FIELDS + WEEKS]) if self.jobs else 0
 
     def stop(self) -> None:
-        """Ask the running replication to stop before its next week."""
-        if self.job is not None and not self.stop_sent:
+        """Ask the running replications to stop before their next week."""
+        if self.jobs and not self.stop_sent:
             self.shared[self.slot * FIELDS + STOP] = self.ticket
             self.stop_sent = time.monotonic()
 
