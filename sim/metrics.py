@@ -103,13 +103,9 @@ def nps(satisfaction: np.ndarray) -> float:
     if len(satisfaction) == 0:
         return 0.0
     rating = np.rint(satisfaction * 10.0)
-    return float(100.0 * ((rating >= PROMOTER_RATING).mean() - (rating <= DETRACTOR_RATING).mean()))
-
-
-def _mean(values: np.ndarray, where: np.ndarray) -> float:
-    """Mean of ``values`` where ``where`` is true (masked reduction: no copy, no BLAS threads)."""
-    count = np.count_nonzero(where)
-    return float(np.sum(values, where=where, dtype=np.float64) / count) if count else 0.0
+    n = len(rating)
+    promoters = np.count_nonzero(rating >= PROMOTER_RATING) / n
+    return 100.0 * (promoters - np.count_nonzero(rating <= DETRACTOR_RATING) / n)
 
 
 def measure(
@@ -136,30 +132,37 @@ def kpis(org: Organisation, week: Week, vacant: np.ndarray, cum_profit: float
     }
 
 
+# Staff KPIs that are means over the employees in post, and the state each averages.
+STAFF_MEANS = {
+    "engagement_mean": "engagement", "trust_mean": "trust", "burnout_mean": "burnout",
+    "skill_mean": "skill", "mood_mean": "mood", "alignment_mean": "alignment",
+    "autonomy_mean": "autonomy", "feedback_mean": "feedback", "absence_rate": "absent",
+}
+
+
 def staff_kpis(org: Organisation, week: Week, vacant: np.ndarray) -> dict[str, float]:
     """Employees and managers: engagement (and its Gallup groups), its drivers, flows."""
     units, wf = org.units, org.workforce
     on, eng = wf.filled, wf.engagement
+    employees = np.count_nonzero(on)
+    groups = {
+        "engaged_share": eng >= ENGAGED_AT,
+        "actively_disengaged_share": eng < DISENGAGED_BELOW,
+        "not_engaged_share": (eng >= DISENGAGED_BELOW) & (eng < ENGAGED_AT),
+    }
+    # one masked reduction for every mean: each row is summed as its own array would be
+    rows = np.stack([*(getattr(wf, state) for state in STAFF_MEANS.values()), *groups.values()])
+    sums = np.sum(rows, axis=1, where=on, dtype=np.float64)
+    means = (sums / employees).tolist() if employees else [0.0] * len(rows)
     quits = len(week.staff.quits)
     return {
-        "engagement_mean": _mean(eng, on),
-        "engaged_share": _mean(eng >= ENGAGED_AT, on),
-        "actively_disengaged_share": _mean(eng < DISENGAGED_BELOW, on),
-        "not_engaged_share": _mean((eng >= DISENGAGED_BELOW) & (eng < ENGAGED_AT), on),
-        "trust_mean": _mean(wf.trust, on),
-        "burnout_mean": _mean(wf.burnout, on),
-        "skill_mean": _mean(wf.skill, on),
-        "mood_mean": _mean(wf.mood, on),
-        "alignment_mean": _mean(wf.alignment, on),
-        "autonomy_mean": _mean(wf.autonomy, on),
-        "feedback_mean": _mean(wf.feedback, on),
+        **dict(zip([*STAFF_MEANS, *groups], means, strict=True)),
         "manager_engagement_mean": float(units.manager_engagement.mean()),
         "process_quality_mean": float(units.process_quality.mean()),
         "workload_mean": float(np.average(units.workload, weights=units.customer_count)),
-        "employees": float(on.sum()),
+        "employees": float(employees),
         "employee_turnover_rate": quits / week.staff_before if week.staff_before else 0.0,
         "quits": float(quits),
-        "absence_rate": _mean(wf.absent, on),
         "hires": float(len(week.staff.hires)),
         "vacancies": float(vacant.sum()),
     }

@@ -92,10 +92,7 @@ class ServiceModel(mesa.Model):
         self._add_employees(np.flatnonzero(self.workforce.filled))
         self.customers = LazyCustomers(self, self.market.n)  # agents made when first touched
 
-        reporters = {"replication": "replication", "step": "steps"}
-        reporters.update({k: partial(_kpi, k) for k in (*metrics.KPI_COLUMNS, *SURVEY_KPIS)})
-        self.datacollector = mesa.DataCollector(model_reporters=reporters,
-                                                tables={UNITS_TABLE: UNIT_TABLE_COLUMNS})
+        self.datacollector = KpiCollector(tables={UNITS_TABLE: UNIT_TABLE_COLUMNS})
         self.surveys = surveys.Surveys.none(self.units.n)  # what the company has measured
         self.params = start.params
         self._observe(start.week0)
@@ -217,3 +214,31 @@ class ServiceModel(mesa.Model):
 def _kpi(key: str, model: ServiceModel) -> float:
     """DataCollector reporter: one KPI of the current week."""
     return model.kpis[key]
+
+
+class KpiCollector(mesa.DataCollector):
+    """Mesa's DataCollector of the run's label, step and every KPI, collected in one pass.
+
+    Mesa's ``collect`` calls each model reporter and deep-copies its value; a week has about
+    sixty KPIs, all floats the model already holds in ``model.kpis``, so this collector appends
+    them as they are. The reporters stay registered (``model_reporters``), so the collector
+    describes its variables as any Mesa DataCollector does, and its tables are Mesa's own.
+    """
+
+    LABELS = {"replication": "replication", "step": "steps"}  # column: model attribute
+    KPIS = (*metrics.KPI_COLUMNS, *SURVEY_KPIS)
+
+    def __init__(self, tables: dict[str, list[str]]) -> None:
+        reporters: dict[str, Any] = dict(self.LABELS)
+        reporters.update({key: partial(_kpi, key) for key in self.KPIS})
+        super().__init__(model_reporters=reporters, tables=tables)
+        self._kpi_columns = [(key, self.model_vars[key]) for key in self.KPIS]
+
+    def collect(self, model: ServiceModel) -> None:
+        """Append this week's label, step and KPIs (the same values Mesa's reporters give)."""
+        self._collection_steps.append(model.time)  # Mesa's batch_run reads the steps from it
+        for column, attribute in self.LABELS.items():
+            self.model_vars[column].append(getattr(model, attribute))
+        kpis = model.kpis
+        for key, values in self._kpi_columns:
+            values.append(kpis[key])

@@ -111,10 +111,10 @@ def customer_survey(params: Params, enc: Encounters, market: Market, units: Unit
     total = np.bincount(unit, weights=rating / 10.0, minlength=units.n)
     held.unit_csat[:] = np.where(count > 0, total / np.maximum(count, 1), held.unit_csat)
     held.kpis["customer_ratings"] = float(len(rating))
-    if len(rating):
-        promoters = float((rating >= PROMOTER_RATING).mean())
-        detractors = float((rating <= DETRACTOR_RATING).mean())
-        n = len(rating)
+    n = len(rating)
+    if n:
+        promoters = np.count_nonzero(rating >= PROMOTER_RATING) / n
+        detractors = np.count_nonzero(rating <= DETRACTOR_RATING) / n
         held.kpis.update({
             "csat_surveyed": float(rating.mean() / 10.0),
             "nps_surveyed": 100.0 * (promoters - detractors),
