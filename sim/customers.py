@@ -82,7 +82,9 @@ def word_of_mouth(
 
 def _heard_by(market: Market, messages: np.ndarray, status: int) -> tuple[np.ndarray, np.ndarray]:
     """People of ``status`` among the recipients of ``messages``, and how many each heard."""
-    people, times = np.unique(messages, return_counts=True)
+    heard = np.bincount(messages, minlength=market.n)
+    people = np.flatnonzero(heard)
+    times = heard[people]
     keep = market.status[people] == status
     return people[keep], times[keep]
 

@@ -33,16 +33,28 @@ ABSENCE_MEMORY_WEEKS = 52  # window of an employee's recorded absence rate
 SETTLE_SWEEPS = 8  # fixed-point sweeps for the starting balance of own and peers' engagement
 
 
+def peer_means(
+    adjacency: sp.csr_matrix, present: np.ndarray, *values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Means of each of ``values`` over each node's present neighbours, and whether it has any.
+
+    One sparse product serves every array of ``values`` (a row of the result each).
+    """
+    weights = present.astype(np.float64)
+    stacked = adjacency @ np.column_stack([*(v * weights for v in values), weights])
+    count = stacked[:, -1]
+    has_peers = count > 0
+    means = np.divide(stacked[:, :-1].T, count, out=np.zeros((len(values), len(count))),
+                      where=has_peers)
+    return means, has_peers
+
+
 def peer_mean(
     adjacency: sp.csr_matrix, values: np.ndarray, present: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean of ``values`` over each node's present neighbours, and whether it has any."""
-    weights = present.astype(np.float64)
-    stacked = adjacency @ np.column_stack([values * weights, weights])
-    count = stacked[:, 1]
-    has_peers = count > 0
-    mean = np.divide(stacked[:, 0], count, out=np.zeros_like(count), where=has_peers)
-    return mean, has_peers
+    means, has_peers = peer_means(adjacency, present, values)
+    return means[0], has_peers
 
 
 def mentoring_received(params: Params, lead: Leadership, team_size: np.ndarray) -> np.ndarray:
@@ -192,8 +204,7 @@ def update(
     align_star = alignment_target(params, lead, wf.fit, wf.unit)
     auto_star = autonomy_target(params, lead)[wf.unit]
     mood_star = mood_target(wf)
-    peer_engagement, has_peers = peer_mean(peers, wf.engagement, wf.filled)
-    peer_mood, _ = peer_mean(peers, wf.mood, wf.filled)
+    (peer_engagement, peer_mood), has_peers = peer_means(peers, wf.filled, wf.engagement, wf.mood)
 
     learning = (
         params.learn_experience
@@ -227,8 +238,8 @@ def update(
         wf.trust,
         wf.alignment,
         wf.autonomy,
-    ):
-        np.clip(state, 0.0, 1.0, out=state)
+    ):  # clipped to 0-1 in place (two ufuncs: np.clip's Python wrapper costs more than both)
+        np.minimum(np.maximum(state, 0.0, out=state), 1.0, out=state)
 
 
 def absence_probability(params: Params, wf: Workforce) -> np.ndarray:
