@@ -371,6 +371,34 @@ def evaluate(task: Evaluation) -> Result:
         return Result(task, {}, message, time.perf_counter() - start)
 
 
+def evaluate_together(tasks: list[Evaluation]) -> list[Result]:
+    """A candidate's runs on its seeds, stepped together (:mod:`sim.batch`).
+
+    Each result is the one :func:`evaluate` gives; runs of different candidates, or a batch
+    that fails, go one by one.
+    """
+    from sim.batch import run_together
+    from sim.model import ServiceModel
+
+    first = tasks[0]
+    if len(tasks) == 1 or any(t.trial != first.trial for t in tasks):
+        return [evaluate(task) for task in tasks]
+    start = time.perf_counter()
+    try:
+        models = [ServiceModel(first.base.with_changes(seed=t.seed, reps=1, **first.values),
+                               replication=t.replication) for t in tasks]
+        list(run_together(models))
+        results = [Result(task, outcomes_of(model.timeseries(), task.summary_weeks,
+                                            task.discount_rate, task.outcomes), None, 0.0)
+                   for task, model in zip(tasks, models, strict=True)]
+    except Exception:  # noqa: BLE001 - run alone, each records its own error
+        return [evaluate(task) for task in tasks]
+    seconds = (time.perf_counter() - start) / len(tasks)
+    for result in results:
+        result.seconds = seconds
+    return results
+
+
 def _failed(task: Evaluation, why: str) -> Result:
     return Result(task, {}, (why or "failed").splitlines()[0][:300])
 
@@ -400,13 +428,16 @@ def _execute(
                 finished(_failed(task, f"{type(error).__name__}: {error}"))
             future.release()
         return
-    if workers == 0:
-        for task in tasks:
-            finished(evaluate(task))
-        return
-    from sim.sweep_pool import run_local
+    from sim.sweep_pool import batches, run_local
 
-    run_local(tasks, workers, evaluate, finished, 1.0, run_id=lambda t: t.run_id, failed=_failed)
+    by_candidate = batches(tasks, max(workers, 1), lambda t: t.trial)
+    if workers == 0:
+        for batch in by_candidate:
+            for result in evaluate_together(batch):
+                finished(result)
+        return
+    run_local(by_candidate, workers, evaluate_together, finished, 1.0,
+              run_id=lambda t: t.run_id, failed=_failed)
 
 
 # --- the study ---------------------------------------------------------------------------------

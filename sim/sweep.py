@@ -24,8 +24,8 @@ from typing import Any
 from sim.runner import prepare_output_dir
 from sim.sweep_dask import check_address, connect_scheduler, run_dask
 from sim.sweep_design import Experiment, ExperimentError, load_experiment
-from sim.sweep_pool import interrupt_on_signals, report_interrupt, run_local
-from sim.sweep_run import RunOutcome, RunTask, execute_run, failed_outcome
+from sim.sweep_pool import batches, interrupt_on_signals, report_interrupt, run_local
+from sim.sweep_run import RunOutcome, RunTask, execute_runs, failed_outcome
 from sim.sweep_store import (
     DirectoryLock,
     ResultWriter,
@@ -54,6 +54,11 @@ class SweepSummary:
     seconds: float
 
 
+def _design_point(task: RunTask) -> int:
+    """Runs of one design point share their parameters: they can step together."""
+    return task.spec.point
+
+
 def run_sweep(
     experiment: Experiment,
     out: str | os.PathLike[str],
@@ -63,7 +68,7 @@ def run_sweep(
     connect_timeout: float = CONNECT_TIMEOUT,
     resume: bool = False,
     quiet: bool = False,
-    run_fn: Callable[[RunTask], RunOutcome] = execute_run,
+    run_fn: Callable[[list[RunTask]], list[RunOutcome]] = execute_runs,
     flush_seconds: float = 2.0,
     flush_runs: int = 64,
 ) -> SweepSummary:
@@ -113,10 +118,11 @@ def run_sweep(
 
             try:
                 if client is not None:
-                    run_dask(todo, client, run_fn, finished)
+                    slots = sum(client.nthreads().values())
+                    run_dask(batches(todo, slots, _design_point), client, run_fn, finished)
                 else:
                     run_local(
-                        todo,
+                        batches(todo, n_workers, _design_point),
                         n_workers,
                         run_fn,
                         finished,

@@ -88,35 +88,41 @@ def check_address(address: str) -> None:
 
 
 def run_dask(
-    tasks: list[RunTask],
+    batches: list[list[RunTask]],
     client: Any,
-    run_fn: Callable[[RunTask], RunOutcome],
+    run_fn: Callable[[list[RunTask]], list[RunOutcome]],
     finished: Callable[[RunOutcome], None],
 ) -> None:
-    """The same runs on a Dask cluster: explicit unique keys (never merged), bounded in flight."""
+    """The same batches on a Dask cluster: explicit unique keys (never merged), bounded in flight.
+
+    A batch that fails (KilledWorker after the scheduler's retries, a lost result) records
+    each of its runs as failed.
+    """
     from distributed import as_completed
 
-    queue = deque(tasks)
+    queue = deque(batches)
     session = uuid.uuid4().hex[:8]
     slots = max(1, sum(client.nthreads().values()))
     pending = as_completed(loop=client.loop)  # this client, not a global default one
-    inflight: dict[str, RunTask] = {}
+    inflight: dict[str, list[RunTask]] = {}
 
     def submit() -> None:
-        task = queue.popleft()
-        key = f"sim-run-{session}-{task.spec.run_id}"
-        pending.add(client.submit(run_fn, task, key=key, pure=False, retries=0))
-        inflight[key] = task
+        batch = queue.popleft()
+        key = f"sim-run-{session}-{batch[0].spec.run_id}"
+        pending.add(client.submit(run_fn, batch, key=key, pure=False, retries=0))
+        inflight[key] = batch
 
     for _ in range(min(len(queue), 2 * slots)):
         submit()
     for future in pending:
-        task = inflight.pop(future.key)
+        batch = inflight.pop(future.key)
         if future.status == "finished":
-            finished(future.result())
-        else:  # KilledWorker after the scheduler's retries, or a lost result
+            for outcome in future.result():
+                finished(outcome)
+        else:
             error = future.exception()
-            finished(failed_outcome(task, f"{type(error).__name__}: {error}"))
+            for task in batch:
+                finished(failed_outcome(task, f"{type(error).__name__}: {error}"))
         future.release()
         if queue:
             submit()

@@ -34,12 +34,15 @@ import signal
 import sys
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+# At most this many runs step together in a worker (sim.batch): past a few members a batch's
+# cost grows by about half a run per member (experiments/bench_model.py), so more saves little.
+MAX_BATCH = 8
 MAX_WORKER_DEATHS = 3  # a run in flight when its worker died this often is recorded as failed
 FORKSERVER_PRELOAD = ["sim.sweep_pool", "sim.model"]  # this module first: its exit hook
 ORPHANED_EXIT = 75  # exit status of a worker that found its parent gone
@@ -115,29 +118,47 @@ def stop_workers(pool: ProcessPoolExecutor) -> None:
             pass
 
 
+def batches[Task](tasks: Sequence[Task], workers: int, group: Callable[[Task], Hashable]
+                  ) -> list[list[Task]]:
+    """``tasks`` in the batches a worker steps together: consecutive tasks of one ``group``.
+
+    A batch holds at most :data:`MAX_BATCH` tasks, and fewer when there are few tasks, so that
+    every worker gets at least two batches.
+    """
+    size = max(1, min(MAX_BATCH, len(tasks) // (2 * max(workers, 1))))
+    out: list[list[Task]] = []
+    for task in tasks:
+        if out and len(out[-1]) < size and group(out[-1][0]) == group(task):
+            out[-1].append(task)
+        else:
+            out.append([task])
+    return out
+
+
 def run_local[Task, Outcome](
-    tasks: Iterable[Task],
+    batches: Iterable[list[Task]],
     workers: int,
-    run_fn: Callable[[Task], Outcome],
+    run_fn: Callable[[list[Task]], list[Outcome]],
     finished: Callable[[Outcome], None],
     tick: float,
     run_id: Callable[[Task], int],
     failed: Callable[[Task, str], Outcome],
 ) -> None:
-    """Run ``tasks`` on a process pool, rebuilt when a worker dies; ``finished`` gets each outcome.
+    """Run ``batches`` of tasks on a process pool, rebuilt when a worker dies.
 
+    A worker takes a batch and returns one outcome per task; ``finished`` gets each outcome.
     When a worker dies every run in flight fails with it, so the culprit is unknown: those runs
-    become suspects and are re-run one at a time. A suspect that kills its worker on its own
-    ``MAX_WORKER_DEATHS`` times becomes ``failed(task, why)``; the innocent ones simply finish.
-    An exception that is not about a run (an interruption, an error in ``finished``) kills the
-    workers before it propagates.
+    become suspects and are re-run one at a time, each alone. A suspect that kills its worker on
+    its own ``MAX_WORKER_DEATHS`` times becomes ``failed(task, why)``; the innocent ones simply
+    finish. An exception that is not about a run (an interruption, an error in ``finished``)
+    kills the workers before it propagates.
     """
-    queue = deque(tasks)
-    suspects: deque[Task] = deque()
+    queue = deque(batches)
+    suspects: deque[list[Task]] = deque()
     deaths: Counter[int] = Counter()
     ctx = context()
     while queue or suspects:
-        inflight: dict[Future[Outcome], Task] = {}
+        inflight: dict[Future[list[Outcome]], list[Task]] = {}
         broken = isolated = False
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=ctx, initializer=worker_init,
@@ -147,40 +168,43 @@ def run_local[Task, Outcome](
                 while (queue or suspects or inflight) and not broken:
                     if suspects and not inflight:
                         isolated = True
-                        task = suspects.popleft()
-                        inflight[pool.submit(run_fn, task)] = task
+                        batch = suspects.popleft()
+                        inflight[pool.submit(run_fn, batch)] = batch
                     elif not suspects:
                         isolated = False
                         while queue and len(inflight) < 2 * workers:
-                            task = queue.popleft()
-                            inflight[pool.submit(run_fn, task)] = task
+                            batch = queue.popleft()
+                            inflight[pool.submit(run_fn, batch)] = batch
                     ready, _ = wait(inflight, timeout=tick, return_when=FIRST_COMPLETED)
                     for future in ready:
-                        task = inflight.pop(future)
+                        batch = inflight.pop(future)
                         error = future.exception()
                         if isinstance(error, BrokenProcessPool):
                             broken = True
-                            inflight[future] = task  # back with the other unfinished runs
+                            inflight[future] = batch  # back with the other unfinished runs
                         elif error is not None:  # e.g. an unpicklable result
-                            finished(failed(task, f"{type(error).__name__}: {error}"))
+                            for task in batch:
+                                finished(failed(task, f"{type(error).__name__}: {error}"))
                         else:
-                            finished(future.result())
+                            for outcome in future.result():
+                                finished(outcome)
             except BrokenProcessPool:
                 broken = True
             except BaseException:
                 stop_workers(pool)
                 raise
             if broken:
-                for task in inflight.values():
-                    if not isolated:
-                        suspects.append(task)
-                        continue
-                    deaths[run_id(task)] += 1
-                    n = deaths[run_id(task)]
-                    if n >= MAX_WORKER_DEATHS:
-                        finished(failed(task, f"worker process died ({n} attempts)"))
-                    else:
-                        suspects.appendleft(task)
+                for batch in inflight.values():
+                    for task in batch:
+                        if not isolated:
+                            suspects.append([task])
+                            continue
+                        deaths[run_id(task)] += 1
+                        n = deaths[run_id(task)]
+                        if n >= MAX_WORKER_DEATHS:
+                            finished(failed(task, f"worker process died ({n} attempts)"))
+                        else:
+                            suspects.appendleft([task])
                 pool.shutdown(wait=False, cancel_futures=True)
 
 

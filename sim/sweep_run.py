@@ -7,6 +7,7 @@ run's seed), whatever process or machine executes it; a failing run is recorded,
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,18 +55,49 @@ def execute_run(task: RunTask) -> RunOutcome:
         scenario = task.base.with_changes(seed=spec.seed, reps=1, **task.values)
         run = (scenario, spec.replication, spec.seed)
         [((series, units), model)] = run_frames([run], fresh=task.outputs.agents)
-        summary = summarise(series, task.outputs)
-        tables: dict[str, pd.DataFrame] = {}
-        if task.outputs.timeseries:
-            tables["timeseries"] = series
-        if task.outputs.units:
-            tables["units"] = units
-        if model is not None and task.outputs.agents:
-            tables.update(agent_snapshots(model))
-        return RunOutcome(spec, task.values, summary, None, time.perf_counter() - start, tables)
+        return _outcome(task, series, units, model, time.perf_counter() - start)
     except Exception as err:  # noqa: BLE001 - a failing run is data, the sweep goes on
         message = f"{type(err).__name__}: {err}".splitlines()[0][:500]
         return RunOutcome(spec, task.values, {}, message, time.perf_counter() - start)
+
+
+def execute_runs(tasks: Sequence[RunTask]) -> list[RunOutcome]:
+    """Run several runs of one design point stepped together; each outcome as :func:`execute_run`.
+
+    Replications of one design point share their parameters, so they run as one batch
+    (:mod:`sim.batch`), each bit-identical to its run alone. Runs with differing values, or a
+    batch that raises, go one by one, so each failing run is recorded with its own error.
+    """
+    from sim.runner import run_frames
+
+    if len(tasks) == 1 or any(t.values != tasks[0].values or t.base != tasks[0].base
+                              or t.outputs != tasks[0].outputs for t in tasks):
+        return [execute_run(task) for task in tasks]
+    start = time.perf_counter()
+    first = tasks[0]
+    try:
+        runs = [(first.base.with_changes(seed=t.spec.seed, reps=1, **t.values), t.spec.replication,
+                 t.spec.seed) for t in tasks]
+        ran = list(run_frames(runs, fresh=first.outputs.agents))
+    except Exception:  # noqa: BLE001 - run alone, each records its own error
+        return [execute_run(task) for task in tasks]
+    seconds = (time.perf_counter() - start) / len(tasks)
+    return [_outcome(task, series, units, model, seconds)
+            for task, ((series, units), model) in zip(tasks, ran, strict=True)]
+
+
+def _outcome(task: RunTask, series: pd.DataFrame, units: pd.DataFrame, model: Any,
+             seconds: float) -> RunOutcome:
+    """A finished run's summary row and the tables its outputs ask for."""
+    tables: dict[str, pd.DataFrame] = {}
+    if task.outputs.timeseries:
+        tables["timeseries"] = series
+    if task.outputs.units:
+        tables["units"] = units
+    if model is not None and task.outputs.agents:
+        tables.update(agent_snapshots(model))
+    return RunOutcome(task.spec, task.values, summarise(series, task.outputs), None, seconds,
+                      tables)
 
 
 def summarise(series: pd.DataFrame, outputs: Outputs) -> dict[str, float]:

@@ -177,7 +177,7 @@ def test_a_cached_run_gives_the_same_frames_and_a_change_misses(monkeypatch, tmp
     calls = []
     # run_scenario runs what the cache lacks through run_together (in batches): fail if asked
     monkeypatch.setattr(runner, "run_together",
-                        lambda models: (calls.append(m) or 1 / 0 for m in models))
+                        lambda models, on_week=None: (calls.append(m) or 1 / 0 for m in models))
     cached = run_scenario(scenario)  # served from the cache: nothing is run
     pd.testing.assert_frame_equal(fresh.timeseries, cached.timeseries)
     pd.testing.assert_frame_equal(fresh.units, cached.units)

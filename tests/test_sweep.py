@@ -27,7 +27,8 @@ from sim.cli import build_parser, main
 from sim.model import ServiceModel
 from sim.sweep import run_sweep
 from sim.sweep_design import ExperimentError, load_experiment, parse_experiment
-from sim.sweep_run import RunTask, execute_run
+from sim.sweep_pool import batches
+from sim.sweep_run import RunTask, execute_run, execute_runs
 from sim.sweep_store import load_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -352,6 +353,24 @@ def test_a_run_another_sweep_made_comes_from_the_run_cache_unchanged(reference, 
                                   rows(reference, "timeseries"))
 
 
+def test_a_design_points_runs_stepped_together_equal_its_runs_alone(tmp_path, monkeypatch):
+    """A worker steps a design point's replications as one batch: same rows and tables."""
+    experiment = parse_experiment({**TINY, "replications": 3})
+    design = experiment.design()
+    tasks = [RunTask(r, design[r.point], experiment.base, experiment.outputs)
+             for r in experiment.runs()]
+    grouped = batches(tasks, 2, lambda t: t.spec.point)
+    assert [[t.spec.run_id for t in b] for b in grouped[:3]] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    assert [len(b) for b in batches(tasks, 9, lambda t: t.spec.point)] == [1] * 18
+    together = execute_runs(tasks[3:6])
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path))  # alone: not read from the cache
+    for task, batched in zip(tasks[3:6], together, strict=True):
+        alone = execute_run(task)
+        assert batched.error is None and batched.summary == alone.summary
+        pd.testing.assert_frame_equal(batched.tables["timeseries"], alone.tables["timeseries"],
+                                      check_exact=True)
+
+
 def test_two_workers_equal_one_worker_row_for_row(reference, tmp_path):
     run_sweep(parse_experiment(TINY), tmp_path, workers=2, quiet=True, flush_runs=3)
     pd.testing.assert_frame_equal(rows(tmp_path), rows(reference))
@@ -387,12 +406,13 @@ class KillWorker:
     def __init__(self, marker_dir: Path, run_ids: set[int], every_time: bool = False) -> None:
         self.marker_dir, self.run_ids, self.every_time = marker_dir, run_ids, every_time
 
-    def __call__(self, task: RunTask):
-        marker = self.marker_dir / f"killed-{task.spec.run_id}"
-        if task.spec.run_id in self.run_ids and (self.every_time or not marker.exists()):
-            marker.touch()
-            os.kill(os.getpid(), signal.SIGKILL)
-        return execute_run(task)
+    def __call__(self, tasks: list[RunTask]):
+        for task in tasks:
+            marker = self.marker_dir / f"killed-{task.spec.run_id}"
+            if task.spec.run_id in self.run_ids and (self.every_time or not marker.exists()):
+                marker.touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+        return execute_runs(tasks)
 
 
 def test_a_killed_worker_is_replaced_and_only_its_runs_redone(reference, tmp_path):
