@@ -27,6 +27,7 @@ from sim.sweep_design import Experiment, ExperimentError, load_experiment
 from sim.sweep_pool import batches, interrupt_on_signals, report_interrupt, run_local
 from sim.sweep_run import RunOutcome, RunTask, execute_runs, failed_outcome
 from sim.sweep_store import (
+    INFLIGHT,
     DirectoryLock,
     ResultWriter,
     check_out,
@@ -129,6 +130,7 @@ def run_sweep(
                         flush_seconds,
                         run_id=lambda task: task.spec.run_id,
                         failed=failed_outcome,
+                        handover=out / INFLIGHT,
                     )
             finally:
                 writer.flush()  # commit whatever finished, also on Ctrl-C or SIGTERM

@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import pickle
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
@@ -135,6 +138,29 @@ def batches[Task](tasks: Sequence[Task], workers: int, group: Callable[[Task], H
     return out
 
 
+def _handed_over[Task, Outcome](run_fn: Callable[[list[Task]], list[Outcome]], directory: str,
+                                batch: list[Task]) -> str:
+    """In a worker: run ``batch`` and leave its outcomes in a file of ``directory``; its name.
+
+    Only the name goes back through the pool's pipe: a message that short is written at once, so
+    a worker killed while handing over (an interrupted sweep) cannot leave half a message in
+    the pipe, which would block the pool's reader thread, and the sweep's exit, for ever.
+    """
+    outcomes = run_fn(batch)
+    fd, path = tempfile.mkstemp(suffix=".pkl", dir=directory)
+    with os.fdopen(fd, "wb") as file:
+        pickle.dump(outcomes, file, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def _taken(path: str) -> list[Any]:
+    """In the parent: the outcomes a worker left in ``path`` (the file is removed)."""
+    with open(path, "rb") as file:
+        outcomes = pickle.load(file)
+    os.unlink(path)
+    return outcomes
+
+
 def run_local[Task, Outcome](
     batches: Iterable[list[Task]],
     workers: int,
@@ -143,22 +169,49 @@ def run_local[Task, Outcome](
     tick: float,
     run_id: Callable[[Task], int],
     failed: Callable[[Task, str], Outcome],
+    handover: Path | None = None,
 ) -> None:
     """Run ``batches`` of tasks on a process pool, rebuilt when a worker dies.
 
     A worker takes a batch and returns one outcome per task; ``finished`` gets each outcome.
+    With ``handover`` (a directory, made and removed here) the outcomes come back through files
+    in it, for outcomes too large for one pipe write (see :func:`_handed_over`).
     When a worker dies every run in flight fails with it, so the culprit is unknown: those runs
     become suspects and are re-run one at a time, each alone. A suspect that kills its worker on
     its own ``MAX_WORKER_DEATHS`` times becomes ``failed(task, why)``; the innocent ones simply
     finish. An exception that is not about a run (an interruption, an error in ``finished``)
     kills the workers before it propagates.
     """
-    queue = deque(batches)
+    if handover is not None:
+        handover.mkdir(parents=True, exist_ok=True)
+        run_fn = functools.partial(_handed_over, run_fn, str(handover))
+    try:
+        _run_until_done(deque(batches), workers, run_fn, finished, tick, run_id, failed,
+                        take=_taken if handover is not None else list)
+    finally:
+        if handover is not None:
+            shutil.rmtree(handover, ignore_errors=True)
+
+
+def _run_until_done[Task, Outcome](
+    queue: deque[list[Task]],
+    workers: int,
+    run_fn: Callable[[list[Task]], Any],
+    finished: Callable[[Outcome], None],
+    tick: float,
+    run_id: Callable[[Task], int],
+    failed: Callable[[Task, str], Outcome],
+    take: Callable[[Any], list[Outcome]],
+) -> None:
+    """:func:`run_local`'s loop: a pool until every batch is done, a new one after a death.
+
+    ``take`` turns what a worker returned into its outcomes.
+    """
     suspects: deque[list[Task]] = deque()
     deaths: Counter[int] = Counter()
     ctx = context()
     while queue or suspects:
-        inflight: dict[Future[list[Outcome]], list[Task]] = {}
+        inflight: dict[Future[Any], list[Task]] = {}
         broken = isolated = False
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=ctx, initializer=worker_init,
@@ -186,7 +239,7 @@ def run_local[Task, Outcome](
                             for task in batch:
                                 finished(failed(task, f"{type(error).__name__}: {error}"))
                         else:
-                            for outcome in future.result():
+                            for outcome in take(future.result()):
                                 finished(outcome)
             except BrokenProcessPool:
                 broken = True

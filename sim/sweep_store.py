@@ -22,6 +22,7 @@ import fcntl
 import importlib.metadata
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -172,8 +173,12 @@ def completed_run_ids(out: Path) -> set[int]:
     return done
 
 
+INFLIGHT = ".inflight"  # results the workers handed over and the sweep has not yet taken
+
+
 def clean_orphans(out: Path) -> None:
     """Drop temporary files and optional-table parts whose runs part was never committed."""
+    shutil.rmtree(out / INFLIGHT, ignore_errors=True)
     committed = {p.name for p in _parts(out, "runs")}
     for name in ("runs", *EXTRA_TABLES):
         directory = out / name
