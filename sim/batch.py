@@ -263,8 +263,8 @@ class Batch:
         self._step: int | None = None  # the week being stepped, and its parts:
         self._week: Week | None = None  # the batch's week
         self._weeks: list[Week] = []  # each member's part of it
-        self._vacant = np.zeros(0, dtype=bool)  # the batch's vacancies
         self._tables: list[np.ndarray] = []  # each member's rows of the batch's unit table
+        self._totals = np.zeros((0, 0))  # each member's totals of the week (a row each)
         for m, own, extent in zip(members, self._own, self.extents, strict=True):
             view = m.organisation = member_view(self.organisation, own, extent)
             m.units, m.workforce, m.market = view.units, view.workforce, view.market
@@ -290,16 +290,17 @@ class Batch:
     def measure_of(self, member: ServiceModel, week: Week) -> tuple[dict[str, float], np.ndarray]:
         """What :func:`sim.metrics.measure` gives ``member`` alone for its ``week``.
 
-        The unit table is per unit, so the first member's call makes it once for the batch and
-        each member takes its rows; the KPIs sum whole populations and are each member's own.
+        The first member's call sums the batch's week per unit once; each member takes its
+        rows of the unit table and the totals of its units, added as its run alone adds them.
         """
         b = self._index[id(member)]
         if not self._tables:
-            self._vacant = metrics.vacancies(member.params, self.organisation)
-            table = metrics.unit_table(self.organisation, self._week, self._vacant)
+            vacant = metrics.vacancies(member.params, self.organisation)
+            sums = metrics.unit_sums(self.organisation, self._week, vacant)
+            table = metrics.unit_table(self.organisation, sums)
             self._tables = [table[e.units] for e in self.extents]
-        vacant = self._vacant[self.extents[b].positions]
-        return metrics.kpis(member.organisation, week, vacant, member.cum_profit), self._tables[b]
+            self._totals = metrics.totals(sums, [e.units.start for e in self.extents])
+        return metrics.kpis(self._totals[b], week, member.cum_profit), self._tables[b]
 
     def run(self, steps: int | None = None, on_week: Callable[[int], None] | None = None
             ) -> list[ServiceModel]:

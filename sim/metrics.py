@@ -10,16 +10,16 @@ quits / employees at the start of the week. Week 0 is an ordinary settled week (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.params import Params
-from sim.state import ACTIVE, PROSPECT, market_unit_sum, unit_mean
+from sim.state import ACTIVE, PROSPECT
 from sim.turnover import budgeted
 
 if TYPE_CHECKING:
-    from sim.finance import Ledger
     from sim.week import Organisation, Week
 
 ENGAGED_AT = 0.65  # engagement at or above: "engaged"
@@ -108,12 +108,35 @@ def nps(satisfaction: np.ndarray) -> float:
     return 100.0 * (promoters - np.count_nonzero(rating <= DETRACTOR_RATING) / n)
 
 
+# --- per-unit sums: every organisation-wide KPI is made from them ------------------------------
+# Staff states averaged over the employees in post (KPI: summed state).
+STAFF_MEANS = {
+    "engagement_mean": "engagement", "trust_mean": "trust", "burnout_mean": "burnout",
+    "skill_mean": "skill", "mood_mean": "mood", "alignment_mean": "alignment",
+    "autonomy_mean": "autonomy", "feedback_mean": "feedback", "absence_rate": "absent",
+}
+ENGAGEMENT_GROUPS = ("engaged_share", "actively_disengaged_share", "not_engaged_share")
+# KPI name of each cost line of the ledger.
+COST_KPIS = {"goods": "goods_cost", "wages": "wages", "training": "training_cost",
+             "resources": "resources_cost", "recognition": "recognition_cost",
+             "rewards": "rewards_cost", "surveys": "surveys_cost", "hiring": "hiring_cost",
+             "fixed": "fixed_cost"}
+MONEY = ("revenue", "costs", "profit", *COST_KPIS)
+UNIT_SUMS = (
+    "employees", *STAFF_MEANS.values(), *ENGAGEMENT_GROUPS, "vacancies",
+    "customers", "prospects", "customer_loyalty", "customer_satisfaction",
+    "visits", "visit_quality", "visit_satisfaction", "promoters", "detractors", "very_bad",
+    "quits", "hires", "churned", "churned_after_bad", "acquired", "referred",
+    *MONEY, "manager_engagement", "process_quality", "workload_weighted", "market_slots", "units",
+)
+
+
 def measure(
     params: Params, org: Organisation, week: Week, cum_profit: float
 ) -> tuple[dict[str, float], np.ndarray]:
     """The week's KPIs (dict) and unit table (n_units x len(UNIT_COLUMNS))."""
-    vacant = vacancies(params, org)
-    return kpis(org, week, vacant, cum_profit), unit_table(org, week, vacant)
+    sums = unit_sums(org, week, vacancies(params, org))
+    return kpis(totals(sums, [0])[0], week, cum_profit), unit_table(org, sums)
 
 
 def vacancies(params: Params, org: Organisation) -> np.ndarray:
@@ -121,134 +144,140 @@ def vacancies(params: Params, org: Organisation) -> np.ndarray:
     return budgeted(params, org.units, org.workforce) & ~org.workforce.filled
 
 
-def kpis(org: Organisation, week: Week, vacant: np.ndarray, cum_profit: float
-         ) -> dict[str, float]:
-    """The week's organisation-wide KPIs (``vacant``: see :func:`vacancies`)."""
+def unit_sums(org: Organisation, week: Week, vacant: np.ndarray) -> np.ndarray:
+    """Counts and sums of the week per business unit (n_units x len(UNIT_SUMS)).
+
+    Each is summed over its unit's own slots only (a unit's slots are contiguous), so a unit's
+    row is the same whether its organisation is measured alone or in a batch (:mod:`sim.batch`).
+    """
+    units, wf, market, enc, flows = (org.units, org.workforce, org.market, week.encounters,
+                                     week.customers)
+    n, on, eng = units.n, wf.filled, wf.engagement
+    out = np.empty((len(UNIT_SUMS), n))  # a row per sum (filled in UNIT_SUMS order), then .T
+    staff = np.stack([on, *(getattr(wf, state) for state in STAFF_MEANS.values()),
+                      eng >= ENGAGED_AT, eng < DISENGAGED_BELOW,
+                      (eng >= DISENGAGED_BELOW) & (eng < ENGAGED_AT)], dtype=np.float64)
+    staff *= on
+    rows = len(staff)
+    np.add.reduceat(staff, units.position_start, axis=1, out=out[:rows])
+    out[rows] = np.bincount(wf.unit, weights=vacant, minlength=n)
+    active = market.status == ACTIVE
+    customers = np.stack([active, market.status == PROSPECT, market.loyalty * active,
+                          market.satisfaction * active], dtype=np.float64)
+    np.add.reduceat(customers, units.customer_start, axis=1, out=out[rows + 1:rows + 5])
+    rows += 5
+    enc_unit = market.unit[enc.customer]
+    rating = np.rint(enc.satisfaction * 10.0)
+    ledger = week.ledger
+    for values in (
+        np.bincount(enc_unit, minlength=n),
+        np.bincount(enc_unit, weights=enc.quality, minlength=n),
+        np.bincount(enc_unit, weights=enc.satisfaction, minlength=n),
+        np.bincount(enc_unit, weights=rating >= PROMOTER_RATING, minlength=n),
+        np.bincount(enc_unit, weights=rating <= DETRACTOR_RATING, minlength=n),
+        np.bincount(enc_unit, weights=enc.very_bad, minlength=n),
+        np.bincount(wf.unit[week.staff.quits], minlength=n),
+        np.bincount(wf.unit[week.staff.hires], minlength=n),
+        *(np.bincount(market.unit[getattr(flows, flow)], minlength=n)
+          for flow in ("churned", "churned_after_bad", "acquired", "referred")),
+        ledger.revenue, ledger.costs, ledger.profit,
+        *(getattr(ledger, line) for line in COST_KPIS),
+        units.manager_engagement,
+        units.process_quality,
+        units.workload * units.customer_count,
+        units.customer_count,
+        1.0,
+    ):
+        out[rows] = values
+        rows += 1
+    return out.T
+
+
+def totals(sums: np.ndarray, unit_starts: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Organisation totals of per-unit ``sums``, a row per organisation.
+
+    Organisation k's units start at ``unit_starts[k]``; its units are added in order, so its
+    totals are the same alone or in a batch.
+    """
+    return np.add.reduceat(sums, unit_starts, axis=0)
+
+
+def total(per_unit: np.ndarray) -> float:
+    """The organisation's total of one per-unit array, added as :func:`totals` adds it."""
+    return float(np.add.reduceat(per_unit, [0])[0])
+
+
+def kpis(total: np.ndarray, week: Week, cum_profit: float) -> dict[str, float]:
+    """The week's organisation-wide KPIs from its ``total`` row of :func:`totals`."""
+    t = dict(zip(UNIT_SUMS, total.tolist(), strict=True))
+    employees, visits, customers = t["employees"], t["visits"], t["customers"]
+
+    def per(value: float, count: float) -> float:
+        return value / count if count else 0.0
+
+    shares = {kpi: per(t[state], employees) for kpi, state in STAFF_MEANS.items()}
+    shares.update({group: per(t[group], employees) for group in ENGAGEMENT_GROUPS})
+    quits, churned = t["quits"], t["churned"]
     return {
-        **staff_kpis(org, week, vacant),
-        **customer_kpis(org, week),
-        **money_kpis(week.ledger),
+        **shares,
+        "manager_engagement_mean": t["manager_engagement"] / t["units"],
+        "process_quality_mean": t["process_quality"] / t["units"],
+        "workload_mean": per(t["workload_weighted"], t["market_slots"]),
+        "employees": employees,
+        "employee_turnover_rate": per(quits, week.staff_before),
+        "quits": quits,
+        "hires": t["hires"],
+        "vacancies": t["vacancies"],
+        "service_quality": per(t["visit_quality"], visits),
+        "csat": per(t["visit_satisfaction"], visits),
+        "nps": 100.0 * per(t["promoters"] - t["detractors"], visits),
+        "visits": visits,
+        "very_bad_share": per(t["very_bad"], visits),
+        "customers_active": customers,
+        "prospects": t["prospects"],
+        "customer_churn_rate": per(churned, week.active_before),
+        "customers_churned": churned,
+        "churned_after_bad_encounter": t["churned_after_bad"],
+        "new_customers": t["acquired"],
+        "referrals": t["referred"],
+        "loyalty_mean": t["customer_loyalty"] / max(customers, 1.0),
+        "customer_satisfaction_mean": t["customer_satisfaction"] / max(customers, 1.0),
+        "revenue": t["revenue"],
+        "costs": t["costs"],
+        "profit": t["profit"],
+        **{kpi: t[line] for line, kpi in COST_KPIS.items()},
         "cum_profit": cum_profit,
     }
 
 
-# Staff KPIs that are means over the employees in post, and the state each averages.
-STAFF_MEANS = {
-    "engagement_mean": "engagement", "trust_mean": "trust", "burnout_mean": "burnout",
-    "skill_mean": "skill", "mood_mean": "mood", "alignment_mean": "alignment",
-    "autonomy_mean": "autonomy", "feedback_mean": "feedback", "absence_rate": "absent",
-}
+def unit_table(org: Organisation, sums: np.ndarray) -> np.ndarray:
+    """One row per business unit, the columns of UNIT_COLUMNS (``sums``: :func:`unit_sums`)."""
+    units = org.units
+    col = {name: sums[:, i] for i, name in enumerate(UNIT_SUMS)}
+    staff, customers, visits = col["employees"], col["customers"], col["visits"]
 
+    def per_employee(name: str) -> np.ndarray:
+        return np.divide(col[name], staff, out=np.zeros(units.n), where=staff > 0)
 
-def staff_kpis(org: Organisation, week: Week, vacant: np.ndarray) -> dict[str, float]:
-    """Employees and managers: engagement (and its Gallup groups), its drivers, flows."""
-    units, wf = org.units, org.workforce
-    on, eng = wf.filled, wf.engagement
-    employees = np.count_nonzero(on)
-    groups = {
-        "engaged_share": eng >= ENGAGED_AT,
-        "actively_disengaged_share": eng < DISENGAGED_BELOW,
-        "not_engaged_share": (eng >= DISENGAGED_BELOW) & (eng < ENGAGED_AT),
-    }
-    # one masked reduction for every mean: each row is summed as its own array would be
-    rows = np.stack([*(getattr(wf, state) for state in STAFF_MEANS.values()), *groups.values()])
-    sums = np.sum(rows, axis=1, where=on, dtype=np.float64)
-    means = (sums / employees).tolist() if employees else [0.0] * len(rows)
-    quits = len(week.staff.quits)
-    return {
-        **dict(zip([*STAFF_MEANS, *groups], means, strict=True)),
-        "manager_engagement_mean": float(units.manager_engagement.mean()),
-        "process_quality_mean": float(units.process_quality.mean()),
-        "workload_mean": float(np.average(units.workload, weights=units.customer_count)),
-        "employees": float(employees),
-        "employee_turnover_rate": quits / week.staff_before if week.staff_before else 0.0,
-        "quits": float(quits),
-        "hires": float(len(week.staff.hires)),
-        "vacancies": float(vacant.sum()),
-    }
-
-
-def customer_kpis(org: Organisation, week: Week) -> dict[str, float]:
-    """This week's encounters (quality, satisfaction, NPS) and the market's stocks and flows."""
-    market, enc, flows = org.market, week.encounters, week.customers
-    active = market.status == ACTIVE
-    n_active = max(np.count_nonzero(active), 1)
-    quality, satisfaction = enc.quality, enc.satisfaction
-    churned = len(flows.churned)
-    return {
-        "service_quality": float(quality.mean()) if len(quality) else 0.0,
-        "csat": float(satisfaction.mean()) if len(satisfaction) else 0.0,
-        "nps": nps(satisfaction),
-        "visits": float(len(enc.customer)),
-        "very_bad_share": float(enc.very_bad.mean()) if len(enc.very_bad) else 0.0,
-        "customers_active": float(market_unit_sum(active, org.units).sum()),
-        "prospects": float(np.count_nonzero(market.status == PROSPECT)),
-        "customer_churn_rate": churned / week.active_before if week.active_before else 0.0,
-        "customers_churned": float(churned),
-        "churned_after_bad_encounter": float(len(flows.churned_after_bad)),
-        "new_customers": float(len(flows.acquired)),
-        "referrals": float(len(flows.referred)),
-        "loyalty_mean": float(market_unit_sum(market.loyalty * active, org.units).sum()
-                              / n_active),
-        "customer_satisfaction_mean": float((market.satisfaction * active).sum(dtype=np.float64)
-                                            / n_active),
-    }
-
-
-# KPI name of each cost line of the ledger.
-COST_KPIS = {"goods": "goods_cost", "wages": "wages", "training": "training_cost",
-             "resources": "resources_cost", "recognition": "recognition_cost",
-             "rewards": "rewards_cost", "surveys": "surveys_cost", "hiring": "hiring_cost",
-             "fixed": "fixed_cost"}
-
-
-def money_kpis(ledger: Ledger) -> dict[str, float]:
-    """Revenue, costs and profit of the week, and each cost line."""
-    kpis = {
-        "revenue": float(ledger.revenue.sum()),
-        "costs": float(ledger.costs.sum()),
-        "profit": float(ledger.profit.sum()),
-    }
-    kpis.update({name: float(getattr(ledger, line).sum()) for line, name in COST_KPIS.items()})
-    return kpis
-
-
-def unit_table(org: Organisation, week: Week, vacant: np.ndarray) -> np.ndarray:
-    """One row per business unit, the columns of UNIT_COLUMNS."""
-    units, wf, market, enc, ledger = (org.units, org.workforce, org.market, week.encounters,
-                                      week.ledger)
-    n, on = units.n, wf.filled
-    active = market.status == ACTIVE
-    customers_u = market_unit_sum(active, units)
-    loyalty_sum_u = market_unit_sum(market.loyalty * active, units)
-    enc_unit = market.unit[enc.customer]
-
-    def per_unit(values: np.ndarray) -> np.ndarray:
-        return unit_mean(values, wf.unit, n, on)
-
-    staff_u = np.bincount(wf.unit, weights=on, minlength=n)
-    loyalty_u = np.divide(loyalty_sum_u, customers_u, out=np.zeros(n), where=customers_u > 0)
-    quits_u = np.bincount(wf.unit[week.staff.quits], minlength=n)
-    churn_u = np.bincount(market.unit[week.customers.churned], minlength=n)
-    visits_u = np.bincount(enc_unit, minlength=n)
-    quality_u = np.bincount(enc_unit, weights=enc.quality, minlength=n) / np.maximum(visits_u, 1)
+    churn, quits = col["churned"], col["quits"]
     return np.column_stack(
         [
-            per_unit(wf.engagement),
-            per_unit(wf.trust),
-            per_unit(wf.burnout),
-            quality_u,
+            per_employee("engagement"),
+            per_employee("trust"),
+            per_employee("burnout"),
+            col["visit_quality"] / np.maximum(visits, 1),
             units.csat,
-            customers_u,
-            churn_u / np.maximum(customers_u + churn_u, 1.0),
-            quits_u / np.maximum(staff_u + quits_u, 1.0),
-            ledger.revenue,
-            ledger.costs,
-            ledger.profit,
-            staff_u,
-            np.bincount(wf.unit, weights=vacant, minlength=n),
+            customers,
+            churn / np.maximum(customers + churn, 1.0),
+            quits / np.maximum(staff + quits, 1.0),
+            col["revenue"],
+            col["costs"],
+            col["profit"],
+            staff,
+            col["vacancies"],
             units.workload,
             units.manager_engagement,
-            loyalty_u,
+            np.divide(col["customer_loyalty"], customers, out=np.zeros(units.n),
+                      where=customers > 0),
         ]
     )

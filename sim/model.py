@@ -119,7 +119,7 @@ class ServiceModel(mesa.Model):
             week = run_week(self.organisation, params, self.streams, t)
         else:
             week = self.batch.week_of(self, params, t)
-        self.cum_profit += float(week.ledger.profit.sum())
+        self.cum_profit += metrics.total(week.ledger.profit)
         self._replace_employees(week)
         self._observe(week)
         if t >= self.scenario.steps:

@@ -16,7 +16,7 @@ item noise here are stated assumptions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import nan
+from math import nan, sqrt
 
 import numpy as np
 
@@ -115,11 +115,13 @@ def customer_survey(params: Params, enc: Encounters, market: Market, units: Unit
     if n:
         promoters = np.count_nonzero(rating >= PROMOTER_RATING) / n
         detractors = np.count_nonzero(rating <= DETRACTOR_RATING) / n
+        points, squares = float(rating.sum()), float(rating @ rating)  # whole: exact sums
+        spread = sqrt(max(squares - points * points / n, 0.0) / (n - 1)) if n > 1 else nan
         held.kpis.update({
-            "csat_surveyed": float(rating.mean() / 10.0),
+            "csat_surveyed": points / n / 10.0,
             "nps_surveyed": 100.0 * (promoters - detractors),
             # a sample of many visits: the simple random-sampling error of the mean and of NPS
-            "csat_surveyed_se": float(rating.std(ddof=1) / 10.0 / np.sqrt(n)) if n > 1 else nan,
+            "csat_surveyed_se": spread / 10.0 / sqrt(n),
             "nps_surveyed_se": (100.0 * np.sqrt(max(promoters + detractors
                                                     - (promoters - detractors) ** 2, 0.0)
                                                 / (n - 1)) if n > 1 else nan),
