@@ -80,13 +80,32 @@ def word_of_mouth(
     return (neighbours(contacts, enc.customer[rave]), neighbours(contacts, enc.customer[complain]))
 
 
-def _heard_by(market: Market, messages: np.ndarray, status: int) -> tuple[np.ndarray, np.ndarray]:
-    """People of ``status`` among the recipients of ``messages``, and how many each heard."""
-    heard = np.bincount(messages, minlength=market.n)
-    people = np.flatnonzero(heard)
-    times = heard[people]
+def recipients(messages: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Who received ``messages`` (market slots below ``n``, in slot order) and how many each."""
+    heard = np.bincount(messages, minlength=n)
+    people = np.flatnonzero(heard > 0)  # a boolean mask: far faster to scan than counts
+    return people, heard[people]
+
+
+def _with_status(market: Market, heard: tuple[np.ndarray, np.ndarray], status: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The recipients (and their counts) who are of ``status``."""
+    people, times = heard
     keep = market.status[people] == status
     return people[keep], times[keep]
+
+
+def _add_per_message(values: np.ndarray, heard: tuple[np.ndarray, np.ndarray],
+                     step: float) -> None:
+    """``values[p] += step`` once per message ``p`` received, one addition at a time.
+
+    The same sums ``np.add.at`` makes over the messages, in far fewer calls: a round per repeat.
+    """
+    people, times = heard
+    while len(people):
+        values[people] += step
+        again = times > 1
+        people, times = people[again], times[again] - 1
 
 
 def churn_probability(params: Params, market: Market, slots: np.ndarray) -> np.ndarray:
@@ -110,12 +129,12 @@ def churn_and_grow(
     customer may leave (more likely after negative word of mouth or a very bad encounter), a
     prospect may join (more likely after positive word of mouth), a lost place may renew.
     """
-    told_good, told_bad = heard
+    good, bad = (recipients(messages, market.n) for messages in heard)
     shift = params.wom_expectation
-    np.add.at(market.expectation, told_good, shift)
-    np.add.at(market.expectation, told_bad, -shift)
-    touched = np.concatenate([told_good, told_bad])
-    market.expectation[touched] = np.clip(market.expectation[touched], 0.0, 1.0)
+    _add_per_message(market.expectation, good, shift)
+    _add_per_message(market.expectation, bad, -shift)
+    for people, _ in (good, bad):
+        market.expectation[people] = np.clip(market.expectation[people], 0.0, 1.0)
 
     u = draws["fate"]
     active = np.flatnonzero(market.status == ACTIVE)
@@ -123,7 +142,7 @@ def churn_and_grow(
     lost = np.flatnonzero(market.status == LOST)
 
     p_leave = churn_probability(params, market, active)
-    told, times = _heard_by(market, told_bad, ACTIVE)  # negative word of mouth pushes out
+    told, times = _with_status(market, bad, ACTIVE)  # negative word of mouth pushes out
     p_leave[np.searchsorted(active, told)] += params.wom_churn * times
     bad = np.searchsorted(active, enc.customer[enc.very_bad])  # visitors were all active
     p_leave[bad] = 1.0 - (1.0 - p_leave[bad]) * (1.0 - params.p_leave_after_bad)
@@ -132,7 +151,7 @@ def churn_and_grow(
 
     reputation = units.csat[market.unit[prospect]]
     p_join = params.acquisition_base * (params.acquisition_floor + reputation)
-    told, times = _heard_by(market, told_good, PROSPECT)  # positive word of mouth: referrals
+    told, times = _with_status(market, good, PROSPECT)  # positive word of mouth: referrals
     p_referral = 1.0 - power(1.0 - params.referral_p, times)
     p_join[np.searchsorted(prospect, told)] += p_referral
     acquired = prospect[u[prospect] < p_join]

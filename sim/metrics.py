@@ -162,10 +162,11 @@ def unit_sums(org: Organisation, week: Week, vacant: np.ndarray) -> np.ndarray:
     np.add.reduceat(staff, units.position_start, axis=1, out=out[:rows])
     out[rows] = np.bincount(wf.unit, weights=vacant, minlength=n)
     active = market.status == ACTIVE
-    customers = np.stack([active, market.status == PROSPECT, market.loyalty * active,
-                          market.satisfaction * active], dtype=np.float64)
-    np.add.reduceat(customers, units.customer_start, axis=1, out=out[rows + 1:rows + 5])
-    rows += 5
+    for values in (active, market.status == PROSPECT, market.loyalty * active,
+                   market.satisfaction * active):  # one at a time: market arrays can be large
+        rows += 1
+        np.add.reduceat(values, units.customer_start, dtype=np.float64, out=out[rows])
+    rows += 1
     enc_unit = market.unit[enc.customer]
     rating = np.rint(enc.satisfaction * 10.0)
     ledger = week.ledger
