@@ -191,8 +191,8 @@ class ServiceModel(mesa.Model):
         n = self.units.n
         columns["step"].extend([self.steps] * n)
         columns["unit"].extend(range(n))
-        for name, values in zip(UNIT_TABLE_COLUMNS[2:], self.unit_kpis.T, strict=True):
-            columns[name].extend(values.tolist())
+        for name, values in zip(UNIT_TABLE_COLUMNS[2:], self.unit_kpis.T.tolist(), strict=True):
+            columns[name].extend(values)
 
     def _add_employees(self, slots: np.ndarray) -> None:
         for slot in slots.tolist():
