@@ -149,6 +149,16 @@ def test_end_values_of_a_hand_built_comparison():
     assert comp.end("customer_churn_rate").scenario == pytest.approx(0.40703, abs=1e-5)
 
 
+def test_a_kpi_matrix_is_the_pivot_of_the_time_series_in_any_row_order():
+    comp = _hand_built([[0, -10, 5, 25, 55], [0, -10, -15, 5, 30]])
+    frame = comp.scenario.timeseries
+    pivot = frame.pivot(index="replication", columns="step", values="profit").to_numpy(float)
+    np.testing.assert_array_equal(comp.matrix("scenario", "profit"), pivot)
+    shuffled = state.Comparison(state.RunResult(SMALL, frame.sample(frac=1.0, random_state=1),
+                                                pd.DataFrame()), comp.baseline)
+    np.testing.assert_array_equal(shuffled.matrix("scenario", "profit"), pivot)
+
+
 def test_investment_of_a_hand_built_plan():
     # 10 a week more on training; cumulative leads 55 and 30 at week 4, paid back in weeks 2, 3
     comp = _hand_built([[0, -10, 5, 25, 55], [0, -10, -15, 5, 30]], extra_training=10.0)
@@ -559,6 +569,13 @@ def test_sim_app_sets_a_session_lifetime_that_solara_reads(monkeypatch):
     assert server_env({"SOLARA_KERNEL_CULL_TIMEOUT": "10m"})["SOLARA_KERNEL_CULL_TIMEOUT"] == "10m"
     monkeypatch.setenv("SOLARA_KERNEL_CULL_TIMEOUT", env["SOLARA_KERNEL_CULL_TIMEOUT"])
     assert parse_timedelta(Kernel().cull_timeout) == 120
+
+
+def test_sim_app_asks_reacton_for_its_fast_renderer(monkeypatch):
+    import reacton.core
+
+    monkeypatch.setenv("REACTON_FAST", server_env({})["REACTON_FAST"])
+    assert reacton.core._render_context_class() is reacton.core._RenderContextFast
 
 
 # --- version 2: labels, the investment view, the profit bridge -----------------------------------

@@ -53,6 +53,10 @@ def server_env(base: dict[str, str] | None = None,
     env.setdefault("SOLARA_THEME_SHOW_BANNER", "False")  # no "runs on Solara" footer
     env.setdefault("SOLARA_THEME_TITLE", "What-if explorer")
     env.setdefault("SOLARA_KERNEL_CULL_TIMEOUT", SESSION_LIFETIME)
+    # Reacton's fast renderer (opt-in, fuzz-tested against the default one) skips the subtrees
+    # a change leaves alone: a lever change reached all cards in 0.84 s instead of 1.45 s
+    # (in-process page, 2 workers, 6 changes; the engine's share 0.52 s).
+    env.setdefault("REACTON_FAST", "1")
     return env
 
 

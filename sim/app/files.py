@@ -101,6 +101,7 @@ def Files(
     typed, set_typed = solara.use_state("")
     error, set_error = solara.use_state("")
     named = dataclasses.replace(scenario, name=shown_name)
+    text = solara.use_memo(named.to_yaml, [named])   # a YAML dump: once per scenario
     stem = file_stem(shown_name)
 
     def save() -> None:
@@ -124,7 +125,7 @@ def Files(
         if error:
             solara.Text(error, classes=["spc-error"])
         with solara.Row(style={"flex-wrap": "wrap", "gap": "12px"}):
-            solara.FileDownload(named.to_yaml(), filename=f"{stem}.yaml",
+            solara.FileDownload(text, filename=f"{stem}.yaml",
                                 label="Export scenario YAML", mime_type="text/yaml")
             if comparison is not None:
                 solara.FileDownload(lambda: comparison.csv(shown_name),
@@ -135,5 +136,5 @@ def Files(
                                     label="Download report (PDF)",
                                     mime_type="application/pdf")
             YamlUpload(load_file)
-        solara.HTML(tag="pre", unsafe_innerHTML=html.escape(named.to_yaml()),
+        solara.HTML(tag="pre", unsafe_innerHTML=html.escape(text),
                     classes=["spc-yaml"])

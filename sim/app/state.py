@@ -476,13 +476,18 @@ class Comparison:
     seconds: float = 0.0         # from the visitor's change to this result
     first_seconds: float = 0.0   # from the change to the first (early) charts
     _matrices: dict = field(default_factory=dict, repr=False, compare=False)
+    _shapes: dict = field(default_factory=dict, repr=False, compare=False)
 
     def matrix(self, which: str, key: str) -> np.ndarray:
         """Replications x steps array of one KPI (weekly rates annualised; computed once)."""
         table = self._matrices.get((which, key))
         if table is None:
             frame = getattr(self, which).timeseries
-            table = frame.pivot(index="replication", columns="step", values=key).to_numpy(float)
+            shape = self._shapes.get(which)
+            if shape is None:
+                shape = self._shapes[which] = _replication_major(frame)
+            table = (frame[key].to_numpy(float).reshape(shape) if shape else
+                     frame.pivot(index="replication", columns="step", values=key).to_numpy(float))
             table = per_year(table) if key in ANNUALISED else table
             table.flags.writeable = False
             self._matrices[(which, key)] = table
@@ -559,6 +564,22 @@ class Comparison:
         table = pd.concat(frames, ignore_index=True)
         first = ["run", "name"]
         return table[[*first, *[c for c in table.columns if c not in first]]].to_csv(index=False)
+
+
+def _replication_major(frame: pd.DataFrame) -> tuple[int, int] | None:
+    """(replications, steps) if ``frame`` is replication after replication, step by step.
+
+    Runs are concatenated so; such a frame's KPI matrix is then a reshape of its column, no pivot
+    needed. None for any other order.
+    """
+    replications = np.unique(frame["replication"].to_numpy())
+    steps = np.unique(frame["step"].to_numpy())
+    shape = (len(replications), len(steps))
+    if len(frame) != shape[0] * shape[1]:
+        return None
+    ordered = (np.array_equal(frame["replication"].to_numpy(), np.repeat(replications, shape[1]))
+               and np.array_equal(frame["step"].to_numpy(), np.tile(steps, shape[0])))
+    return shape if ordered else None
 
 
 def compare(
