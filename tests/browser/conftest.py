@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -132,6 +133,20 @@ def browser_context_args(browser_context_args: dict) -> dict:
             "accept_downloads": True}
 
 
+def _run_cache_of_its_own() -> Path:
+    """A disk cache for one server: its runs its own, the settled starts shared.
+
+    A lever change the latency tests time must be simulated, not read from a run an earlier
+    test session kept (the run cache outlives sessions); settling today's organisation is not
+    what they time, so the starts of the tests' shared cache are reused.
+    """
+    shared = Path(os.environ["SIM_CACHE_DIR"]) / "starts"
+    shared.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="sim-app-cache-"))
+    (root / "starts").symlink_to(shared, target_is_directory=True)
+    return root
+
+
 @contextmanager
 def served(command: list[str], log: Path, no_traceback: bool = False) -> Iterator[Server]:
     """Run ``command`` (a ``sim app``) until the block ends, then stop it with SIGTERM.
@@ -141,8 +156,10 @@ def served(command: list[str], log: Path, no_traceback: bool = False) -> Iterato
     """
     log.parent.mkdir(exist_ok=True)
     port = int(command[command.index("--port") + 1])
+    env, cache = server_env(), _run_cache_of_its_own()
+    env["SIM_CACHE_DIR"] = str(cache)
     with log.open("w") as out:
-        proc = subprocess.Popen(command, env=server_env(), cwd=ROOT, stdout=out,
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
@@ -175,6 +192,7 @@ def served(command: list[str], log: Path, no_traceback: bool = False) -> Iterato
             os.kill(pid, signal.SIGKILL)
         text = log.read_text()
         leaked = [line for line in text.splitlines() if "leaked" in line]
+    shutil.rmtree(cache, ignore_errors=True)
     assert not left, f"processes of sim app still running 5 s after it stopped: {left}"
     assert not leaked, leaked[0]
     assert not (no_traceback and "Traceback" in text), f"a traceback in {log}"
