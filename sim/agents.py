@@ -8,10 +8,11 @@ together (see :mod:`sim.model`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
 from sim.metrics import DISENGAGED_BELOW, ENGAGED_AT
 from sim.state import ACTIVE, LOST
@@ -145,12 +146,66 @@ class Customer(_SlotAgent):
         return self.model.employee_at[pos] if pos >= 0 else None
 
 
+class LazyEmployees(Sequence[Employee | None]):
+    """The model's employees as Mesa agents, by position, each made the first time code touches it.
+
+    ``employee_at[slot]`` is the agent of the employee holding position ``slot``, or None for a
+    vacant position. An agent is made on first touch (by index, by iterating, or through
+    ``model.agents`` / ``agents_by_type``, which make them all) and removed from the model when
+    its employee leaves; whoever fills the position later gets a new agent. A week's quits and
+    hires cost no agent churn unless agents were asked for.
+    """
+
+    def __init__(self, model: ServiceModel, n: int) -> None:
+        """Employees of position slots 0..n-1 of ``model`` (none made yet)."""
+        self._model = model
+        self._n = n
+        self._made: dict[int, Employee] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: int | slice) -> Employee | None | list[Employee | None]:  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._n))]
+        slot = range(self._n)[index]  # IndexError and negative indices as a list's
+        if not self._model.workforce.filled[slot]:
+            self.vacate([slot])  # left since its agent was made (e.g. a hand-made shock)
+            return None
+        agent = self._made.get(slot)
+        if agent is None:
+            agent = self._made[slot] = Employee(self._model, slot)
+        return agent
+
+    def __iter__(self) -> Iterator[Employee | None]:
+        return (self[i] for i in range(self._n))
+
+    def vacate(self, slots: Iterable[int]) -> None:
+        """The employees of ``slots`` left: their agents (if made) leave the model."""
+        for slot in slots:
+            agent = self._made.pop(int(slot), None)
+            if agent is not None:
+                agent.remove()
+
+    def make_all(self) -> None:
+        """Make the agent of every employee in post not made yet (for Mesa's agent sets)."""
+        for slot in np.flatnonzero(self._model.workforce.filled).tolist():
+            self[slot]
+
+    @property
+    def made(self) -> int:
+        """How many employee agents exist now."""
+        return len(self._made)
+
+
 class LazyCustomers(Sequence[Customer]):
     """The model's customers as Mesa agents, each made the first time code touches it.
 
     A market of a million people costs no Python objects until someone asks for them: by index,
     by iterating, or through ``model.agents`` / ``agents_by_type`` (which make them all, in slot
-    order). The state lives in the arrays either way.
+    order). The state lives in the arrays either way. A customer agent stays with its market
+    slot for the whole run: a slot whose customer was lost and renewed is a new household in
+    the same agent, so turnover in a market of millions costs no agent churn.
     """
 
     def __init__(self, model: ServiceModel, n: int) -> None:

@@ -22,7 +22,7 @@ import pandas as pd
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from sim import metrics, networks, surveys
-from sim.agents import Employee, LazyCustomers, Manager
+from sim.agents import LazyCustomers, LazyEmployees, Manager
 from sim.organisation import resolve
 from sim.params import ParameterError
 from sim.rng import Streams
@@ -86,11 +86,9 @@ class ServiceModel(mesa.Model):
         self.cum_profit = 0.0
 
         self.managers = [Manager(self, u) for u in range(self.units.n)]
-        # a list, not an object array: numpy arrays are invisible to the cycle collector, so
-        # agent -> model -> array -> agent cycles would keep every finished model alive
-        self.employee_at: list[Employee | None] = [None] * self.workforce.n
-        self._add_employees(np.flatnonzero(self.workforce.filled))
-        self.customers = LazyCustomers(self, self.market.n)  # agents made when first touched
+        # agents made when first touched: by position (None if vacant), by market slot
+        self.employee_at = LazyEmployees(self, self.workforce.n)
+        self.customers = LazyCustomers(self, self.market.n)
 
         self.datacollector = KpiCollector(tables={UNITS_TABLE: UNIT_TABLE_COLUMNS})
         self.surveys = surveys.Surveys.none(self.units.n)  # what the company has measured
@@ -100,13 +98,15 @@ class ServiceModel(mesa.Model):
 
     @property
     def agents(self) -> mesa.agent.AgentSet:
-        """Every Mesa agent of the model (customer agents are made on this first call)."""
+        """Every Mesa agent of the model (employee and customer agents not yet made are made)."""
+        self.employee_at.make_all()
         self.customers.make_all()
         return super().agents
 
     @property
     def agents_by_type(self) -> dict[type, mesa.agent.AgentSet]:
-        """Mesa's agents by type (customer agents are made on this first call)."""
+        """Mesa's agents by type (employee and customer agents not yet made are made)."""
+        self.employee_at.make_all()
         self.customers.make_all()
         return super().agents_by_type
 
@@ -120,7 +120,7 @@ class ServiceModel(mesa.Model):
         else:
             week = self.batch.week_of(self, params, t)
         self.cum_profit += metrics.total(week.ledger.profit)
-        self._replace_employees(week)
+        self.employee_at.vacate(week.staff.quits.tolist())  # leavers' agents leave the model
         self._observe(week)
         if t >= self.scenario.steps:
             self.running = False
@@ -193,23 +193,6 @@ class ServiceModel(mesa.Model):
         columns["unit"].extend(range(n))
         for name, values in zip(UNIT_TABLE_COLUMNS[2:], self.unit_kpis.T.tolist(), strict=True):
             columns[name].extend(values)
-
-    def _add_employees(self, slots: np.ndarray) -> None:
-        for slot in slots.tolist():
-            self.employee_at[slot] = Employee(self, slot)
-
-    def _replace_employees(self, week: Week) -> None:
-        """Keep Mesa's employees in step with the arrays: leavers go, new hires get new agents.
-
-        Customer agents stay with their market slot for the whole run (a slot whose customer was
-        lost and renewed is a new household in the same agent), so that turnover in a market of
-        millions costs no agent churn.
-        """
-        for slot in week.staff.quits.tolist():
-            self.employee_at[slot].remove()
-            self.employee_at[slot] = None
-        self._add_employees(week.staff.hires)
-
 
 def _kpi(key: str, model: ServiceModel) -> float:
     """DataCollector reporter: one KPI of the current week."""

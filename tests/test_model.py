@@ -195,11 +195,24 @@ def test_mesa_agents_mirror_the_arrays():
 
 
 def test_quits_and_hires_replace_mesa_agents():
-    model = ServiceModel(rng=1, quit_base=0.05, **SMALL).run(20)
+    model = ServiceModel(rng=1, quit_base=0.05, **SMALL)
+    assert model.employee_at.made == 0  # made when first touched
+    before = {a.slot: a for a in model.agents_by_type[Employee]}
+    model.run(20)
+    assert model.employee_at.made < len(before)  # leavers' agents are gone
     employees = model.agents_by_type[Employee]
     assert len(employees) == model.workforce.filled.sum()
     assert all(model.employee_at[a.slot] is a for a in employees)
-    assert max(a.unique_id for a in employees) > model.workforce.n  # new hires, new ids
+    stayed = [a for a in employees if before.get(a.slot) is a]
+    new = [a for a in employees if before.get(a.slot) is not a]
+    assert stayed and new  # stayers keep their agent; a new hire gets a new one
+    assert min(a.unique_id for a in new) > max(a.unique_id for a in before.values())
+    assert not any(a in model.agents for a in before.values() if a not in stayed)
+    vacant = np.flatnonzero(~model.workforce.filled)[0]
+    assert model.employee_at[vacant] is None
+    leaver = stayed[0]  # a position emptied by hand (a shock): its agent goes when touched
+    model.workforce.filled[leaver.slot] = False
+    assert model.employee_at[leaver.slot] is None and leaver not in model.agents
 
 
 def test_networks_are_networkx_graphs():

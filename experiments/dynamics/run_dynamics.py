@@ -228,11 +228,8 @@ def shocked_run(seed: int, shock: bool, **params: float) -> pd.DataFrame:
         for unit in range(SHOCK_UNITS):
             staff = np.flatnonzero(wf.filled & (wf.unit == unit))
             leave = rng.choice(staff, int(round(SHOCK_SHARE * len(staff))), replace=False)
-            wf.filled[leave] = False
+            wf.filled[leave] = False  # their Mesa agents, if made, leave when next touched
             wf.tenure[leave] = 0
-            for slot in leave.tolist():
-                model.employee_at[slot].remove()
-                model.employee_at[slot] = None
     model.run()
     units = model.unit_timeseries()
     return units[units["unit"] < SHOCK_UNITS].groupby("step").agg(
