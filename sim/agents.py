@@ -146,7 +146,41 @@ class Customer(_SlotAgent):
         return self.model.employee_at[pos] if pos >= 0 else None
 
 
-class LazyEmployees(Sequence[Employee | None]):
+class _LazyAgents[A: _SlotAgent](Sequence[A | None]):
+    """Agents of slots 0..n-1 of a model, each made the first time code touches it."""
+
+    kind: type[A]
+
+    def __init__(self, model: ServiceModel, n: int) -> None:
+        """The agents of ``model``'s slots 0..n-1 (none made yet)."""
+        self._model = model
+        self._n = n
+        self._made: dict[int, A] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: int | slice) -> A | None | list[A | None]:  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._n))]
+        return self._agent(range(self._n)[index])  # IndexError, negative indices: as a list's
+
+    def __iter__(self) -> Iterator[A | None]:
+        return (self[i] for i in range(self._n))
+
+    def _agent(self, slot: int) -> A | None:
+        agent = self._made.get(slot)
+        if agent is None:
+            agent = self._made[slot] = self.kind(self._model, slot)
+        return agent
+
+    @property
+    def made(self) -> int:
+        """How many of these agents exist now."""
+        return len(self._made)
+
+
+class LazyEmployees(_LazyAgents[Employee]):
     """The model's employees as Mesa agents, by position, each made the first time code touches it.
 
     ``employee_at[slot]`` is the agent of the employee holding position ``slot``, or None for a
@@ -156,29 +190,13 @@ class LazyEmployees(Sequence[Employee | None]):
     hires cost no agent churn unless agents were asked for.
     """
 
-    def __init__(self, model: ServiceModel, n: int) -> None:
-        """Employees of position slots 0..n-1 of ``model`` (none made yet)."""
-        self._model = model
-        self._n = n
-        self._made: dict[int, Employee] = {}
+    kind = Employee
 
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, index: int | slice) -> Employee | None | list[Employee | None]:  # type: ignore[override]
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self._n))]
-        slot = range(self._n)[index]  # IndexError and negative indices as a list's
+    def _agent(self, slot: int) -> Employee | None:
         if not self._model.workforce.filled[slot]:
             self.vacate([slot])  # left since its agent was made (e.g. a hand-made shock)
             return None
-        agent = self._made.get(slot)
-        if agent is None:
-            agent = self._made[slot] = Employee(self._model, slot)
-        return agent
-
-    def __iter__(self) -> Iterator[Employee | None]:
-        return (self[i] for i in range(self._n))
+        return super()._agent(slot)
 
     def vacate(self, slots: Iterable[int]) -> None:
         """The employees of ``slots`` left: their agents (if made) leave the model."""
@@ -192,13 +210,8 @@ class LazyEmployees(Sequence[Employee | None]):
         for slot in np.flatnonzero(self._model.workforce.filled).tolist():
             self[slot]
 
-    @property
-    def made(self) -> int:
-        """How many employee agents exist now."""
-        return len(self._made)
 
-
-class LazyCustomers(Sequence[Customer]):
+class LazyCustomers(_LazyAgents[Customer]):
     """The model's customers as Mesa agents, each made the first time code touches it.
 
     A market of a million people costs no Python objects until someone asks for them: by index,
@@ -208,34 +221,10 @@ class LazyCustomers(Sequence[Customer]):
     the same agent, so turnover in a market of millions costs no agent churn.
     """
 
-    def __init__(self, model: ServiceModel, n: int) -> None:
-        """Customers of market slots 0..n-1 of ``model`` (none made yet)."""
-        self._model = model
-        self._n = n
-        self._made: dict[int, Customer] = {}
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, index: int | slice) -> Customer | list[Customer]:  # type: ignore[override]
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self._n))]
-        slot = range(self._n)[index]  # IndexError and negative indices as a list's
-        agent = self._made.get(slot)
-        if agent is None:
-            agent = self._made[slot] = Customer(self._model, slot)
-        return agent
-
-    def __iter__(self) -> Iterator[Customer]:
-        return (self[i] for i in range(self._n))
+    kind = Customer
 
     def make_all(self) -> None:
         """Make every customer agent not made yet (for Mesa's agent sets)."""
         if len(self._made) < self._n:
             for slot in range(self._n):
                 self[slot]
-
-    @property
-    def made(self) -> int:
-        """How many customer agents exist so far."""
-        return len(self._made)
