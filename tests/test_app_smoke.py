@@ -363,6 +363,7 @@ def test_a_scenarios_replications_share_out_over_free_workers_as_batches():
     for r in range(5):
         queue.want("a", ("plan", r), None, 10, group="plan")
     queue.want("a", ("other", 0), None, 10, group="other")
+    assert queue.waiting_sessions() == 1
     first = queue.next()
     assert first.key == ("plan", 0) and queue.waiting_with(first) == 4
     batch = [first, *queue.companions(first, 2)]
@@ -372,6 +373,7 @@ def test_a_scenarios_replications_share_out_over_free_workers_as_batches():
     assert [j.key for j in [second, *queue.companions(second, 5)]] == [("plan", 3), ("plan", 4)]
     # Two batches are two workers: a newcomer gets one back, the whole batch started last.
     queue.want("b", ("b", 0), None, 10, group="b")
+    assert queue.waiting_sessions() == 2                     # a's ("other", 0) and b's job
     stop = queue.preemptions(idle=0)
     assert [j.key for j in stop] == [("plan", 3)]
     assert all(j.stopping for j in queue.batch(second)) and not first.stopping

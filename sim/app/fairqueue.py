@@ -149,6 +149,10 @@ class FairQueue:
                        and j.session == job.session and j.group == job.group),
                       key=lambda j: j.order)
 
+    def waiting_sessions(self) -> int:
+        """Sessions with queued jobs (each will want a worker of its own)."""
+        return len({j.session for j in self.jobs.values() if j.state == QUEUED and j.owners})
+
     def waiting_with(self, job: Job) -> int:
         """How many queued jobs could join ``job``'s batch (see :meth:`companions`)."""
         return len(self._group_queue(job))

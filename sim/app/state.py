@@ -362,12 +362,15 @@ class Engine:
                     self.recycled += 1
             idle = [w for w in self._pool if not w.jobs]
         while idle:
+            sessions = self._queue.waiting_sessions()
             job = self._queue.next()
             if job is None:
                 break
-            # the scenario's queued replications are shared out over the free workers, and a
-            # worker steps its share together (a batch costs far less than its runs one by one)
-            share = -(-(1 + self._queue.waiting_with(job)) // len(idle))
+            # the scenario's queued replications are shared out over the free workers this
+            # session may have (the free ones, split among the sessions waiting), and a worker
+            # steps its share together (a batch costs far less than its runs one by one)
+            workers = max(1, len(idle) // sessions)
+            share = -(-(1 + self._queue.waiting_with(job)) // workers)
             jobs = [job, *self._queue.companions(job, share - 1)]
             worker = idle.pop()
             self._ticket += 1
