@@ -75,15 +75,21 @@ def execute_runs(tasks: Sequence[RunTask]) -> list[RunOutcome]:
         return [execute_run(task) for task in tasks]
     start = time.perf_counter()
     first = tasks[0]
+    outcomes = []
     try:
         runs = [(first.base.with_changes(seed=t.spec.seed, reps=1, **t.values), t.spec.replication,
                  t.spec.seed) for t in tasks]
-        ran = list(run_frames(runs, fresh=first.outputs.agents))
+        # each outcome is made as its run comes back: a model kept for its agents' tables is
+        # let go before the next is made (large runs do not share a batch, see sim.batch)
+        ran = run_frames(runs, fresh=first.outputs.agents)
+        for task, ((series, units), model) in zip(tasks, ran, strict=True):
+            outcomes.append(_outcome(task, series, units, model, 0.0))
     except Exception:  # noqa: BLE001 - run alone, each records its own error
         return [execute_run(task) for task in tasks]
     seconds = (time.perf_counter() - start) / len(tasks)
-    return [_outcome(task, series, units, model, seconds)
-            for task, ((series, units), model) in zip(tasks, ran, strict=True)]
+    for outcome in outcomes:
+        outcome.seconds = seconds
+    return outcomes
 
 
 def _outcome(task: RunTask, series: pd.DataFrame, units: pd.DataFrame, model: Any,

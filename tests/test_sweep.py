@@ -355,7 +355,8 @@ def test_a_run_another_sweep_made_comes_from_the_run_cache_unchanged(reference, 
 
 def test_a_design_points_runs_stepped_together_equal_its_runs_alone(tmp_path, monkeypatch):
     """A worker steps a design point's replications as one batch: same rows and tables."""
-    experiment = parse_experiment({**TINY, "replications": 3})
+    experiment = parse_experiment({**TINY, "replications": 3,
+                                   "outputs": {**TINY["outputs"], "agents": True}})
     design = experiment.design()
     tasks = [RunTask(r, design[r.point], experiment.base, experiment.outputs)
              for r in experiment.runs()]
@@ -367,8 +368,9 @@ def test_a_design_points_runs_stepped_together_equal_its_runs_alone(tmp_path, mo
     for task, batched in zip(tasks[3:6], together, strict=True):
         alone = execute_run(task)
         assert batched.error is None and batched.summary == alone.summary
-        pd.testing.assert_frame_equal(batched.tables["timeseries"], alone.tables["timeseries"],
-                                      check_exact=True)
+        assert set(batched.tables) == set(alone.tables) > {"timeseries"}  # agents' tables too
+        for name, table in batched.tables.items():
+            pd.testing.assert_frame_equal(table, alone.tables[name], check_exact=True)
 
 
 def test_two_workers_equal_one_worker_row_for_row(reference, tmp_path):
