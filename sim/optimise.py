@@ -379,24 +379,21 @@ def evaluate_together(tasks: list[Evaluation]) -> list[Result]:
     """
     from sim.batch import run_together
     from sim.model import ServiceModel
+    from sim.sweep_pool import together_or_alone
 
     first = tasks[0]
     if len(tasks) == 1 or any(t.trial != first.trial for t in tasks):
         return [evaluate(task) for task in tasks]
-    start = time.perf_counter()
-    try:
+
+    def together() -> list[Result]:
         models = [ServiceModel(first.base.with_changes(seed=t.seed, reps=1, **first.values),
                                replication=t.replication) for t in tasks]
         list(run_together(models))
-        results = [Result(task, outcomes_of(model.timeseries(), task.summary_weeks,
-                                            task.discount_rate, task.outcomes), None, 0.0)
-                   for task, model in zip(tasks, models, strict=True)]
-    except Exception:  # noqa: BLE001 - run alone, each records its own error
-        return [evaluate(task) for task in tasks]
-    seconds = (time.perf_counter() - start) / len(tasks)
-    for result in results:
-        result.seconds = seconds
-    return results
+        return [Result(task, outcomes_of(model.timeseries(), task.summary_weeks,
+                                         task.discount_rate, task.outcomes))
+                for task, model in zip(tasks, models, strict=True)]
+
+    return together_or_alone(tasks, together, evaluate)
 
 
 def _failed(task: Evaluation, why: str) -> Result:

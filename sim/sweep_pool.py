@@ -36,6 +36,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -136,6 +137,24 @@ def batches[Task](tasks: Sequence[Task], workers: int, group: Callable[[Task], H
         else:
             out.append([task])
     return out
+
+
+def together_or_alone[Task, Outcome](tasks: Sequence[Task], together: Callable[[], list[Outcome]],
+                                     alone: Callable[[Task], Outcome]) -> list[Outcome]:
+    """``together()``'s outcomes of ``tasks`` (stepped as one batch), each timed as its share.
+
+    If the batch raises, each task runs ``alone``, so a failing run records its own error.
+    Outcomes carry ``seconds``.
+    """
+    start = time.perf_counter()
+    try:
+        outcomes = together()
+    except Exception:  # noqa: BLE001 - run alone, each records its own error
+        return [alone(task) for task in tasks]
+    seconds = (time.perf_counter() - start) / len(tasks)
+    for outcome in outcomes:
+        outcome.seconds = seconds  # type: ignore[attr-defined]
+    return outcomes
 
 
 def _handed_over[Task, Outcome](run_fn: Callable[[list[Task]], list[Outcome]], directory: str,

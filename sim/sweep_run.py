@@ -69,27 +69,23 @@ def execute_runs(tasks: Sequence[RunTask]) -> list[RunOutcome]:
     batch that raises, go one by one, so each failing run is recorded with its own error.
     """
     from sim.runner import run_frames
+    from sim.sweep_pool import together_or_alone
 
     if len(tasks) == 1 or any(t.values != tasks[0].values or t.base != tasks[0].base
                               or t.outputs != tasks[0].outputs for t in tasks):
         return [execute_run(task) for task in tasks]
-    start = time.perf_counter()
     first = tasks[0]
-    outcomes = []
-    try:
-        runs = [(first.base.with_changes(seed=t.spec.seed, reps=1, **t.values), t.spec.replication,
-                 t.spec.seed) for t in tasks]
+    runs = [(first.base.with_changes(seed=t.spec.seed, reps=1, **t.values), t.spec.replication,
+             t.spec.seed) for t in tasks]
+
+    def together() -> list[RunOutcome]:
         # each outcome is made as its run comes back: a model kept for its agents' tables is
         # let go before the next is made (large runs do not share a batch, see sim.batch)
         ran = run_frames(runs, fresh=first.outputs.agents)
-        for task, ((series, units), model) in zip(tasks, ran, strict=True):
-            outcomes.append(_outcome(task, series, units, model, 0.0))
-    except Exception:  # noqa: BLE001 - run alone, each records its own error
-        return [execute_run(task) for task in tasks]
-    seconds = (time.perf_counter() - start) / len(tasks)
-    for outcome in outcomes:
-        outcome.seconds = seconds
-    return outcomes
+        return [_outcome(task, series, units, model, 0.0)
+                for task, ((series, units), model) in zip(tasks, ran, strict=True)]
+
+    return together_or_alone(tasks, together, execute_run)
 
 
 def _outcome(task: RunTask, series: pd.DataFrame, units: pd.DataFrame, model: Any,
