@@ -16,9 +16,10 @@ bit-identical to its run alone, whatever its companions, because
   sums) in slot order, and no unit, person or tie spans two members;
 * members share their parameters (the same scenario and timeline; only seeds differ), so every
   scalar in a formula is the one each would use alone;
-* whole-population figures (the week's headcounts, every KPI, the surveys) are computed per
-  member on views of its own slices, by the model's own code (:meth:`ServiceModel.step`); only
-  per-unit reports (the unit table) are made once for the batch and cut by unit.
+* the week's measurement is made once for the batch as sums per unit (the unit table and
+  :func:`sim.metrics.unit_sums`); a member's KPIs add its own units' sums in the order its run
+  alone adds them. The week's headcounts and the surveys are each member's own, computed on
+  views of its slices by the model's own code (:meth:`ServiceModel.step`).
 
 Members stay ordinary :class:`~sim.model.ServiceModel` instances: while batched their state
 arrays are views into the batch and each member's step takes its week from the batch; after

@@ -129,11 +129,11 @@ def churn_and_grow(
     customer may leave (more likely after negative word of mouth or a very bad encounter), a
     prospect may join (more likely after positive word of mouth), a lost place may renew.
     """
-    good, bad = (recipients(messages, market.n) for messages in heard)
+    heard_good, heard_bad = (recipients(messages, market.n) for messages in heard)
     shift = params.wom_expectation
-    _add_per_message(market.expectation, good, shift)
-    _add_per_message(market.expectation, bad, -shift)
-    for people, _ in (good, bad):
+    _add_per_message(market.expectation, heard_good, shift)
+    _add_per_message(market.expectation, heard_bad, -shift)
+    for people, _ in (heard_good, heard_bad):
         market.expectation[people] = np.clip(market.expectation[people], 0.0, 1.0)
 
     u = draws["fate"]
@@ -142,7 +142,7 @@ def churn_and_grow(
     lost = np.flatnonzero(market.status == LOST)
 
     p_leave = churn_probability(params, market, active)
-    told, times = _with_status(market, bad, ACTIVE)  # negative word of mouth pushes out
+    told, times = _with_status(market, heard_bad, ACTIVE)  # negative word of mouth pushes out
     p_leave[np.searchsorted(active, told)] += params.wom_churn * times
     bad = np.searchsorted(active, enc.customer[enc.very_bad])  # visitors were all active
     p_leave[bad] = 1.0 - (1.0 - p_leave[bad]) * (1.0 - params.p_leave_after_bad)
@@ -151,7 +151,7 @@ def churn_and_grow(
 
     reputation = units.csat[market.unit[prospect]]
     p_join = params.acquisition_base * (params.acquisition_floor + reputation)
-    told, times = _with_status(market, good, PROSPECT)  # positive word of mouth: referrals
+    told, times = _with_status(market, heard_good, PROSPECT)  # positive word of mouth: referrals
     p_referral = 1.0 - power(1.0 - params.referral_p, times)
     p_join[np.searchsorted(prospect, told)] += p_referral
     acquired = prospect[u[prospect] < p_join]

@@ -98,16 +98,6 @@ UNIT_COLUMNS = (
 )
 
 
-def nps(satisfaction: np.ndarray) -> float:
-    """Net promoter score (-100..100) of satisfaction scores mapped to 0-10 ratings."""
-    if len(satisfaction) == 0:
-        return 0.0
-    rating = np.rint(satisfaction * 10.0)
-    n = len(rating)
-    promoters = np.count_nonzero(rating >= PROMOTER_RATING) / n
-    return 100.0 * (promoters - np.count_nonzero(rating <= DETRACTOR_RATING) / n)
-
-
 # --- per-unit sums: every organisation-wide KPI is made from them ------------------------------
 # Staff states averaged over the employees in post (KPI: summed state).
 STAFF_MEANS = {
@@ -208,9 +198,9 @@ def total(per_unit: np.ndarray) -> float:
     return float(np.add.reduceat(per_unit, [0])[0])
 
 
-def kpis(total: np.ndarray, week: Week, cum_profit: float) -> dict[str, float]:
-    """The week's organisation-wide KPIs from its ``total`` row of :func:`totals`."""
-    t = dict(zip(UNIT_SUMS, total.tolist(), strict=True))
+def kpis(summed: np.ndarray, week: Week, cum_profit: float) -> dict[str, float]:
+    """The week's organisation-wide KPIs from its row ``summed`` of :func:`totals`."""
+    t = dict(zip(UNIT_SUMS, summed.tolist(), strict=True))
     employees, visits, customers = t["employees"], t["visits"], t["customers"]
 
     def per(value: float, count: float) -> float:

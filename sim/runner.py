@@ -46,14 +46,10 @@ def replication_seed(scenario: ServiceScenario, replication: int) -> int:
     return scenario.seed + replication
 
 
-def run_one(scenario: ServiceScenario, replication: int = 0,
-            seed: int | None = None) -> ServiceModel:
-    """Build and run one replication to the scenario's horizon.
-
-    ``seed``: the replication's seed by default; a sweep gives each run its own.
-    """
-    seed = replication_seed(scenario, replication) if seed is None else seed
-    return ServiceModel(scenario, rng=seed, replication=replication).run()
+def run_one(scenario: ServiceScenario, replication: int = 0) -> ServiceModel:
+    """Build and run one replication to the scenario's horizon."""
+    return ServiceModel(scenario, rng=replication_seed(scenario, replication),
+                        replication=replication).run()
 
 
 def run_settings(scenario: ServiceScenario) -> str:

@@ -114,11 +114,6 @@ class Encounters:
     very_bad: np.ndarray  # quality below the very-bad threshold
 
 
-def market_unit_sum(values: np.ndarray, units: Units) -> np.ndarray:
-    """Sums per unit along the last axis of market-slot arrays (a unit's slots are contiguous)."""
-    return np.add.reduceat(values, units.customer_start, axis=-1, dtype=np.float64)
-
-
 def unit_mean(
     values: np.ndarray, unit: np.ndarray, n_units: int, where: np.ndarray, empty: float = 0.0
 ) -> np.ndarray:

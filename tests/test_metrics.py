@@ -25,6 +25,7 @@ def test_each_kpi_is_its_definition(measured):
                                       week.ledger)
     on, eng = wf.filled, wf.engagement[wf.filled]
     active = market.status == ACTIVE
+    rating = np.rint(enc.satisfaction * 10.0)  # the visit's 0-10 rating (Reichheld's NPS)
     expected = {
         **{kpi: getattr(wf, state)[on].mean() for kpi, state in metrics.STAFF_MEANS.items()},
         "engaged_share": (eng >= metrics.ENGAGED_AT).mean(),
@@ -41,7 +42,8 @@ def test_each_kpi_is_its_definition(measured):
         "employee_turnover_rate": len(week.staff.quits) / week.staff_before,
         "service_quality": enc.quality.mean(),
         "csat": enc.satisfaction.mean(),
-        "nps": metrics.nps(enc.satisfaction),
+        "nps": 100.0 * ((rating >= metrics.PROMOTER_RATING).mean()
+                        - (rating <= metrics.DETRACTOR_RATING).mean()),
         "visits": len(enc.customer),
         "very_bad_share": enc.very_bad.mean(),
         "customers_active": active.sum(),
