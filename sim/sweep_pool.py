@@ -238,15 +238,17 @@ def _run_until_done[Task, Outcome](
         ) as pool:
             try:
                 while (queue or suspects or inflight) and not broken:
+                    # a batch leaves its queue once submitted: a pool found broken on submit
+                    # raises, and the batch must stay queued, not be lost
                     if suspects and not inflight:
                         isolated = True
-                        batch = suspects.popleft()
-                        inflight[pool.submit(run_fn, batch)] = batch
+                        future = pool.submit(run_fn, suspects[0])
+                        inflight[future] = suspects.popleft()
                     elif not suspects:
                         isolated = False
                         while queue and len(inflight) < 2 * workers:
-                            batch = queue.popleft()
-                            inflight[pool.submit(run_fn, batch)] = batch
+                            future = pool.submit(run_fn, queue[0])
+                            inflight[future] = queue.popleft()
                     ready, _ = wait(inflight, timeout=tick, return_when=FIRST_COMPLETED)
                     for future in ready:
                         batch = inflight.pop(future)
