@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from sim.compiled import jit
 from sim.elementary import exp, power
 from sim.params import Params
 from sim.state import ACTIVE, LOST, PROSPECT, Encounters, Market, Units
@@ -39,23 +40,38 @@ class CustomerFlows:
 
 def absorb_encounters(params: Params, market: Market, units: Units, enc: Encounters) -> None:
     """Visitors update satisfaction and expectations; every customer's loyalty follows suit."""
-    c = enc.customer
-    sat = market.satisfaction[c] + params.satisfaction_memory * (
-        enc.satisfaction - market.satisfaction[c]
-    )
-    market.satisfaction[c] = sat
-    market.loyalty_pull[c] = power(sat, params.loyalty_convexity)
-    anchor = params.expectation_anchor
-    local = units.local_expectation[market.unit[c]]
-    target = (1.0 - anchor) * enc.quality + anchor * local + market.taste[c]
-    market.expectation[c] += (target - market.expectation[c]) / params.expectation_weeks
-    market.last_employee[c] = enc.employee
-    active = market.status == ACTIVE
-    rate = 1.0 / params.loyalty_weeks
-    step = market.loyalty_pull - market.loyalty
-    step *= rate * active  # multiplying by the mask is far faster than a masked ufunc
-    market.loyalty += step
-    market.tenure += active
+    _absorb(params.record, enc.customer, enc.satisfaction, enc.quality, enc.employee,
+            market.unit, market.taste, units.local_expectation, market.satisfaction,
+            market.loyalty_pull, market.expectation, market.last_employee)
+    _follow_loyalty(params.record, market.status, market.loyalty_pull, market.loyalty,
+                    market.tenure)
+
+
+@jit
+def _absorb(params, visitors, satisfied, quality, employee, unit, taste, local_expectation,
+            satisfaction, loyalty_pull, expectation, last_employee):
+    """Each visitor's satisfaction, the loyalty it pulls toward, and expectation after a visit."""
+    p = params[0]
+    for i in range(len(visitors)):
+        c = visitors[i]
+        sat = satisfaction[c] + p.satisfaction_memory * (satisfied[i] - satisfaction[c])
+        satisfaction[c] = sat
+        loyalty_pull[c] = power(sat, p.loyalty_convexity)
+        anchor = p.expectation_anchor
+        target = ((1.0 - anchor) * quality[i] + anchor * local_expectation[unit[c]]
+                  + taste[c])
+        expectation[c] += (target - expectation[c]) / p.expectation_weeks
+        last_employee[c] = employee[i]
+
+
+@jit
+def _follow_loyalty(params, status, loyalty_pull, loyalty, tenure):
+    """Every active customer's loyalty moves toward its pull; their tenure grows a week."""
+    rate = 1.0 / params[0].loyalty_weeks
+    for c in range(len(status)):
+        active = status[c] == ACTIVE
+        loyalty[c] += (loyalty_pull[c] - loyalty[c]) * (rate * active)
+        tenure[c] += active
 
 
 def neighbours(contacts: sp.csr_matrix, people: np.ndarray) -> np.ndarray:

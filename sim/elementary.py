@@ -8,12 +8,18 @@ ufuncs are compiled scalar loops that NumPy's CPU dispatch does not touch; the m
 use them, through this module, wherever a transcendental function feeds a decision or money.
 Basic arithmetic (+, -, *, /, sqrt, min, max, clip, sums) is exactly rounded on every path and
 needs no wrapper.
+
+Each function also works inside a compiled kernel (:mod:`sim.compiled`) on one number, where it
+calls the same SciPy scalar code, so a kernel and the NumPy code agree to the bit.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import overload
 from scipy import special
+
+from sim.compiled import scipy_scalar
 
 
 def exp(x: np.ndarray | float) -> np.ndarray:
@@ -34,3 +40,28 @@ def log1p(x: np.ndarray) -> np.ndarray:
 def power(base: np.ndarray | float, exponent: np.ndarray | float) -> np.ndarray:
     """base**exponent for base >= 0."""
     return special.powm1(base, exponent) + 1.0
+
+
+# --- the same functions in kernels, on one number --------------------------------------------
+_expm1, _expit = scipy_scalar("expm1", 1), scipy_scalar("expit", 1)
+_log1p, _powm1 = scipy_scalar("log1p", 1), scipy_scalar("powm1", 2)
+
+
+@overload(exp)
+def _exp_in_kernel(x):
+    return lambda x: _expm1(x, 0) + 1.0
+
+
+@overload(logistic)
+def _logistic_in_kernel(z):
+    return lambda z: _expit(z, 0)
+
+
+@overload(log1p)
+def _log1p_in_kernel(x):
+    return lambda x: _log1p(x, 0)
+
+
+@overload(power)
+def _power_in_kernel(base, exponent):
+    return lambda base, exponent: _powm1(base, exponent, 0) + 1.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.compiled import formula, jit
 from sim.params import Params
 from sim.state import ACTIVE, Encounters, Market, Units, Workforce
 
@@ -37,13 +38,15 @@ def time_share(params: Params, inducting: np.ndarray) -> np.ndarray:
     return (1.0 - params.training) * (1.0 - internal) * np.where(inducting, inductee, 1.0)
 
 
-def visit_chance(params: Params, loyalty: np.ndarray) -> np.ndarray:
+@formula
+def visit_chance(params: np.ndarray, loyalty: np.ndarray | float) -> np.ndarray | float:
     """Weekly chance a customer of this loyalty visits: loyal customers come more often.
 
     ``visit_rate`` is the rate at loyalty 0.5; ``visit_loyalty_gain`` tilts it around that point.
     """
-    gain = params.visit_loyalty_gain
-    return np.minimum(params.visit_rate * ((1.0 - 0.5 * gain) + gain * loyalty), 1.0)
+    p = params[0]
+    gain = p.visit_loyalty_gain
+    return np.minimum(p.visit_rate * ((1.0 - 0.5 * gain) + gain * loyalty), 1.0)
 
 
 def visit_probability(params: Params, market: Market) -> np.ndarray:
@@ -71,9 +74,11 @@ def pressure_factor(workload: np.ndarray) -> np.ndarray:
     return np.interp(workload, *WORKLOAD_POINTS)
 
 
-def spend_per_visit(params: Params, loyalty: np.ndarray) -> np.ndarray:
+@formula
+def spend_per_visit(params: np.ndarray, loyalty: np.ndarray | float) -> np.ndarray | float:
     """Money a served visit brings: loyal customers spend more (Gallup CE3: share of wallet)."""
-    return params.spend_per_visit * (1.0 + params.spend_loyalty_premium * (loyalty - 0.5))
+    p = params[0]
+    return p.spend_per_visit * (1.0 + p.spend_loyalty_premium * (loyalty - 0.5))
 
 
 def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray) -> np.ndarray:
@@ -115,75 +120,110 @@ def serve(
 ) -> Encounters:
     """This week's encounters; also records each unit's workload and CSAT, moves its norm."""
     n_units = units.n
-    visit = draws["visit"] < visit_probability(params, market)
-    visitors = np.flatnonzero(visit)
-    home = market.unit[visitors]
-
+    visitors, demand = _visitors(params.record, draws["visit"], market.loyalty, market.status,
+                                 market.unit, n_units)
     staff = np.flatnonzero(wf.filled & ~wf.absent)  # slots are ordered by unit; absent: away
     staff_unit = wf.unit[staff]
     capacity = np.bincount(
         staff_unit, weights=capacity_each(params, wf, staff, inducting[staff]), minlength=n_units
     )
-    demand = np.bincount(home, minlength=n_units).astype(np.float64)
     units.workload[:] = np.divide(
         demand, capacity, out=np.full(n_units, WORKLOAD_POINTS[0][-1]), where=capacity > 0
     )
-
     headcount = np.bincount(staff_unit, minlength=n_units)
-    first = np.cumsum(headcount) - headcount
-    pick = (draws["assign"][visitors] * headcount[home]).astype(np.int64)
-    served = headcount[home] > 0
-    # row of the serving employee in ``staff``; row len(staff) is "nobody" (no staff in the unit)
-    row = np.where(served, first[home] + np.minimum(pick, headcount[home] - 1), len(staff))
-    employee = np.append(staff, -1)[row]
-
-    # each employee's quality and chance to fix a problem, computed once, then per visit;
-    # routine service: what the server can give under this week's pressure, pulled toward the
-    # unit's norm; a problem in the visit is then fixed (small glow) or not (quality halved)
-    quality = np.append(core_quality(params, wf, units, staff), 0.0)[row]
-    quality = quality * pressure_factor(units.workload)[home]
-    quality = (1.0 - params.norm_weight) * quality + params.norm_weight * units.service_norm[home]
-    _move_service_norm(params, units, home[served], quality[served])
-    u_problem = draws["problem"][visitors]
-    problem = u_problem < params.problem_rate
-    # given a problem, u_problem / problem_rate is a fresh uniform: it decides the fix
-    fix = np.append(fix_probability(params, wf, staff), 0.0)[row]
-    fixed = u_problem < params.problem_rate * fix
-    quality = np.where(problem, after_problem(params, quality, fixed), quality)
-    noise = draws["quality"][visitors] - 0.5
-    quality = np.where(served, np.clip(quality + params.quality_noise * noise, 0.0, 1.0), 0.0)
-
-    expectation = market.expectation[visitors]
-    satisfaction = np.clip(
-        quality + params.disconfirmation_gain * (quality - expectation), 0.0, 1.0
+    # each employee's quality and chance to fix a problem, computed once, then used per visit
+    enc, routine, visits, satisfaction = _encounters(
+        params.record, visitors, market.unit, market.expectation, market.loyalty,
+        draws["assign"], draws["problem"], draws["quality"],
+        staff, core_quality(params, wf, units, staff), fix_probability(params, wf, staff),
+        headcount, np.cumsum(headcount) - headcount,
+        pressure_factor(units.workload), units.service_norm,
     )
-    visits = np.bincount(home, minlength=n_units)
-    total = np.bincount(home, weights=satisfaction, minlength=n_units)
-    np.divide(total, visits, out=units.csat, where=visits > 0)
-    spend = np.where(served, spend_per_visit(params, market.loyalty[visitors]), 0.0)
-    return Encounters(
-        customer=visitors,
-        employee=employee,
-        quality=quality,
-        satisfaction=satisfaction,
-        spend=spend,
-        very_bad=quality < params.bad_encounter_threshold,
-    )
+    _move_service_norm(params, units, *routine)
+    np.divide(satisfaction, visits, out=units.csat, where=visits > 0)
+    return Encounters(visitors, *enc)
+
+
+@jit
+def _visitors(params, u_visit, loyalty, status, unit, n_units):
+    """Who visits this week (market slots, in order) and how many visits each unit has."""
+    visitors = np.empty(len(u_visit), np.int64)
+    demand = np.zeros(n_units)
+    n = 0
+    for slot in range(len(u_visit)):  # without branches: visits are too random to predict
+        visits = (status[slot] == ACTIVE) & (u_visit[slot] < visit_chance(params, loyalty[slot]))
+        visitors[n] = slot
+        n += visits
+        demand[unit[slot]] += visits
+    return visitors[:n], demand
+
+
+@jit
+def _encounters(params, visitors, unit, expectation, loyalty, u_assign, u_problem, u_quality,
+                staff, staff_quality, staff_fix, headcount, first, pressure, norm):
+    """Each visit in turn: who serves it, the quality given, how it lands, what it brings.
+
+    A visitor is served by an employee of the home unit drawn at random (nobody if the unit has
+    no one on the floor). Routine service is what the server gives under this week's pressure,
+    pulled toward the unit's norm; a problem in the visit is then fixed (a small glow) or not
+    (quality cut); chance varies the rest. Satisfaction adds the disconfirmation of the visitor's
+    expectation (Oliver 1980). Also returns, per unit, the routine quality served (for the norm)
+    and the visits and satisfaction summed (for CSAT).
+    """
+    p = params[0]
+    n, n_units = len(visitors), len(headcount)
+    employee = np.empty(n, np.int64)
+    quality, satisfaction, spend = np.empty(n), np.empty(n), np.empty(n)
+    very_bad = np.empty(n, np.bool_)
+    routine_total, routine_visits = np.zeros(n_units), np.zeros(n_units, np.int64)
+    satisfaction_total, visits = np.zeros(n_units), np.zeros(n_units, np.int64)
+    for i in range(n):
+        slot = visitors[i]
+        home = unit[slot]
+        staffed = headcount[home]
+        served = staffed > 0
+        q, fix = 0.0, 0.0
+        if served:
+            row = first[home] + min(np.int64(u_assign[slot] * staffed), staffed - 1)
+            employee[i] = staff[row]
+            q, fix = staff_quality[row], staff_fix[row]
+        else:
+            employee[i] = -1
+        q = q * pressure[home]
+        q = (1.0 - p.norm_weight) * q + p.norm_weight * norm[home]
+        if served:
+            routine_total[home] += q
+            routine_visits[home] += 1
+        # given a problem, u / problem_rate is a fresh uniform: it decides the fix
+        if u_problem[slot] < p.problem_rate:
+            q = after_problem(params, q, u_problem[slot] < p.problem_rate * fix)
+        if served:
+            q = min(max(q + p.quality_noise * (u_quality[slot] - 0.5), 0.0), 1.0)
+            spend[i] = spend_per_visit(params, loyalty[slot])
+        else:
+            q = 0.0
+            spend[i] = 0.0
+        judged = q + p.disconfirmation_gain * (q - expectation[slot])
+        quality[i], satisfaction[i] = q, min(max(judged, 0.0), 1.0)
+        very_bad[i] = q < p.bad_encounter_threshold
+        satisfaction_total[home] += satisfaction[i]
+        visits[home] += 1
+    return ((employee, quality, satisfaction, spend, very_bad), (routine_visits, routine_total),
+            visits, satisfaction_total)
 
 
 def _move_service_norm(
-    params: Params, units: Units, home: np.ndarray, quality: np.ndarray
+    params: Params, units: Units, visits: np.ndarray, total: np.ndarray
 ) -> None:
-    """Each unit's service norm drifts toward the quality it delivered this week.
+    """Each unit's service norm drifts toward the routine quality it delivered this week.
 
     Down fast, up slowly (goal erosion; Oliva & Sterman 2001): a squeeze that lowers delivered
     quality lowers what staff hold as normal, and that norm holds quality down after the squeeze
     ends. At rest the norm equals delivered routine quality, so it sets no level, only timing.
-    Practice is the routine service staff set out to give (before a visit's problem and chance
-    noise), so that chance alone does not ratchet the norm down.
+    Practice is the routine service staff set out to give (``total`` over ``visits`` served,
+    before a visit's problem and chance noise), so that chance alone does not ratchet the norm
+    down.
     """
-    visits = np.bincount(home, minlength=units.n)
-    total = np.bincount(home, weights=quality, minlength=units.n)
     practice = np.divide(total, visits, out=units.service_norm.copy(), where=visits > 0)
     gap = practice - units.service_norm
     units.service_norm += gap / np.where(
@@ -191,13 +231,15 @@ def _move_service_norm(
     )
 
 
-def after_problem(params: Params, quality: np.ndarray, fixed: np.ndarray | bool) -> np.ndarray:
+@formula
+def after_problem(params: np.ndarray, quality: np.ndarray | float,
+                  fixed: bool) -> np.ndarray | float:
     """Quality of a visit that had a problem.
 
     Solved, it gains a little (service recovery); left unsolved, it keeps only a share.
     """
-    return np.where(fixed, quality + params.fixed_problem_bonus,
-                    quality * params.unfixed_problem_factor)
+    p = params[0]
+    return quality + p.fixed_problem_bonus if fixed else quality * p.unfixed_problem_factor
 
 
 def pass_feedback_to_staff(params: Params, wf: Workforce, enc: Encounters) -> None:

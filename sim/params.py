@@ -18,7 +18,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+import numpy as np
 
 LEVER_GROUPS = ("people", "leadership", "hr", "customers", "organisation")
 GROUPS = (*LEVER_GROUPS, "size", "behaviour", "market", "finance", "measurement")
@@ -584,6 +587,15 @@ class Params:
     def to_dict(self) -> dict[str, float | int]:
         """All parameters as a plain dict (for YAML and tables)."""
         return dataclasses.asdict(self)
+
+    @cached_property
+    def record(self) -> np.ndarray:
+        """Every parameter in a one-element NumPy record array: how compiled kernels read them."""
+        kinds = {float: np.float64, int: np.int64}
+        values = np.zeros(1, [(name, kinds[spec.kind]) for name, spec in SPECS.items()])
+        for name in SPECS:
+            values[name] = getattr(self, name)
+        return values
 
     @property
     def n_units(self) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from sim.compiled import jit
 from sim.elementary import exp, logistic
 from sim.leadership import Leadership
 from sim.params import Params
@@ -206,40 +207,42 @@ def update(
     mood_star = mood_target(wf)
     (peer_engagement, peer_mood), has_peers = peer_means(peers, wf.filled, wf.engagement, wf.mood)
 
-    learning = (
-        params.learn_experience
-        + params.learn_training * params.training
-        + params.learn_mentoring * mentoring[wf.unit]
-        + params.learn_induction * inducting
+    _follow_targets(
+        params.record, wf.skill, wf.engagement, wf.mood, wf.burnout, wf.trust, wf.alignment,
+        wf.autonomy, eng_star, burn_star, trust_star, align_star, auto_star, mood_star,
+        peer_engagement, peer_mood, has_peers, mentoring[wf.unit], inducting,
     )
-    learning = (
-        learning
-        * (params.learning_engagement_base + wf.engagement)
-        * (1.0 - params.learning_burnout_loss * wf.burnout)
-    )
-    wf.skill += learning * (1.0 - wf.skill) - params.skill_decay * wf.skill
 
-    contagion = np.where(has_peers, params.engagement_contagion, 0.0)
-    wf.engagement += (eng_star - wf.engagement) / params.engagement_weeks + contagion * (
-        peer_engagement - wf.engagement
-    )
-    mood = params.mood_persistence * wf.mood + (1.0 - params.mood_persistence) * mood_star
-    mood_pull = np.where(has_peers, params.mood_contagion, 0.0)
-    wf.mood[:] = mood + mood_pull * (peer_mood - mood)
-    wf.burnout += (burn_star - wf.burnout) / params.burnout_weeks
-    wf.trust += (trust_star - wf.trust) / params.trust_weeks
-    wf.alignment += (align_star - wf.alignment) / params.engagement_weeks
-    wf.autonomy += (auto_star - wf.autonomy) / params.trust_weeks
-    for state in (
-        wf.skill,
-        wf.engagement,
-        wf.mood,
-        wf.burnout,
-        wf.trust,
-        wf.alignment,
-        wf.autonomy,
-    ):  # clipped to 0-1 in place (two ufuncs: np.clip's Python wrapper costs more than both)
-        np.minimum(np.maximum(state, 0.0, out=state), 1.0, out=state)
+
+@jit
+def _follow_targets(params, skill, engagement, mood, burnout, trust, alignment, autonomy,
+                    eng_star, burn_star, trust_star, align_star, auto_star, mood_star,
+                    peer_engagement, peer_mood, has_peers, mentoring, inducting):
+    """Each employee's week: skill is learned, and every state moves toward its target.
+
+    Learning comes from experience, training, mentoring and induction, faster when engaged and
+    slower when burnt out; skill decays without it. Engagement and mood also move toward the
+    peers' (contagion). Every state stays within 0-1.
+    """
+    p = params[0]
+    for i in range(len(skill)):
+        learning = (p.learn_experience + p.learn_training * p.training
+                    + p.learn_mentoring * mentoring[i] + p.learn_induction * inducting[i])
+        learning = (learning * (p.learning_engagement_base + engagement[i])
+                    * (1.0 - p.learning_burnout_loss * burnout[i]))
+        skill[i] += learning * (1.0 - skill[i]) - p.skill_decay * skill[i]
+        contagion = p.engagement_contagion if has_peers[i] else 0.0
+        engagement[i] += ((eng_star[i] - engagement[i]) / p.engagement_weeks
+                          + contagion * (peer_engagement[i] - engagement[i]))
+        felt = p.mood_persistence * mood[i] + (1.0 - p.mood_persistence) * mood_star[i]
+        pull = p.mood_contagion if has_peers[i] else 0.0
+        mood[i] = felt + pull * (peer_mood[i] - felt)
+        burnout[i] += (burn_star[i] - burnout[i]) / p.burnout_weeks
+        trust[i] += (trust_star[i] - trust[i]) / p.trust_weeks
+        alignment[i] += (align_star[i] - alignment[i]) / p.engagement_weeks
+        autonomy[i] += (auto_star[i] - autonomy[i]) / p.trust_weeks
+        for state in (skill, engagement, mood, burnout, trust, alignment, autonomy):
+            state[i] = min(max(state[i], 0.0), 1.0)
 
 
 def absence_probability(params: Params, wf: Workforce) -> np.ndarray:

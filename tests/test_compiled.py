@@ -1,0 +1,85 @@
+"""Compiled kernels give the NumPy code's bits: their functions, formulas and parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim import encounters
+from sim.compiled import jit
+from sim.elementary import exp, log1p, logistic, power
+from sim.params import SPECS, Params
+
+
+@jit
+def _elementary_in_kernel(x, base):
+    out = np.empty((4, len(x)))
+    for i in range(len(x)):
+        out[0, i] = exp(x[i])
+        out[1, i] = logistic(x[i])
+        out[2, i] = log1p(base[i])
+        out[3, i] = power(base[i], x[i])
+    return out
+
+
+def _values() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0.0, 4.0, 20_000), [0.0, -0.0, 1e-300, -745.2, 709.0, 40.0]])
+    base = np.concatenate([rng.random(20_000) * 3.0, [0.0, 1.0, 1e-300, 0.5, 2.0, 1.0 - 1e-16]])
+    return x, base
+
+
+def test_elementary_functions_in_kernels_give_scipys_bits():
+    x, base = _values()
+    got = _elementary_in_kernel(x, base)
+    want = [exp(x), logistic(x), log1p(base), power(base, x)]
+    for row, expected in zip(got, want, strict=True):
+        np.testing.assert_array_equal(row, expected)  # exact, not approximately
+
+
+@jit
+def _formulas_in_kernel(params, loyalty, quality):
+    out = np.empty((4, len(loyalty)))
+    for i in range(len(loyalty)):
+        out[0, i] = encounters.visit_chance(params, loyalty[i])
+        out[1, i] = encounters.spend_per_visit(params, loyalty[i])
+        out[2, i] = encounters.after_problem(params, quality[i], True)
+        out[3, i] = encounters.after_problem(params, quality[i], False)
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(visit_rate=st.floats(SPECS["visit_rate"].low, SPECS["visit_rate"].high),
+       gain=st.floats(SPECS["visit_loyalty_gain"].low, SPECS["visit_loyalty_gain"].high),
+       bonus=st.floats(SPECS["fixed_problem_bonus"].low, SPECS["fixed_problem_bonus"].high))
+def test_a_formula_gives_the_same_bits_in_numpy_code_and_in_kernels(visit_rate, gain, bonus):
+    params = Params(visit_rate=visit_rate, visit_loyalty_gain=gain, fixed_problem_bonus=bonus)
+    rng = np.random.default_rng(5)
+    loyalty, quality = rng.random(500), rng.random(500)
+    got = _formulas_in_kernel(params.record, loyalty, quality)
+    want = [encounters.visit_chance(params, loyalty), encounters.spend_per_visit(params, loyalty),
+            encounters.after_problem(params, quality, True),
+            encounters.after_problem(params, quality, False)]
+    for row, expected in zip(got, want, strict=True):
+        np.testing.assert_array_equal(row, expected)
+    # and the formula is what it says: loyal customers visit more, capped at certainty
+    expected_chance = np.minimum(visit_rate * ((1.0 - 0.5 * gain) + gain * loyalty), 1.0)
+    np.testing.assert_array_equal(got[0], expected_chance)
+
+
+def test_the_record_holds_every_parameter_with_its_value():
+    params = Params(training=0.1, induction_weeks=6, churn_base=0.004)
+    record = params.record
+    assert record.dtype.names == tuple(SPECS)
+    for name in SPECS:
+        assert record[0][name] == getattr(params, name), name
+    assert params.replace(training=0.2).record[0]["training"] == 0.2  # a copy has its own
+
+
+@pytest.mark.parametrize("fn", [encounters._visitors, encounters._encounters])
+def test_kernels_are_cached_on_disk(fn):
+    """Kernels are compiled once per version of the code, not in every process."""
+    assert fn._cache is not None and fn._cache._cache_path  # a folder named by the code's hash
+    assert "kernels-" in str(fn._cache._cache_path)
