@@ -14,17 +14,34 @@ places are slowly taken by new households (market renewal).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
-from sim.compiled import jit
+from sim.compiled import formula, jit
 from sim.elementary import exp, power
 from sim.params import Params
 from sim.state import ACTIVE, LOST, PROSPECT, Encounters, Market, Units
 
-NEW_CUSTOMER = {"satisfaction": 0.65, "loyalty": 0.15}
-NEW_PROSPECT = {"expectation": 0.65, "satisfaction": 0.6, "loyalty": 0.2}
+
+class NewCustomer(NamedTuple):
+    """Where a prospect who joins starts (the expectation it had is kept)."""
+
+    satisfaction: float
+    loyalty: float
+
+
+class NewProspect(NamedTuple):
+    """Where a new household in a lost customer's place starts."""
+
+    expectation: float
+    satisfaction: float
+    loyalty: float
+
+
+NEW_CUSTOMER = NewCustomer(satisfaction=0.65, loyalty=0.15)
+NEW_PROSPECT = NewProspect(expectation=0.65, satisfaction=0.6, loyalty=0.2)
 
 
 @dataclass
@@ -74,61 +91,37 @@ def _follow_loyalty(params, status, loyalty_pull, loyalty, tenure):
         tenure[c] += active
 
 
-def neighbours(contacts: sp.csr_matrix, people: np.ndarray) -> np.ndarray:
-    """Everyone linked to ``people`` (with repeats: one entry per tie)."""
-    first, last = contacts.indptr[people], contacts.indptr[people + 1]
-    degree = last - first
-    offsets = np.repeat(first - (np.cumsum(degree) - degree), degree)
-    return contacts.indices[offsets + np.arange(degree.sum())]
-
-
 def word_of_mouth(
-    params: Params,
-    market: Market,
-    enc: Encounters,
-    contacts: sp.csr_matrix,
+    params: Params, market: Market, enc: Encounters, contacts: sp.csr_matrix,
     draws: dict[str, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Who hears a positive and who a negative message this week (one entry per message)."""
-    talk = draws["talk"][enc.customer]
-    rave = (enc.satisfaction >= params.promoter_satisfaction) & (talk < params.wom_promoter_p)
-    complain = (enc.satisfaction <= params.detractor_satisfaction) & (talk < params.wom_detractor_p)
-    return (neighbours(contacts, enc.customer[rave]), neighbours(contacts, enc.customer[complain]))
+    """How many positive and how many negative messages each market slot hears this week."""
+    return _word_of_mouth(params.record, enc.customer, enc.satisfaction, draws["talk"],
+                          contacts.indptr, contacts.indices, market.n)
 
 
-def recipients(messages: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Who received ``messages`` (market slots below ``n``, in slot order) and how many each."""
-    heard = np.bincount(messages, minlength=n)
-    people = np.flatnonzero(heard > 0)  # a boolean mask: far faster to scan than counts
-    return people, heard[people]
+@jit
+def _word_of_mouth(params, visitors, satisfaction, u_talk, first_contact, contact, n):
+    """Delighted visitors may rave and unhappy ones complain, once to each of their contacts."""
+    p = params[0]
+    good, bad = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for i in range(len(visitors)):
+        c = visitors[i]
+        rave = (satisfaction[i] >= p.promoter_satisfaction) & (u_talk[c] < p.wom_promoter_p)
+        complain = ((satisfaction[i] <= p.detractor_satisfaction)
+                    & (u_talk[c] < p.wom_detractor_p))
+        if rave or complain:
+            heard = good if rave else bad
+            for k in range(first_contact[c], first_contact[c + 1]):
+                heard[contact[k]] += 1
+    return good, bad
 
 
-def _with_status(market: Market, heard: tuple[np.ndarray, np.ndarray], status: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """The recipients (and their counts) who are of ``status``."""
-    people, times = heard
-    keep = market.status[people] == status
-    return people[keep], times[keep]
-
-
-def _add_per_message(values: np.ndarray, heard: tuple[np.ndarray, np.ndarray],
-                     step: float) -> None:
-    """``values[p] += step`` once per message ``p`` received, one addition at a time.
-
-    The same sums ``np.add.at`` makes over the messages, in far fewer calls: a round per repeat.
-    """
-    people, times = heard
-    while len(people):
-        values[people] += step
-        again = times > 1
-        people, times = people[again], times[again] - 1
-
-
-def churn_probability(params: Params, market: Market, slots: np.ndarray) -> np.ndarray:
-    """Weekly chance that customers leave, falling with their loyalty."""
-    return params.churn_base * exp(
-        params.churn_w_loyalty * (0.5 - market.loyalty[slots])
-    )
+@formula
+def churn_chance(params: np.ndarray, loyalty: np.ndarray | float) -> np.ndarray | float:
+    """Weekly chance that a customer of this loyalty leaves, falling with loyalty."""
+    p = params[0]
+    return p.churn_base * exp(p.churn_w_loyalty * (0.5 - loyalty))
 
 
 def churn_and_grow(
@@ -145,55 +138,73 @@ def churn_and_grow(
     customer may leave (more likely after negative word of mouth or a very bad encounter), a
     prospect may join (more likely after positive word of mouth), a lost place may renew.
     """
-    heard_good, heard_bad = (recipients(messages, market.n) for messages in heard)
-    shift = params.wom_expectation
-    _add_per_message(market.expectation, heard_good, shift)
-    _add_per_message(market.expectation, heard_bad, -shift)
-    for people, _ in (heard_good, heard_bad):
-        market.expectation[people] = np.clip(market.expectation[people], 0.0, 1.0)
+    very_bad = np.zeros(market.n, dtype=bool)
+    very_bad[enc.customer[enc.very_bad]] = True
+    return CustomerFlows(*_churn_and_grow(
+        params.record, draws["fate"], *heard, very_bad, units.csat, market.unit, market.status,
+        market.expectation, market.satisfaction, market.loyalty, market.loyalty_pull,
+        market.tenure, market.referred, market.last_employee,
+    ))
 
-    u = draws["fate"]
-    active = np.flatnonzero(market.status == ACTIVE)
-    prospect = np.flatnonzero(market.status == PROSPECT)
-    lost = np.flatnonzero(market.status == LOST)
 
-    p_leave = churn_probability(params, market, active)
-    told, times = _with_status(market, heard_bad, ACTIVE)  # negative word of mouth pushes out
-    p_leave[np.searchsorted(active, told)] += params.wom_churn * times
-    bad = np.searchsorted(active, enc.customer[enc.very_bad])  # visitors were all active
-    p_leave[bad] = 1.0 - (1.0 - p_leave[bad]) * (1.0 - params.p_leave_after_bad)
-    leaving = u[active] < p_leave
-    churned = active[leaving]
-
-    reputation = units.csat[market.unit[prospect]]
-    p_join = params.acquisition_base * (params.acquisition_floor + reputation)
-    told, times = _with_status(market, heard_good, PROSPECT)  # positive word of mouth: referrals
-    p_referral = 1.0 - power(1.0 - params.referral_p, times)
-    p_join[np.searchsorted(prospect, told)] += p_referral
-    acquired = prospect[u[prospect] < p_join]
-    referred = told[u[told] < p_referral]
-    renewed = lost[u[lost] < params.market_renewal]
-
-    market.status[churned] = LOST
-    market.status[acquired] = ACTIVE
-    market.status[renewed] = PROSPECT
-    market.referred[acquired] = False
-    market.referred[referred] = True
-    market.tenure[acquired] = 0
-    market.satisfaction[acquired] = NEW_CUSTOMER["satisfaction"]
-    market.loyalty[acquired] = NEW_CUSTOMER["loyalty"]
-    for key, value in NEW_PROSPECT.items():
-        getattr(market, key)[renewed] = value
-    for changed in (acquired, renewed):
-        market.loyalty_pull[changed] = power(
-            market.satisfaction[changed], params.loyalty_convexity
-        )
-    market.referred[renewed] = False
-    market.last_employee[renewed] = -1
-    return CustomerFlows(
-        churned=churned,
-        churned_after_bad=active[bad[leaving[bad]]],
-        acquired=acquired,
-        referred=referred,
-        renewed=renewed,
-    )
+@jit
+def _churn_and_grow(params, u_fate, good, bad, very_bad, csat, unit, status, expectation,
+                    satisfaction, loyalty, loyalty_pull, tenure, referred, last_employee):
+    """:func:`churn_and_grow`, slot by slot: messages, then the decision of the slot's status."""
+    p = params[0]
+    n = len(status)
+    # each message heard shifts the expectation by one step, positive ones first (Anderson 1998)
+    for c in range(n):
+        if good[c] or bad[c]:
+            shifted = expectation[c]
+            for _ in range(good[c]):
+                shifted += p.wom_expectation
+            for _ in range(bad[c]):
+                shifted -= p.wom_expectation
+            expectation[c] = min(max(shifted, 0.0), 1.0)
+    churned, after_bad = np.empty(n, np.int64), np.empty(n, np.int64)
+    acquired, referrals = np.empty(n, np.int64), np.empty(n, np.int64)
+    renewed = np.empty(n, np.int64)
+    counts = np.zeros(5, np.int64)  # churned, after a bad encounter, acquired, referred, renewed
+    for c in range(n):
+        u = u_fate[c]
+        if status[c] == ACTIVE:
+            leave = churn_chance(params, loyalty[c])
+            if bad[c] > 0:  # negative word of mouth pushes out
+                leave += p.wom_churn * bad[c]
+            if very_bad[c]:
+                leave = 1.0 - (1.0 - leave) * (1.0 - p.p_leave_after_bad)
+            if u < leave:
+                churned[counts[0]] = c
+                counts[0] += 1
+                if very_bad[c]:
+                    after_bad[counts[1]] = c
+                    counts[1] += 1
+                status[c] = LOST
+        elif status[c] == PROSPECT:
+            join = p.acquisition_base * (p.acquisition_floor + csat[unit[c]])  # reputation
+            by_referral = False
+            if good[c] > 0:  # positive word of mouth: referrals
+                referral = 1.0 - power(1.0 - p.referral_p, good[c])
+                join += referral
+                by_referral = u < referral
+            if u < join:
+                acquired[counts[2]] = c
+                counts[2] += 1
+                if by_referral:
+                    referrals[counts[3]] = c
+                    counts[3] += 1
+                status[c], referred[c], tenure[c] = ACTIVE, by_referral, 0
+                satisfaction[c] = NEW_CUSTOMER.satisfaction
+                loyalty[c] = NEW_CUSTOMER.loyalty
+                loyalty_pull[c] = power(satisfaction[c], p.loyalty_convexity)
+        elif u < p.market_renewal:  # a lost place: a new household moves in
+            renewed[counts[4]] = c
+            counts[4] += 1
+            status[c], referred[c], last_employee[c] = PROSPECT, False, -1
+            expectation[c] = NEW_PROSPECT.expectation
+            satisfaction[c] = NEW_PROSPECT.satisfaction
+            loyalty[c] = NEW_PROSPECT.loyalty
+            loyalty_pull[c] = power(satisfaction[c], p.loyalty_convexity)
+    return (churned[:counts[0]], after_bad[:counts[1]], acquired[:counts[2]],
+            referrals[:counts[3]], renewed[:counts[4]])

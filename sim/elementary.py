@@ -15,7 +15,11 @@ calls the same SciPy scalar code, so a kernel and the NumPy code agree to the bi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numba
 import numpy as np
+from numba import types
 from numba.extending import overload
 from scipy import special
 
@@ -42,26 +46,32 @@ def power(base: np.ndarray | float, exponent: np.ndarray | float) -> np.ndarray:
     return special.powm1(base, exponent) + 1.0
 
 
-# --- the same functions in kernels, on one number --------------------------------------------
+# --- the same functions in kernels: on a number, or on each element of a 1-D array ------------
 _expm1, _expit = scipy_scalar("expm1", 1), scipy_scalar("expit", 1)
 _log1p, _powm1 = scipy_scalar("log1p", 1), scipy_scalar("powm1", 2)
 
 
-@overload(exp)
-def _exp_in_kernel(x):
-    return lambda x: _expm1(x, 0) + 1.0
+def _in_kernels(fn: Callable, on_number: Callable) -> None:
+    """Let kernels call the one-argument ``fn``: ``on_number`` on a number or on each element."""
+    number = numba.njit(on_number)
+
+    @overload(fn)
+    def _typed(x):
+        if isinstance(x, types.Array):
+            def on_each(x):
+                out = np.empty(len(x))
+                for i in range(len(x)):
+                    out[i] = number(x[i])
+                return out
+            return on_each
+        return lambda x: number(x)
 
 
-@overload(logistic)
-def _logistic_in_kernel(z):
-    return lambda z: _expit(z, 0)
-
-
-@overload(log1p)
-def _log1p_in_kernel(x):
-    return lambda x: _log1p(x, 0)
+_in_kernels(exp, lambda x: _expm1(x, 0) + 1.0)
+_in_kernels(logistic, lambda z: _expit(z, 0))
+_in_kernels(log1p, lambda x: _log1p(x, 0))
 
 
 @overload(power)
-def _power_in_kernel(base, exponent):
+def _power_in_kernel(base, exponent):  # on numbers only
     return lambda base, exponent: _powm1(base, exponent, 0) + 1.0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.compiled import jit
 from sim.params import Params
 from sim.state import ACTIVE, PROSPECT
 from sim.turnover import budgeted
@@ -137,40 +138,25 @@ def vacancies(params: Params, org: Organisation) -> np.ndarray:
 def unit_sums(org: Organisation, week: Week, vacant: np.ndarray) -> np.ndarray:
     """Counts and sums of the week per business unit (n_units x len(UNIT_SUMS)).
 
-    Each is summed over its unit's own slots only (a unit's slots are contiguous), so a unit's
-    row is the same whether its organisation is measured alone or in a batch (:mod:`sim.batch`).
+    Each is added slot by slot over its unit's own slots only, so a unit's row is the same
+    whether its organisation is measured alone or in a batch (:mod:`sim.batch`).
     """
     units, wf, market, enc, flows = (org.units, org.workforce, org.market, week.encounters,
                                      week.customers)
-    n, on, eng = units.n, wf.filled, wf.engagement
-    out = np.empty((len(UNIT_SUMS), n))  # a row per sum (filled in UNIT_SUMS order), then .T
-    staff = np.stack([on, *(getattr(wf, state) for state in STAFF_MEANS.values()),
-                      eng >= ENGAGED_AT, eng < DISENGAGED_BELOW,
-                      (eng >= DISENGAGED_BELOW) & (eng < ENGAGED_AT)], dtype=np.float64)
-    staff *= on
-    rows = len(staff)
-    np.add.reduceat(staff, units.position_start, axis=1, out=out[:rows])
-    out[rows] = np.bincount(wf.unit, weights=vacant, minlength=n)
-    active = market.status == ACTIVE
-    for values in (active, market.status == PROSPECT, market.loyalty * active,
-                   market.satisfaction * active):  # one at a time: market arrays can be large
+    out = np.zeros((len(UNIT_SUMS), units.n))  # a row per sum (filled in UNIT_SUMS order), then .T
+    states = tuple(getattr(wf, state) for state in STAFF_MEANS.values() if state != "absent")
+    rows = _add_staff(out, wf.unit, wf.filled, states, wf.absent, vacant)
+    rows = _add_market(out, rows, market.unit, market.status, market.loyalty,
+                       market.satisfaction)
+    rows = _add_visits(out, rows, market.unit, enc.customer, enc.quality, enc.satisfaction,
+                       enc.very_bad)
+    for unit_of, slots in ((wf.unit, week.staff.quits), (wf.unit, week.staff.hires),
+                           *((market.unit, getattr(flows, flow)) for flow in
+                             ("churned", "churned_after_bad", "acquired", "referred"))):
+        _count(out[rows], unit_of, slots)
         rows += 1
-        np.add.reduceat(values, units.customer_start, dtype=np.float64, out=out[rows])
-    rows += 1
-    enc_unit = market.unit[enc.customer]
-    rating = np.rint(enc.satisfaction * 10.0)
     ledger = week.ledger
     for values in (
-        np.bincount(enc_unit, minlength=n),
-        np.bincount(enc_unit, weights=enc.quality, minlength=n),
-        np.bincount(enc_unit, weights=enc.satisfaction, minlength=n),
-        np.bincount(enc_unit, weights=rating >= PROMOTER_RATING, minlength=n),
-        np.bincount(enc_unit, weights=rating <= DETRACTOR_RATING, minlength=n),
-        np.bincount(enc_unit, weights=enc.very_bad, minlength=n),
-        np.bincount(wf.unit[week.staff.quits], minlength=n),
-        np.bincount(wf.unit[week.staff.hires], minlength=n),
-        *(np.bincount(market.unit[getattr(flows, flow)], minlength=n)
-          for flow in ("churned", "churned_after_bad", "acquired", "referred")),
         ledger.revenue, ledger.costs, ledger.profit,
         *(getattr(ledger, line) for line in COST_KPIS),
         units.manager_engagement,
@@ -182,6 +168,65 @@ def unit_sums(org: Organisation, week: Week, vacant: np.ndarray) -> np.ndarray:
         out[rows] = values
         rows += 1
     return out.T
+
+
+@jit
+def _add_staff(out, unit, filled, states, absent, vacant):
+    """Employees in post, their summed states, absences and engagement groups; vacancies.
+
+    Rows in UNIT_SUMS order: employees, each of ``states`` (engagement first), absent, the
+    three engagement groups, vacancies. Returns the next row.
+    """
+    groups = len(states) + 2
+    for i in range(len(unit)):
+        u = unit[i]
+        if filled[i]:
+            out[0, u] += 1.0
+            for k in range(len(states)):
+                out[1 + k, u] += states[k][i]
+            out[len(states) + 1, u] += absent[i]
+            engagement = states[0][i]
+            out[groups, u] += engagement >= ENGAGED_AT
+            out[groups + 1, u] += engagement < DISENGAGED_BELOW
+            out[groups + 2, u] += (engagement >= DISENGAGED_BELOW) & (engagement < ENGAGED_AT)
+        out[groups + 3, u] += vacant[i]
+    return groups + 4
+
+
+@jit
+def _add_market(out, rows, unit, status, loyalty, satisfaction):
+    """Active customers, prospects, and the active customers' loyalty and satisfaction."""
+    for c in range(len(unit)):
+        u = unit[c]
+        if status[c] == ACTIVE:
+            out[rows, u] += 1.0
+            out[rows + 2, u] += loyalty[c]
+            out[rows + 3, u] += satisfaction[c]
+        elif status[c] == PROSPECT:
+            out[rows + 1, u] += 1.0
+    return rows + 4
+
+
+@jit
+def _add_visits(out, rows, unit, visitors, quality, satisfaction, very_bad):
+    """Visits, their quality and satisfaction, promoters and detractors, very bad ones."""
+    for i in range(len(visitors)):
+        u = unit[visitors[i]]
+        rating = np.rint(satisfaction[i] * 10.0)
+        out[rows, u] += 1.0
+        out[rows + 1, u] += quality[i]
+        out[rows + 2, u] += satisfaction[i]
+        out[rows + 3, u] += rating >= PROMOTER_RATING
+        out[rows + 4, u] += rating <= DETRACTOR_RATING
+        out[rows + 5, u] += very_bad[i]
+    return rows + 6
+
+
+@jit
+def _count(out, unit, slots):
+    """How many of ``slots`` each unit has."""
+    for slot in slots:
+        out[unit[slot]] += 1.0
 
 
 def totals(sums: np.ndarray, unit_starts: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -245,30 +290,29 @@ def unit_table(org: Organisation, sums: np.ndarray) -> np.ndarray:
     """One row per business unit, the columns of UNIT_COLUMNS (``sums``: :func:`unit_sums`)."""
     units = org.units
     col = {name: sums[:, i] for i, name in enumerate(UNIT_SUMS)}
-    staff, customers, visits = col["employees"], col["customers"], col["visits"]
+    return _unit_rows(*(col[name] for name in (
+        "employees", "engagement", "trust", "burnout", "visit_quality", "visits", "customers",
+        "churned", "quits", "revenue", "costs", "profit", "vacancies", "customer_loyalty")),
+        units.csat, units.workload, units.manager_engagement)
 
-    def per_employee(name: str) -> np.ndarray:
-        return np.divide(col[name], staff, out=np.zeros(units.n), where=staff > 0)
 
-    churn, quits = col["churned"], col["quits"]
-    return np.column_stack(
-        [
-            per_employee("engagement"),
-            per_employee("trust"),
-            per_employee("burnout"),
-            col["visit_quality"] / np.maximum(visits, 1),
-            units.csat,
-            customers,
-            churn / np.maximum(customers + churn, 1.0),
-            quits / np.maximum(staff + quits, 1.0),
-            col["revenue"],
-            col["costs"],
-            col["profit"],
-            staff,
-            col["vacancies"],
-            units.workload,
-            units.manager_engagement,
-            np.divide(col["customer_loyalty"], customers, out=np.zeros(units.n),
-                      where=customers > 0),
-        ]
-    )
+@jit
+def _unit_rows(staff, engagement, trust, burnout, quality, visits, customers, churned, quits,
+               revenue, costs, profit, vacancies, loyalty, csat, workload, manager_engagement):
+    """The unit table, unit by unit: means per employee, visit or customer; weekly rates."""
+    out = np.empty((len(staff), len(UNIT_COLUMNS)))
+    for u in range(len(staff)):
+        row, has_staff = out[u], staff[u] > 0
+        row[0] = engagement[u] / staff[u] if has_staff else 0.0
+        row[1] = trust[u] / staff[u] if has_staff else 0.0
+        row[2] = burnout[u] / staff[u] if has_staff else 0.0
+        row[3] = quality[u] / max(visits[u], 1.0)
+        row[4] = csat[u]
+        row[5] = customers[u]
+        row[6] = churned[u] / max(customers[u] + churned[u], 1.0)  # churn
+        row[7] = quits[u] / max(staff[u] + quits[u], 1.0)  # turnover
+        row[8], row[9], row[10] = revenue[u], costs[u], profit[u]
+        row[11], row[12], row[13] = staff[u], vacancies[u], workload[u]
+        row[14] = manager_engagement[u]
+        row[15] = loyalty[u] / customers[u] if customers[u] > 0 else 0.0
+    return out

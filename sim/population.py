@@ -11,7 +11,7 @@ manager engagement, customer feedback). The initialisation therefore
   steady state the stock of people with traits x is the inflow of x times their mean stay, i.e.
   proportional to pool density / quit hazard (Little's law per type). ``SELECTION_CANDIDATES``
   candidates are drawn per position and one is kept with probability proportional to
-  1 / quit_probability at the settled engagement;
+  1 / quit_chance at the settled engagement;
 * sets each unit's process quality, manager engagement, feedback and CSAT to the fixed point of
   their weekly update given the settled team (a few fixed-point sweeps, no simulated weeks);
 * centres customers' expectations and satisfaction on the unit's expected service quality.
@@ -210,7 +210,7 @@ def _select_stayers(params: Params, units: Units, wf: Workforce, streams: Stream
         wf.fit[:] = fit[j]
         wf.disposition[:] = disposition[j]
         workforce.settle(params, wf, lead, units, team)
-        stay[j] = 1.0 / workforce.quit_probability(params, wf)
+        stay[j] = 1.0 / workforce.quit_chance(params, wf.engagement, wf.burnout, wf.trust)
     cumulative = np.cumsum(stay / stay.sum(axis=0), axis=0)
     pick = np.minimum((cumulative < u_pick).sum(axis=0), k - 1)
     cols = np.arange(n)

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
+from sim.compiled import jit
 from sim.elementary import log1p, power
 from sim.params import Params
 from sim.state import Units, Workforce
-from sim.workforce import quit_probability
+from sim.workforce import quit_chance
 
 NEW_HIRE = {"trust": 0.55, "burnout": 0.05, "mood": 0.7, "feedback": 0.75}
 HONEYMOON_ENGAGEMENT = (0.5, 0.25)  # new hires' engagement: base + weight x fit
@@ -64,24 +65,44 @@ def quit_and_hire(
     params: Params, units: Units, wf: Workforce, draws: dict[str, np.ndarray], step: int
 ) -> StaffFlows:
     """One week of quits, arrivals of pending hires and newly opened vacancies."""
-    p_quit = quit_probability(params, wf)
-    quits = np.flatnonzero(wf.filled & (draws["quit"] < p_quit))
-    wf.filled[quits] = False
-    wf.tenure[quits] = 0
-
+    quits = _quit(params.record, draws["quit"], wf.filled, wf.engagement, wf.burnout, wf.trust,
+                  wf.tenure)
     in_budget = budgeted(params, units, wf)
     wf.ti_hire[~in_budget] = -1
     hires = np.flatnonzero((wf.ti_hire >= 0) & (wf.ti_hire <= step) & ~wf.filled)
     if len(hires):
         _start_new_hires(params, wf, draws, hires)
-
-    opening = in_budget & ~wf.filled & (wf.ti_hire < 0)
-    mean_lag = params.hiring_lag_weeks * (1.0 + params.selectivity_lag * params.hiring_selectivity)
-    u_lag = draws["hiring_lag"]
-    lag = 1 + np.floor(-log1p(-u_lag) * mean_lag).astype(np.int64)
-    wf.ti_hire[opening] = step + lag[opening]
-    wf.tenure[wf.filled] += 1
+    _open_vacancies(params.record, draws["hiring_lag"], in_budget, wf.filled, wf.ti_hire,
+                    wf.tenure, step)
     return StaffFlows(quits=quits, hires=hires)
+
+
+@jit
+def _quit(params, u_quit, filled, engagement, burnout, trust, tenure):
+    """Who quits this week (positions, in order); their positions fall vacant."""
+    quits = np.empty(len(filled), np.int64)
+    n = 0
+    for i in range(len(filled)):
+        if filled[i] and u_quit[i] < quit_chance(params, engagement[i], burnout[i], trust[i]):
+            quits[n] = i
+            n += 1
+            filled[i], tenure[i] = False, 0
+    return quits[:n]
+
+
+@jit
+def _open_vacancies(params, u_lag, in_budget, filled, ti_hire, tenure, step):
+    """Budgeted vacancies start hiring (a hire arrives after a random lag); staff age a week.
+
+    The lag is exponential, longer when hiring is selective, at least a week.
+    """
+    p = params[0]
+    mean_lag = p.hiring_lag_weeks * (1.0 + p.selectivity_lag * p.hiring_selectivity)
+    for i in range(len(filled)):
+        if in_budget[i] and not filled[i] and ti_hire[i] < 0:
+            ti_hire[i] = step + 1 + np.int64(np.floor(-log1p(-u_lag[i]) * mean_lag))
+        if filled[i]:
+            tenure[i] += 1
 
 
 def _start_new_hires(

@@ -226,7 +226,7 @@ def _spend_gap(promoters: bool) -> Callable[[Study], np.ndarray]:
 
 
 def _defection(model: ServiceModel, group: np.ndarray, active: np.ndarray) -> float:
-    weekly = customers.churn_probability(model.params, model.market, active[group]).mean()
+    weekly = customers.churn_chance(model.params, model.market.loyalty[active[group]]).mean()
     return per_year(weekly)
 
 

@@ -1,4 +1,4 @@
-"""One week of the organisation, as whole-array updates: the order of a week, written once.
+"""One week of the organisation, over whole populations: the order of a week, written once.
 
 1. leadership - managers' effective behaviour from traits, levers and their own engagement;
                 absence - who is away this week (burnout raises it, engagement lowers it)
@@ -16,8 +16,10 @@ mechanisms, not by a second copy of their formulas. Randomness comes from
 :class:`sim.rng.Streams`: one block of draws per population and week, one row per decision.
 
 The mechanisms work elementwise, or sum per unit or per person in slot order; none sums over a
-whole population. That is what lets :mod:`sim.batch` step several runs laid end to end in one
-organisation, each bit-identical to its run alone (``tests/test_batch.py`` holds them to it).
+whole population (their per-element chains run as NumPy calls or as compiled kernels of
+:mod:`sim.compiled`, with the same bits). That is what lets :mod:`sim.batch` step several runs
+laid end to end in one organisation, each bit-identical to its run alone
+(``tests/test_batch.py`` holds them to it).
 """
 
 from __future__ import annotations

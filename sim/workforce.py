@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from sim.compiled import jit
+from sim.compiled import formula, jit
 from sim.elementary import exp, logistic
 from sim.leadership import Leadership
 from sim.params import Params
@@ -245,29 +245,42 @@ def _follow_targets(params, skill, engagement, mood, burnout, trust, alignment, 
             state[i] = min(max(state[i], 0.0), 1.0)
 
 
-def absence_probability(params: Params, wf: Workforce) -> np.ndarray:
-    """Weekly chance each employee is away: burnout raises it, engagement lowers it.
+@formula
+def absence_chance(params: np.ndarray, burnout: np.ndarray | float,
+                   engagement: np.ndarray | float) -> np.ndarray | float:
+    """Weekly chance an employee is away: burnout raises it, engagement lowers it.
 
     Job Demands-Resources: exhaustion predicts absence, engagement fewer absences (Schaufeli,
     Bakker & van Rhenen 2009); across studies engagement and absence correlate about -.17.
     """
-    log_hazard = (params.absence_w_burnout * (wf.burnout - QUIT_REFERENCE_BURNOUT)
-                  - params.absence_w_engagement * (wf.engagement - 0.5))
-    return np.minimum(params.absence_base * exp(log_hazard), MAX_WEEKLY_HAZARD)
+    p = params[0]
+    log_hazard = (p.absence_w_burnout * (burnout - QUIT_REFERENCE_BURNOUT)
+                  - p.absence_w_engagement * (engagement - 0.5))
+    return np.minimum(p.absence_base * exp(log_hazard), MAX_WEEKLY_HAZARD)
 
 
 def record_absence(params: Params, wf: Workforce, u_absent: np.ndarray) -> None:
     """Who is away this week, and each employee's recent absence rate."""
-    wf.absent[:] = wf.filled & (u_absent < absence_probability(params, wf))
-    wf.absence_rate += (wf.absent - wf.absence_rate) / ABSENCE_MEMORY_WEEKS
+    _record_absence(params.record, u_absent, wf.filled, wf.burnout, wf.engagement, wf.absent,
+                    wf.absence_rate)
 
 
-def quit_probability(params: Params, wf: Workforce) -> np.ndarray:
-    """Weekly chance each employee quits: low engagement, burnout, distrust, low pay raise it."""
+@jit
+def _record_absence(params, u_absent, filled, burnout, engagement, absent, absence_rate):
+    for i in range(len(filled)):
+        absent[i] = filled[i] & (u_absent[i] < absence_chance(params, burnout[i], engagement[i]))
+        absence_rate[i] += (absent[i] - absence_rate[i]) / ABSENCE_MEMORY_WEEKS
+
+
+@formula
+def quit_chance(params: np.ndarray, engagement: np.ndarray | float, burnout: np.ndarray | float,
+                trust: np.ndarray | float) -> np.ndarray | float:
+    """Weekly chance an employee quits: low engagement, burnout, distrust, low pay raise it."""
+    p = params[0]
     log_hazard = (
-        params.quit_w_engagement * (0.5 - wf.engagement)
-        + params.quit_w_burnout * (wf.burnout - QUIT_REFERENCE_BURNOUT)
-        + params.quit_w_trust * (0.5 - wf.trust)
-        - params.quit_w_pay * (params.pay_level - 1.0)
+        p.quit_w_engagement * (0.5 - engagement)
+        + p.quit_w_burnout * (burnout - QUIT_REFERENCE_BURNOUT)
+        + p.quit_w_trust * (0.5 - trust)
+        - p.quit_w_pay * (p.pay_level - 1.0)
     )
-    return np.minimum(params.quit_base * exp(log_hazard), MAX_WEEKLY_HAZARD)
+    return np.minimum(p.quit_base * exp(log_hazard), MAX_WEEKLY_HAZARD)

@@ -83,3 +83,24 @@ def test_kernels_are_cached_on_disk(fn):
     """Kernels are compiled once per version of the code, not in every process."""
     assert fn._cache is not None and fn._cache._cache_path  # a folder named by the code's hash
     assert "kernels-" in str(fn._cache._cache_path)
+
+
+def test_hazard_formulas_give_numpys_bits_on_arrays():
+    """A formula with a transcendental function, called from NumPy code on arrays."""
+    from scipy import special
+
+    from sim.customers import churn_chance
+    from sim.workforce import MAX_WEEKLY_HAZARD, QUIT_REFERENCE_BURNOUT, quit_chance
+
+    p = Params(pay_level=0.9)
+    rng = np.random.default_rng(11)
+    engagement, burnout, trust, loyalty = rng.random((4, 2_000))
+    log_hazard = (p.quit_w_engagement * (0.5 - engagement)
+                  + p.quit_w_burnout * (burnout - QUIT_REFERENCE_BURNOUT)
+                  + p.quit_w_trust * (0.5 - trust) - p.quit_w_pay * (p.pay_level - 1.0))
+    np.testing.assert_array_equal(
+        quit_chance(p, engagement, burnout, trust),
+        np.minimum(p.quit_base * (special.expm1(log_hazard) + 1.0), MAX_WEEKLY_HAZARD))
+    np.testing.assert_array_equal(
+        churn_chance(p, loyalty),
+        p.churn_base * (special.expm1(p.churn_w_loyalty * (0.5 - loyalty)) + 1.0))

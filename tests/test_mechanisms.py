@@ -19,7 +19,7 @@ from scipy import stats
 
 from sim import ServiceModel, turnover
 from sim.encounters import visit_probability
-from sim.workforce import peer_mean, quit_probability
+from sim.workforce import peer_mean, quit_chance
 from tests.conftest import SEEDS, SMALL, run_small
 
 FRACTION = 0.5  # an effect must keep at least half its measured size
@@ -210,15 +210,15 @@ def test_satisfied_loyal_customers_visit_and_spend_more():
     assert_at_least_fraction(revenue[1] / revenue[0] - 1, 1.66, "loyalty on revenue")
 
 
-def test_quit_probability_rises_with_disengagement_and_burnout():
+def test_quit_chance_rises_with_disengagement_and_burnout():
     model = ServiceModel(rng=1, **SMALL)
     wf = model.workforce
     wf.engagement[:], wf.burnout[:] = 0.8, 0.1
-    calm = quit_probability(model.params, wf).mean()
+    calm = quit_chance(model.params, wf.engagement, wf.burnout, wf.trust).mean()
     wf.engagement[:] = 0.2
-    disengaged = quit_probability(model.params, wf).mean()
+    disengaged = quit_chance(model.params, wf.engagement, wf.burnout, wf.trust).mean()
     wf.burnout[:] = 0.8
-    burnt_out = quit_probability(model.params, wf).mean()
+    burnt_out = quit_chance(model.params, wf.engagement, wf.burnout, wf.trust).mean()
     # measured: disengagement x4.94, then burnout x4.06 (hazard ratios at the defaults);
     # at least half of each log hazard ratio
     assert_at_least_fraction(np.log(disengaged / calm), np.log(4.94), "disengagement on quits")

@@ -113,6 +113,8 @@ def code_constants() -> dict[str, tuple[str, object]]:
                 for leaf in (target.elts if isinstance(target, ast.Tuple) else [target]):
                     if isinstance(leaf, ast.Name) and leaf.id.isupper():
                         value = getattr(module, leaf.id)
+                        if hasattr(value, "_asdict"):  # a named tuple is a table, as a dict
+                            value = value._asdict()
                         if _is_numeric(value):
                             found[leaf.id] = (f"sim/{name}.py", value)
     return found
