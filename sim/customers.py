@@ -104,7 +104,7 @@ def word_of_mouth(
 def _word_of_mouth(params, visitors, satisfaction, u_talk, first_contact, contact, n):
     """Delighted visitors may rave and unhappy ones complain, once to each of their contacts."""
     p = params[0]
-    good, bad = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    good, bad = np.zeros(n, np.int32), np.zeros(n, np.int32)  # small: they fit in the caches
     for i in range(len(visitors)):
         c = visitors[i]
         rave = (satisfaction[i] >= p.promoter_satisfaction) & (u_talk[c] < p.wom_promoter_p)

@@ -121,7 +121,7 @@ def serve(
     """This week's encounters; also records each unit's workload and CSAT, moves its norm."""
     n_units = units.n
     visitors, demand = _visitors(params.record, draws["visit"], market.loyalty, market.status,
-                                 market.unit, n_units)
+                                 units.customer_start, units.customer_count)
     staff = np.flatnonzero(wf.filled & ~wf.absent)  # slots are ordered by unit; absent: away
     staff_unit = wf.unit[staff]
     capacity = np.bincount(
@@ -145,16 +145,20 @@ def serve(
 
 
 @jit
-def _visitors(params, u_visit, loyalty, status, unit, n_units):
+def _visitors(params, u_visit, loyalty, status, first_slot, slot_count):
     """Who visits this week (market slots, in order) and how many visits each unit has."""
     visitors = np.empty(len(u_visit), np.int64)
-    demand = np.zeros(n_units)
+    demand = np.empty(len(first_slot))
     n = 0
-    for slot in range(len(u_visit)):  # without branches: visits are too random to predict
-        visits = (status[slot] == ACTIVE) & (u_visit[slot] < visit_chance(params, loyalty[slot]))
-        visitors[n] = slot
-        n += visits
-        demand[unit[slot]] += visits
+    for unit in range(len(first_slot)):  # a unit's market slots are contiguous
+        before = n
+        for slot in range(first_slot[unit], first_slot[unit] + slot_count[unit]):
+            # without branches: visits are too random to predict
+            visits = ((status[slot] == ACTIVE)
+                      & (u_visit[slot] < visit_chance(params, loyalty[slot])))
+            visitors[n] = slot
+            n += visits
+        demand[unit] = n - before
     return visitors[:n], demand
 
 
@@ -244,9 +248,18 @@ def after_problem(params: np.ndarray, quality: np.ndarray | float,
 
 def pass_feedback_to_staff(params: Params, wf: Workforce, enc: Encounters) -> None:
     """The satisfaction of the customers each employee served this week lifts (or dents) them."""
-    served = enc.employee >= 0
-    who = enc.employee[served]
-    total = np.bincount(who, weights=enc.satisfaction[served], minlength=wf.n)
-    count = np.bincount(who, minlength=wf.n)
-    got = count > 0
-    wf.feedback[got] += params.feedback_rate * (total[got] / count[got] - wf.feedback[got])
+    _pass_feedback(params.record, enc.employee, enc.satisfaction, wf.feedback)
+
+
+@jit
+def _pass_feedback(params, employee, satisfaction, feedback):
+    """Each server's feedback moves toward the mean satisfaction of the visits they served."""
+    total, count = np.zeros(len(feedback)), np.zeros(len(feedback), np.int64)
+    for i in range(len(employee)):
+        if employee[i] >= 0:
+            total[employee[i]] += satisfaction[i]
+            count[employee[i]] += 1
+    rate = params[0].feedback_rate
+    for e in range(len(feedback)):
+        if count[e] > 0:
+            feedback[e] += rate * (total[e] / count[e] - feedback[e])

@@ -19,6 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
+from sim.compiled import jit
 from sim.params import Params
 from sim.state import Encounters, Market, Units, Workforce
 
@@ -59,11 +60,8 @@ def book(
     hires: np.ndarray,
 ) -> Ledger:
     """The week's ledger of every unit."""
-    n = units.n
-    revenue = np.bincount(market.unit[enc.customer], weights=enc.spend, minlength=n)
-    staff = np.bincount(wf.unit, weights=wf.filled, minlength=n)
-    new = np.bincount(wf.unit, weights=wf.filled & inducting, minlength=n)
-    hired = np.bincount(wf.unit[hires], minlength=n)
+    revenue, staff, new, hired = _tally(units.n, market.unit, enc.customer, enc.spend, wf.unit,
+                                        wf.filled, inducting, hires)
     wage = params.wage_weekly * params.pay_level
     return Ledger(
         revenue=revenue,
@@ -78,3 +76,18 @@ def book(
         hiring=hired * params.hiring_cost * (1.0 + params.hiring_selectivity),
         fixed=units.customer_count * params.fixed_cost_per_customer,
     )
+
+
+@jit
+def _tally(n_units, unit_of_slot, visitors, spend, unit_of_position, filled, inducting, hires):
+    """Per unit: the visits' spend, employees in post, those in induction, and this week's hires."""
+    revenue, staff = np.zeros(n_units), np.zeros(n_units)
+    new, hired = np.zeros(n_units), np.zeros(n_units, np.int64)
+    for i in range(len(visitors)):
+        revenue[unit_of_slot[visitors[i]]] += spend[i]
+    for i in range(len(filled)):
+        staff[unit_of_position[i]] += filled[i]
+        new[unit_of_position[i]] += filled[i] & inducting[i]
+    for slot in hires:
+        hired[unit_of_position[slot]] += 1
+    return revenue, staff, new, hired

@@ -146,8 +146,8 @@ def unit_sums(org: Organisation, week: Week, vacant: np.ndarray) -> np.ndarray:
     out = np.zeros((len(UNIT_SUMS), units.n))  # a row per sum (filled in UNIT_SUMS order), then .T
     states = tuple(getattr(wf, state) for state in STAFF_MEANS.values() if state != "absent")
     rows = _add_staff(out, wf.unit, wf.filled, states, wf.absent, vacant)
-    rows = _add_market(out, rows, market.unit, market.status, market.loyalty,
-                       market.satisfaction)
+    rows = _add_market(out, rows, units.customer_start, units.customer_count, market.status,
+                       market.loyalty, market.satisfaction)
     rows = _add_visits(out, rows, market.unit, enc.customer, enc.quality, enc.satisfaction,
                        enc.very_bad)
     for unit_of, slots in ((wf.unit, week.staff.quits), (wf.unit, week.staff.hires),
@@ -194,16 +194,19 @@ def _add_staff(out, unit, filled, states, absent, vacant):
 
 
 @jit
-def _add_market(out, rows, unit, status, loyalty, satisfaction):
+def _add_market(out, rows, first_slot, slot_count, status, loyalty, satisfaction):
     """Active customers, prospects, and the active customers' loyalty and satisfaction."""
-    for c in range(len(unit)):
-        u = unit[c]
-        if status[c] == ACTIVE:
-            out[rows, u] += 1.0
-            out[rows + 2, u] += loyalty[c]
-            out[rows + 3, u] += satisfaction[c]
-        elif status[c] == PROSPECT:
-            out[rows + 1, u] += 1.0
+    for u in range(len(first_slot)):  # a unit's market slots are contiguous
+        active = prospects = loyal = satisfied = 0.0
+        for c in range(first_slot[u], first_slot[u] + slot_count[u]):
+            if status[c] == ACTIVE:
+                active += 1.0
+                loyal += loyalty[c]
+                satisfied += satisfaction[c]
+            elif status[c] == PROSPECT:
+                prospects += 1.0
+        out[rows, u], out[rows + 1, u] = active, prospects
+        out[rows + 2, u], out[rows + 3, u] = loyal, satisfied
     return rows + 4
 
 

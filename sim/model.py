@@ -174,8 +174,8 @@ class ServiceModel(mesa.Model):
             self.kpis, table = self.batch.measure_of(self, week)
         held, t = self.surveys, self.steps
         surveys.engagement_survey(self.params, self.workforce, self.units, self.streams, t, held)
-        surveys.customer_survey(self.params, week.encounters, self.market, self.units,
-                                self.streams, t, held)
+        surveys.customer_survey(self.params, week.encounters, self.market, self.streams, t,
+                                held)
         self.kpis.update(held.kpis)
         self.unit_kpis = np.column_stack([table, held.unit_engagement, held.unit_csat])
         self.datacollector.collect(self)

@@ -20,6 +20,7 @@ from math import nan, sqrt
 
 import numpy as np
 
+from sim.compiled import jit
 from sim.metrics import DETRACTOR_RATING, DISENGAGED_BELOW, ENGAGED_AT, PROMOTER_RATING
 from sim.params import Params
 from sim.rng import Streams
@@ -99,23 +100,17 @@ def engagement_survey(params: Params, wf: Workforce, units: Units, streams: Stre
         })
 
 
-def customer_survey(params: Params, enc: Encounters, market: Market, units: Units,
-                    streams: Streams, week: int, held: Surveys) -> None:
+def customer_survey(params: Params, enc: Encounters, market: Market, streams: Streams, week: int,
+                    held: Surveys) -> None:
     """Rate a sample of this week's visits 0-10: the surveyed CSAT (0-1) and NPS."""
     rng = streams.generator("survey.customers", week)
     asked = rng.random(len(enc.customer)) < params.customer_survey_rate
     noise = rng.normal(0.0, CUSTOMER_RATING_NOISE, int(np.count_nonzero(asked)))  # asked only
-    rating = np.clip(np.rint(10.0 * enc.satisfaction[asked] + noise), 0, 10)
-    unit = market.unit[enc.customer[asked]]
-    count = np.bincount(unit, minlength=units.n)
-    total = np.bincount(unit, weights=rating / 10.0, minlength=units.n)
-    held.unit_csat[:] = np.where(count > 0, total / np.maximum(count, 1), held.unit_csat)
-    held.kpis["customer_ratings"] = float(len(rating))
-    n = len(rating)
+    n, points, squares, promoters, detractors = _rate_visits(
+        asked, noise, enc.satisfaction, enc.customer, market.unit, held.unit_csat)
+    held.kpis["customer_ratings"] = float(n)
     if n:
-        promoters = np.count_nonzero(rating >= PROMOTER_RATING) / n
-        detractors = np.count_nonzero(rating <= DETRACTOR_RATING) / n
-        points, squares = float(rating.sum()), float(rating @ rating)  # whole: exact sums
+        promoters, detractors = promoters / n, detractors / n
         spread = sqrt(max(squares - points * points / n, 0.0) / (n - 1)) if n > 1 else nan
         held.kpis.update({
             "csat_surveyed": points / n / 10.0,
@@ -126,3 +121,29 @@ def customer_survey(params: Params, enc: Encounters, market: Market, units: Unit
                                                     - (promoters - detractors) ** 2, 0.0)
                                                 / (n - 1)) if n > 1 else nan),
         })
+
+
+@jit
+def _rate_visits(asked, noise, satisfaction, visitors, unit_of_slot, unit_csat):
+    """The asked visits' 0-10 ratings, summed per unit and over all.
+
+    Sets each unit's mean (0-1) where it has ratings; returns the ratings' count, sum, sum of
+    squares, promoters and detractors (whole numbers: exact sums).
+    """
+    count, total = np.zeros(len(unit_csat), np.int64), np.zeros(len(unit_csat))
+    n, points, squares, promoters, detractors = 0, 0.0, 0.0, 0, 0
+    for i in range(len(visitors)):
+        if asked[i]:
+            rating = min(max(np.rint(10.0 * satisfaction[i] + noise[n]), 0.0), 10.0)
+            unit = unit_of_slot[visitors[i]]
+            count[unit] += 1
+            total[unit] += rating / 10.0
+            n += 1
+            points += rating
+            squares += rating * rating
+            promoters += rating >= PROMOTER_RATING
+            detractors += rating <= DETRACTOR_RATING
+    for unit in range(len(unit_csat)):
+        if count[unit] > 0:
+            unit_csat[unit] = total[unit] / count[unit]
+    return n, points, squares, promoters, detractors
