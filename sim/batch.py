@@ -37,7 +37,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from sim import metrics
+from sim import metrics, start
 from sim.customers import CustomerFlows
 from sim.finance import Ledger
 from sim.leadership import Leadership
@@ -91,6 +91,13 @@ class Extent:
 def _slices(counts: Sequence[int]) -> list[slice]:
     ends = np.cumsum(counts).tolist()
     return [slice(end - count, end) for end, count in zip(ends, counts, strict=True)]
+
+
+def extents_of(orgs: Sequence[Organisation]) -> list[Extent]:
+    """Where each of ``orgs`` sits when they are laid end to end in this order."""
+    return [Extent(*where) for where in zip(_slices([o.units.n for o in orgs]),
+                                            _slices([o.workforce.n for o in orgs]),
+                                            _slices([o.market.n for o in orgs]), strict=True)]
 
 
 def _block_diagonal(blocks: Sequence[sp.csr_matrix]) -> sp.csr_matrix:
@@ -249,11 +256,7 @@ class Batch:
             raise ValueError("a run is already in a batch")
         self.members = list(members)
         self._own = [m.organisation for m in members]
-        unit_slices = _slices([o.units.n for o in self._own])
-        position_slices = _slices([o.workforce.n for o in self._own])
-        market_slices = _slices([o.market.n for o in self._own])
-        self.extents = [Extent(*where) for where in
-                        zip(unit_slices, position_slices, market_slices, strict=True)]
+        self.extents = extents_of(self._own)
         self.organisation = join(self._own, self.extents)
         self.streams = BatchStreams(
             [m.streams for m in members],
@@ -368,3 +371,56 @@ def _run(models: list[ServiceModel], steps: int | None,
         model.step()
         on_week(1)
     return [model]
+
+
+# --- settling today's organisations together ----------------------------------------------------
+def settle_starts(params: Params, seeds: Iterable[int]) -> None:
+    """Settle the starts of ``seeds`` that are not kept yet, in batches, and keep them.
+
+    The 312 settling weeks are most of a first run's cost; stepped together, several seeds
+    settle for little more than one. Each start has the same bits as one settled alone (the
+    argument of this module's docstring: one parameter set, each member its own streams), so
+    :func:`sim.start.today` then finds it kept, as if it had settled it itself.
+    """
+    group: list[tuple[int, Streams, Organisation]] = []
+    slots = 0
+    for seed in dict.fromkeys(seeds):
+        if start.is_kept(params, seed):
+            continue
+        streams = Streams(seed)
+        org = start.build(params, streams)
+        size = org.workforce.n + org.market.n
+        if group and slots + size > BATCH_SLOTS:
+            _settle_together(params, group)
+            group, slots = [], 0
+        group.append((seed, streams, org))
+        slots += size
+    if group:
+        _settle_together(params, group)
+
+
+def _settle_together(params: Params, group: Sequence[tuple[int, Streams, Organisation]]) -> None:
+    """Settle ``group``'s organisations as one batch, then each member's week 0 on its own."""
+    own = [org for _, _, org in group]
+    extents = extents_of(own)
+    joined = join(own, extents)
+    prefix = start.SETTLE_STREAMS
+    streams = BatchStreams([s for _, s, _ in group],
+                           {f"{prefix}market": [o.market.n for o in own],
+                            f"{prefix}staff": [o.workforce.n for o in own]})
+    for week in range(1, start.SETTLE_WEEKS + 1):
+        run_week(joined, params, streams, week, stream=prefix)
+    for (seed, member_streams, org), extent in zip(group, extents, strict=True):
+        _take_back(joined, org, extent)
+        start.keep(start.finish(params, org, member_streams), seed)
+
+
+def _take_back(batch: Organisation, own: Organisation, extent: Extent) -> None:
+    """Copy a member's slices of the batch into its own organisation, in its own numbering."""
+    view = member_view(batch, own, extent)
+    for part in _PARTS:
+        for f in fields(_PARTS[part]):
+            if (part, f.name) not in NUMBERING:
+                getattr(getattr(own, part), f.name)[...] = getattr(getattr(view, part), f.name)
+    own.market.last_employee[:] = _shifted(batch.market.last_employee[extent.market],
+                                           -extent.positions.start)

@@ -379,6 +379,7 @@ def evaluate_together(tasks: list[Evaluation]) -> list[Result]:
     """
     from sim.batch import run_together
     from sim.model import ServiceModel
+    from sim.runner import settle_starts_of
     from sim.sweep_pool import together_or_alone
 
     first = tasks[0]
@@ -386,8 +387,10 @@ def evaluate_together(tasks: list[Evaluation]) -> list[Result]:
         return [evaluate(task) for task in tasks]
 
     def together() -> list[Result]:
-        models = [ServiceModel(first.base.with_changes(seed=t.seed, reps=1, **first.values),
-                               replication=t.replication) for t in tasks]
+        scenarios = [first.base.with_changes(seed=t.seed, reps=1, **first.values) for t in tasks]
+        pairs = list(zip(scenarios, tasks, strict=True))
+        settle_starts_of([(s, t.replication, t.seed) for s, t in pairs])
+        models = [ServiceModel(s, replication=t.replication) for s, t in pairs]
         list(run_together(models))
         return [Result(task, outcomes_of(model.timeseries(), task.summary_weeks,
                                          task.discount_rate, task.outcomes))

@@ -3,7 +3,8 @@
 Replication r runs with seed ``scenario.seed + r``, so any single replication can be re-run on
 its own, and two scenarios run with the same seed and replications are paired (common random
 numbers): compare them replication by replication. Runs that are not in the run cache are run
-together as batches (:mod:`sim.batch`): the same numbers, for less time.
+together as batches (:mod:`sim.batch`), and the starts they need that are not kept yet are
+settled together first: the same numbers, for less time.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from sim import cache
-from sim.batch import run_together
+from sim.batch import run_together, settle_starts
 from sim.metrics import HEADLINE
 from sim.model import ServiceModel
 from sim.organisation import Fit, resolve
-from sim.params import ParameterError
+from sim.params import ParameterError, Params
 from sim.scenario import ServiceScenario
 from sim.stats import per_year
 
@@ -108,6 +109,7 @@ def run_frames(runs: Sequence[Run], *, fresh: bool = False,
     """
     stored = [None if fresh else cached_frames(*run) for run in runs]
     missing = [i for i, frames in enumerate(stored) if frames is None]
+    settle_starts_of([runs[i] for i in missing])
     made = (ServiceModel(runs[i][0], rng=runs[i][2], replication=runs[i][1]) for i in missing)
     total, done = sum(runs[i][0].steps for i in missing), 0
 
@@ -123,6 +125,19 @@ def run_frames(runs: Sequence[Run], *, fresh: bool = False,
         else:
             model = next(ran)
             yield keep_frames(run[0], run[1], model), model
+
+
+def settle_starts_of(runs: Sequence[Run]) -> None:
+    """Settle the starts ``runs`` need that are not kept yet, seeds of one world together.
+
+    The runs then find their starts kept (:func:`sim.batch.settle_starts`: the same bits).
+    """
+    seeds: dict[Params, list[int]] = {}
+    for scenario, _, seed in runs:
+        resolved, _ = resolve(scenario.with_changes(seed=seed))
+        seeds.setdefault(resolved.start_params(), []).append(seed)
+    for params, group in seeds.items():
+        settle_starts(params, group)
 
 
 def run_scenario(

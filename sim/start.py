@@ -38,6 +38,7 @@ from sim.rng import Streams
 from sim.week import Organisation, Week, run_week
 
 SETTLE_WEEKS = 312  # warm-up before week 0 (Welch's method, see above)
+SETTLE_STREAMS = "settle."  # prefix of the settling weeks' random streams
 MEMORY_CACHE_BYTES = 512 * 2**20
 
 
@@ -74,7 +75,12 @@ def settle(params: Params, seed: int) -> Start:
     streams = Streams(seed)
     org = build(params, streams)
     for week in range(1, SETTLE_WEEKS + 1):
-        run_week(org, params, streams, week, stream="settle.")
+        run_week(org, params, streams, week, stream=SETTLE_STREAMS)
+    return finish(params, org, streams)
+
+
+def finish(params: Params, org: Organisation, streams: Streams) -> Start:
+    """A settled organisation's week 0, on the run's own streams: its start."""
     # renumber pending hires so that settle week SETTLE_WEEKS + 1 becomes week 0
     pending = org.workforce.ti_hire >= 0
     org.workforce.ti_hire[pending] -= SETTLE_WEEKS + 1
@@ -91,7 +97,13 @@ def today(params: Params, seed: int) -> Start:
 
     Returns a fresh copy each call (runs change their organisation in place).
     """
-    name = cache.key("start", sorted(params.to_dict().items()), int(seed), KPI_COLUMNS) + ".pkl"
+    start = kept(params, seed)
+    return start if start is not None else keep(settle(params, seed), seed)
+
+
+def kept(params: Params, seed: int) -> Start | None:
+    """The start for ``params`` and ``seed`` if memory or disk holds it (a fresh copy)."""
+    name = _entry(params, seed)
     blob = _memory.get(name)
     if blob is not None:
         _memory.move_to_end(name)
@@ -100,13 +112,30 @@ def today(params: Params, seed: int) -> Start:
     try:
         start = pickle.loads(blob) if blob is not None else None
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
-        start = None  # a damaged entry is rebuilt
-    if start is None:
-        blob = pickle.dumps(settle(params, seed), protocol=pickle.HIGHEST_PROTOCOL)
-        cache.write("starts", name, blob)
-        start = pickle.loads(blob)
-    _remember(name, blob)
+        return None  # a damaged entry is rebuilt
+    if start is not None:
+        _remember(name, blob)
     return start
+
+
+def keep(start: Start, seed: int) -> Start:
+    """Store a start just settled for ``seed`` (memory and disk); a fresh copy of it."""
+    blob = pickle.dumps(start, protocol=pickle.HIGHEST_PROTOCOL)
+    name = _entry(start.params, seed)
+    cache.write("starts", name, blob)
+    _remember(name, blob)
+    return pickle.loads(blob)
+
+
+def is_kept(params: Params, seed: int) -> bool:
+    """Whether memory or disk holds the start for ``params`` and ``seed``."""
+    name = _entry(params, seed)
+    where = cache.folder("starts")
+    return name in _memory or (where is not None and (where / name).is_file())
+
+
+def _entry(params: Params, seed: int) -> str:
+    return cache.key("start", sorted(params.to_dict().items()), int(seed), KPI_COLUMNS) + ".pkl"
 
 
 def _remember(name: str, blob: bytes) -> None:

@@ -278,7 +278,8 @@ def test_page_inputs_use_the_same_limits():
         assert "Replications: 51 is outside the allowed 1..50" in _shown(rc, lambda e: len(e) > 1)
         _enter(rc, "spc-input-customers", str(LIMITS.max_customers))   # allowed on its own
         _enter(rc, "spc-input-weeks", "520")                             # but not with 520 weeks
-        found = _shown(rc, lambda e: any(x.startswith("agent-weeks=") for x in e))
+        # (a generous wait: the page may be busy starting the 400,000-customer run)
+        found = _shown(rc, lambda e: any(x.startswith("agent-weeks=") for x in e), timeout=20)
         assert any(e.startswith("agent-weeks=") for e in found), found
         notice = rc.find(v.Html, class_="spc-error spc-notice").wait_for(timeout=5) \
             .widget.children[0]

@@ -135,3 +135,26 @@ def test_run_scenario_batches_replications_and_caches_each_as_alone(tmp_path, mo
         assert kept is not None
         for x, y in zip(kept, frames(solo), strict=True):
             assert_identical(x, y)
+
+
+def test_starts_settled_together_are_the_starts_settled_alone(tmp_path, monkeypatch):
+    """Seeds of one world settle as one batch; each start has the bits it has alone."""
+    import pickle
+
+    from sim import start
+    from sim.params import Params
+
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(start, "_memory", type(start._memory)())
+    params = Params(n_employees=60, n_customers=1500)
+    seeds = (21, 22, 23)
+    alone = {seed: start.settle(params, seed) for seed in seeds}
+    assert not any(start.is_kept(params, seed) for seed in seeds)
+    batch.settle_starts(params, seeds)
+    for seed in seeds:
+        assert start.is_kept(params, seed)
+        kept = start.kept(params, seed)
+        for part in ("units", "workforce", "market"):
+            assert (pickle.dumps(getattr(kept.organisation, part))
+                    == pickle.dumps(getattr(alone[seed].organisation, part))), (seed, part)
+        assert pickle.dumps(kept.week0) == pickle.dumps(alone[seed].week0), seed
