@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	SIM_CACHE_DIR=off $(BIN)/python -c "from sim.compiled import warm_up; warm_up()"
 	touch $(STAMP)
 
 setup: $(STAMP)

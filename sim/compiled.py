@@ -112,3 +112,14 @@ def scipy_scalar(name: str, n_args: int) -> types.ExternalFunction:
                     symbol, types.float64(*[types.float64] * n_args, types.intc)
                 )
     raise LookupError(f"scipy.special.cython_special has no double {name} of {n_args} args")
+
+
+def warm_up() -> None:
+    """Compile every kernel of the week once (``make setup`` calls it), on a small organisation.
+
+    Compiling takes seconds, once per version of the code and machine; done here, the first
+    run a user or a test makes reads the kernels from disk instead.
+    """
+    from sim.model import ServiceModel  # noqa: PLC0415 (the model imports this module)
+
+    ServiceModel(rng=0, n_employees=40, n_customers=800).run(2)
