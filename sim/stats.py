@@ -8,7 +8,7 @@ compounding over 52 weeks.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special  # the quantiles scipy.stats would give, without importing it
 
 CONFIDENCE = 0.95
 WEEKS_PER_YEAR = 52
@@ -17,12 +17,12 @@ DISCOUNT_RATE = 0.08  # yearly, the default of every NPV: a typical cost of capi
 
 def t_quantile(n: int) -> float:
     """Two-sided Student-t quantile for a ``CONFIDENCE`` interval from ``n`` values."""
-    return float(stats.t.ppf(0.5 + CONFIDENCE / 2.0, n - 1))
+    return float(special.stdtrit(n - 1, 0.5 + CONFIDENCE / 2.0))
 
 
 def normal_quantile() -> float:
     """Two-sided normal quantile for a ``CONFIDENCE`` margin (1.96): large survey samples."""
-    return float(stats.norm.ppf(0.5 + CONFIDENCE / 2.0))
+    return float(special.ndtri(0.5 + CONFIDENCE / 2.0))
 
 
 def half_width(values: np.ndarray, axis: int = 0) -> np.ndarray | float:
