@@ -621,3 +621,29 @@ def test_mesa_batch_run_with_seeds():
     frame = pd.DataFrame(results)
     assert len(frame) == 4 and set(frame["resources"]) == {0.3, 0.9}
     assert frame["Step"].eq(4).all() and frame["profit"].notna().all()
+
+
+def _double_each(batch: list[int]) -> list[int]:
+    return [2 * task for task in batch]
+
+
+def test_a_batch_is_not_lost_when_the_pool_is_found_broken_as_it_is_submitted(monkeypatch):
+    """A pool can break between a wait and the next submit: the batch must stay queued."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from sim import sweep_pool
+
+    submit = sweep_pool.ProcessPoolExecutor.submit
+    calls = {"n": 0}
+
+    def breaks_once(self, fn, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the pool "breaks" just as the third batch is handed over
+            raise BrokenProcessPool("a worker died")
+        return submit(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(sweep_pool.ProcessPoolExecutor, "submit", breaks_once)
+    done: list[int] = []
+    sweep_pool.run_local([[1], [2], [3], [4], [5]], 1, _double_each, done.append, 0.05,
+                         run_id=lambda task: task, failed=lambda task, why: -task)
+    assert sorted(done) == [2, 4, 6, 8, 10]  # every batch ran once; none lost, none failed
