@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -78,11 +79,34 @@ def test_the_record_holds_every_parameter_with_its_value():
     assert params.replace(training=0.2).record[0]["training"] == 0.2  # a copy has its own
 
 
-@pytest.mark.parametrize("fn", [encounters._visitors, encounters._encounters])
-def test_kernels_are_cached_on_disk(fn):
+_COMPILE_STATS = """
+import json, numba, sim
+from sim import ServiceModel
+ServiceModel(rng=0, n_employees=40, n_customers=800).run(2)
+kernels = [f for m in list(vars(sim).values()) if hasattr(m, "__dict__")
+           for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
+print(json.dumps({"kernels": len(kernels),
+                  "hits": sum(sum(k.stats.cache_hits.values()) for k in kernels),
+                  "misses": sum(sum(k.stats.cache_misses.values()) for k in kernels),
+                  "folder": kernels[0].stats.cache_path}))
+"""
+
+
+def test_a_process_loads_the_kernels_another_compiled():
     """Kernels are compiled once per version of the code, not in every process."""
-    assert fn._cache is not None and fn._cache._cache_path  # a folder named by the code's hash
-    assert "kernels-" in str(fn._cache._cache_path)
+    import json
+    import subprocess
+    import sys
+
+    def compile_stats() -> dict:
+        out = subprocess.run([sys.executable, "-c", _COMPILE_STATS], capture_output=True,
+                             text=True, check=True, env={**os.environ, "SIM_CACHE_DIR": "off"})
+        return json.loads(out.stdout.splitlines()[-1])
+
+    compile_stats()  # compiles what no process compiled yet
+    again = compile_stats()
+    assert again["kernels"] >= 10 and again["hits"] >= 10 and again["misses"] == 0, again
+    assert "kernels-" in again["folder"]  # a folder per version of the code
 
 
 def test_hazard_formulas_give_numpys_bits_on_arrays():
