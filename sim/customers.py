@@ -55,6 +55,16 @@ class CustomerFlows:
     renewed: np.ndarray
 
 
+@formula
+def loyalty_pull_of(params: np.ndarray, satisfaction: np.ndarray | float) -> np.ndarray | float:
+    """The loyalty a customer's satisfaction leads to (their loyalty's pull).
+
+    Convex: the very satisfied are far more loyal than the merely satisfied (Jones & Sasser
+    1995).
+    """
+    return power(satisfaction, params[0].loyalty_convexity)
+
+
 def absorb_encounters(params: Params, market: Market, units: Units, enc: Encounters) -> None:
     """Visitors update satisfaction and expectations; every customer's loyalty follows suit."""
     _absorb(params.record, enc.customer, enc.satisfaction, enc.quality, enc.employee,
@@ -73,7 +83,7 @@ def _absorb(params, visitors, satisfied, quality, employee, unit, taste, local_e
         c = visitors[i]
         sat = satisfaction[c] + p.satisfaction_memory * (satisfied[i] - satisfaction[c])
         satisfaction[c] = sat
-        loyalty_pull[c] = power(sat, p.loyalty_convexity)
+        loyalty_pull[c] = loyalty_pull_of(params, sat)
         anchor = p.expectation_anchor
         target = ((1.0 - anchor) * quality[i] + anchor * local_expectation[unit[c]]
                   + taste[c])
@@ -197,7 +207,7 @@ def _churn_and_grow(params, u_fate, good, bad, very_bad, csat, unit, status, exp
                 status[c], referred[c], tenure[c] = ACTIVE, by_referral, 0
                 satisfaction[c] = NEW_CUSTOMER.satisfaction
                 loyalty[c] = NEW_CUSTOMER.loyalty
-                loyalty_pull[c] = power(satisfaction[c], p.loyalty_convexity)
+                loyalty_pull[c] = loyalty_pull_of(params, satisfaction[c])
         elif u < p.market_renewal:  # a lost place: a new household moves in
             renewed[counts[4]] = c
             counts[4] += 1
@@ -205,6 +215,6 @@ def _churn_and_grow(params, u_fate, good, bad, very_bad, csat, unit, status, exp
             expectation[c] = NEW_PROSPECT.expectation
             satisfaction[c] = NEW_PROSPECT.satisfaction
             loyalty[c] = NEW_PROSPECT.loyalty
-            loyalty_pull[c] = power(satisfaction[c], p.loyalty_convexity)
+            loyalty_pull[c] = loyalty_pull_of(params, satisfaction[c])
     return (churned[:counts[0]], after_bad[:counts[1]], acquired[:counts[2]],
             referrals[:counts[3]], renewed[:counts[4]])

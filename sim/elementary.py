@@ -52,26 +52,25 @@ _log1p, _powm1 = scipy_scalar("log1p", 1), scipy_scalar("powm1", 2)
 
 
 def _in_kernels(fn: Callable, on_number: Callable) -> None:
-    """Let kernels call the one-argument ``fn``: ``on_number`` on a number or on each element."""
+    """Let kernels call ``fn``: on numbers, or on each element of a 1-D first argument.
+
+    ``on_number`` computes it on numbers; the other arguments are always numbers.
+    """
     number = numba.njit(on_number)
 
     @overload(fn)
-    def _typed(x):
+    def _typed(x, *args):
         if isinstance(x, types.Array):
-            def on_each(x):
+            def on_each(x, *args):
                 out = np.empty(len(x))
                 for i in range(len(x)):
-                    out[i] = number(x[i])
+                    out[i] = number(x[i], *args)
                 return out
             return on_each
-        return lambda x: number(x)
+        return lambda x, *args: number(x, *args)
 
 
 _in_kernels(exp, lambda x: _expm1(x, 0) + 1.0)
 _in_kernels(logistic, lambda z: _expit(z, 0))
 _in_kernels(log1p, lambda x: _log1p(x, 0))
-
-
-@overload(power)
-def _power_in_kernel(base, exponent):  # on numbers only
-    return lambda base, exponent: _powm1(base, exponent, 0) + 1.0
+_in_kernels(power, lambda base, exponent: _powm1(base, exponent, 0) + 1.0)

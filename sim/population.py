@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import encounters, leadership, workforce
-from sim.elementary import exp, power
+from sim import customers, encounters, leadership, workforce
+from sim.elementary import exp
 from sim.params import Params
 from sim.rng import Streams
 from sim.state import (
@@ -163,7 +163,7 @@ def build_market(units: Units, params: Params, streams: Streams) -> Market:
         0.0,
         1.0,
     )
-    pull = power(satisfaction, params.loyalty_convexity)
+    pull = customers.loyalty_pull_of(params, satisfaction)
     loyalty = np.clip(pull + spread["loyalty"] * (u_loy - 0.5), 0.0, 1.0)
     return Market(
         unit=unit,
@@ -252,7 +252,7 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
                         + (1.0 - fix) * encounters.after_problem(params, q, False))
         q = (1.0 - params.problem_rate) * q + params.problem_rate * with_problem
         quality = np.bincount(wf.unit[staff], weights=q, minlength=units.n) / per_unit
-        loyalty = power(quality, params.loyalty_convexity)
+        loyalty = customers.loyalty_pull_of(params, quality)
         visits = (units.customer_count * params.initial_active_share
                   * encounters.visit_chance(params, loyalty))
         units.workload[:] = np.divide(visits, capacity, out=np.ones(units.n), where=capacity > 0)
