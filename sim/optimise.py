@@ -387,10 +387,10 @@ def evaluate_together(tasks: list[Evaluation]) -> list[Result]:
         return [evaluate(task) for task in tasks]
 
     def together() -> list[Result]:
-        scenarios = [first.base.with_changes(seed=t.seed, reps=1, **first.values) for t in tasks]
-        pairs = list(zip(scenarios, tasks, strict=True))
-        settle_starts_of([(s, t.replication, t.seed) for s, t in pairs])
-        models = [ServiceModel(s, replication=t.replication) for s, t in pairs]
+        candidate = first.base.with_changes(reps=1, **first.values)
+        settle_starts_of([(candidate, t.replication, t.seed) for t in tasks])
+        models = [ServiceModel(candidate.with_changes(seed=t.seed), replication=t.replication)
+                  for t in tasks]
         list(run_together(models))
         return [Result(task, outcomes_of(model.timeseries(), task.summary_weeks,
                                          task.discount_rate, task.outcomes))

@@ -130,12 +130,15 @@ def run_frames(runs: Sequence[Run], *, fresh: bool = False,
 def settle_starts_of(runs: Sequence[Run]) -> None:
     """Settle the starts ``runs`` need that are not kept yet, seeds of one world together.
 
-    The runs then find their starts kept (:func:`sim.batch.settle_starts`: the same bits).
+    The runs then find their starts kept (:func:`sim.batch.settle_starts`: the same bits). A
+    start's parameters do not depend on the seed, so each scenario is resolved once.
     """
+    start_params: dict[int, Params] = {}  # by scenario (the runs hold them meanwhile)
     seeds: dict[Params, list[int]] = {}
     for scenario, _, seed in runs:
-        resolved, _ = resolve(scenario.with_changes(seed=seed))
-        seeds.setdefault(resolved.start_params(), []).append(seed)
+        if id(scenario) not in start_params:
+            start_params[id(scenario)] = resolve(scenario)[0].start_params()
+        seeds.setdefault(start_params[id(scenario)], []).append(seed)
     for params, group in seeds.items():
         settle_starts(params, group)
 
