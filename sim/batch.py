@@ -400,18 +400,24 @@ def settle_starts(params: Params, seeds: Iterable[int]) -> None:
 
 
 def _settle_together(params: Params, group: Sequence[tuple[int, Streams, Organisation]]) -> None:
-    """Settle ``group``'s organisations as one batch, then each member's week 0 on its own."""
+    """Settle ``group``'s organisations as one batch, then each member's week 0 on its own.
+
+    A group of one settles in place: nothing to share, and no copy of a large organisation.
+    """
     own = [org for _, _, org in group]
-    extents = extents_of(own)
-    joined = join(own, extents)
     prefix = start.SETTLE_STREAMS
-    streams = BatchStreams([s for _, s, _ in group],
-                           {f"{prefix}market": [o.market.n for o in own],
-                            f"{prefix}staff": [o.workforce.n for o in own]})
-    for week in range(1, start.SETTLE_WEEKS + 1):
-        run_week(joined, params, streams, week, stream=prefix)
-    for (seed, member_streams, org), extent in zip(group, extents, strict=True):
-        _take_back(joined, org, extent)
+    if len(group) == 1:
+        settling, streams = own[0], group[0][1]
+    else:
+        extents = extents_of(own)
+        settling = join(own, extents)
+        streams = BatchStreams([s for _, s, _ in group],
+                               {f"{prefix}market": [o.market.n for o in own],
+                                f"{prefix}staff": [o.workforce.n for o in own]})
+    start.run_settling_weeks(settling, params, streams)
+    for b, (seed, member_streams, org) in enumerate(group):
+        if settling is not org:
+            _take_back(settling, org, extents[b])
         start.keep(start.finish(params, org, member_streams), seed)
 
 

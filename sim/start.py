@@ -74,9 +74,14 @@ def settle(params: Params, seed: int) -> Start:
     """Build today's organisation for ``params`` and ``seed`` and run it until it is steady."""
     streams = Streams(seed)
     org = build(params, streams)
+    run_settling_weeks(org, params, streams)
+    return finish(params, org, streams)
+
+
+def run_settling_weeks(org: Organisation, params: Params, streams: Streams) -> None:
+    """The ``SETTLE_WEEKS`` weeks before week 0, on the settling streams."""
     for week in range(1, SETTLE_WEEKS + 1):
         run_week(org, params, streams, week, stream=SETTLE_STREAMS)
-    return finish(params, org, streams)
 
 
 def finish(params: Params, org: Organisation, streams: Streams) -> Start:
