@@ -37,6 +37,11 @@ def test_for_n_weeks_and_ramp_in_the_page(page: Page, app_url: str, artifacts: P
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.goto(app_url)
     wait_for_run(page, 0)
+    # Wait for the first tab's charts to be drawn before leaving the tab: Solara's ECharts
+    # component loads echarts.js on mount and then draws into its element; a chart removed
+    # before that load ends (a tab left at once) throws "Initialize failed: invalid dom" in the
+    # browser. That race is Solara's, not the page's, and this test checks the page's errors.
+    expect(page.locator("[data-chart] canvas").first).to_be_visible()
     page.get_by_role("tab", name="Timeline").click()
     # Readable lever names with units, from the schema; the structural lever is explained.
     page.locator(".spc-input-lever").click()
