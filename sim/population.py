@@ -262,4 +262,4 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
         # the norm equals routine quality delivered under the workload (encounters)
         units.service_norm[:] = routine * pressure
         wf.feedback[:] = units.csat[wf.unit]
-        wf.mood[:] = workforce.mood_target(wf)
+        wf.mood[:] = workforce.mood_target(params, wf.feedback, wf.engagement, wf.burnout)

@@ -11,6 +11,8 @@ state at the start of the week, then applied to whole arrays.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -20,12 +22,50 @@ from sim.leadership import Leadership
 from sim.params import Params
 from sim.state import Units, Workforce
 
+
 # Composite indices: relative weights inside each index (the index's strength is a parameter).
-TRUST_FROM = {"fairness": 0.55, "surveys": 0.2, "voice": 0.15, "autonomy_respected": 0.1}
-ALIGNMENT_FROM = {"communication": 0.5, "customer_focus": 0.5}
-HINDRANCE_FROM = {"control": 0.5, "missing_resources": 0.5}
-# Mood target: a base plus weights that sum to 1 with it (mood 1 at the best of all three).
-MOOD_FROM = {"base": 0.25, "feedback": 0.35, "engagement": 0.2, "no_burnout": 0.2}
+class TrustFrom(NamedTuple):
+    """Trust target: a fair manager, surveys acted upon, a voice climate, autonomy respected."""
+
+    fairness: float
+    surveys: float
+    voice: float
+    autonomy_respected: float
+
+
+class AlignmentFrom(NamedTuple):
+    """Knowing the why: the manager's communication and the organisation's customer focus."""
+
+    communication: float
+    customer_focus: float
+
+
+class HindranceFrom(NamedTuple):
+    """Hindrances in the burnout target: micromanagement and missing resources."""
+
+    control: float
+    missing_resources: float
+
+
+class MoodFrom(NamedTuple):
+    """Mood target: a base plus weights that sum to 1 with it (mood 1 at the best of all three)."""
+
+    base: float
+    feedback: float
+    engagement: float
+    no_burnout: float
+
+
+TRUST_FROM = TrustFrom(fairness=0.55, surveys=0.2, voice=0.15, autonomy_respected=0.1)
+ALIGNMENT_FROM = AlignmentFrom(communication=0.5, customer_focus=0.5)
+HINDRANCE_FROM = HindranceFrom(control=0.5, missing_resources=0.5)
+MOOD_FROM = MoodFrom(base=0.25, feedback=0.35, engagement=0.2, no_burnout=0.2)
+# The terms of the engagement logit, in the order they are summed (engagement_drivers).
+ENGAGEMENT_DRIVERS = (
+    "intercept", "trust", "resources", "alignment", "recognition", "rewards", "mentoring",
+    "autonomy", "voice", "surveys", "customer_feedback", "fit", "pay", "mood", "burnout",
+    "disposition",
+)
 QUIT_REFERENCE_BURNOUT = 0.2
 # Weekly quit and absence chances never exceed this: a bound on the exponential hazards, not a
 # calibrated coefficient (no one's weekly chance of leaving is above a coin flip).
@@ -37,17 +77,31 @@ SETTLE_SWEEPS = 8  # fixed-point sweeps for the starting balance of own and peer
 def peer_means(
     adjacency: sp.csr_matrix, present: np.ndarray, *values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Means of each of ``values`` over each node's present neighbours, and whether it has any.
-
-    One sparse product serves every array of ``values`` (a row of the result each).
-    """
-    weights = present.astype(np.float64)
-    stacked = adjacency @ np.column_stack([*(v * weights for v in values), weights])
-    count = stacked[:, -1]
-    has_peers = count > 0
-    means = np.divide(stacked[:, :-1].T, count, out=np.zeros((len(values), len(count))),
-                      where=has_peers)
+    """Means of each of ``values`` over each node's present neighbours, and whether it has any."""
+    means = np.zeros((len(values), adjacency.shape[0]))
+    has_peers = np.zeros(adjacency.shape[0], dtype=bool)
+    _peer_means(adjacency.indptr, adjacency.indices, adjacency.data, present,
+                np.array(values, dtype=np.float64), means, has_peers)
     return means, has_peers
+
+
+@jit
+def _peer_means(indptr, indices, ties, present, values, means, has_peers):
+    """Each row's sums over its ties in tie order (as a sparse product adds them), then means."""
+    sums = np.zeros(len(values))
+    for i in range(len(indptr) - 1):
+        sums[:] = 0.0
+        count = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            weight = 1.0 if present[j] else 0.0
+            for v in range(len(values)):
+                sums[v] += ties[k] * (values[v, j] * weight)
+            count += ties[k] * weight
+        has_peers[i] = count > 0
+        if has_peers[i]:
+            for v in range(len(values)):
+                means[v, i] = sums[v] / count
 
 
 def peer_mean(
@@ -58,84 +112,101 @@ def peer_mean(
     return means[0], has_peers
 
 
+@formula
+def mentoring_of(params: np.ndarray, support: np.ndarray | float,
+                 team_size: np.ndarray | float) -> np.ndarray | float:
+    """Mentoring per employee of a unit: the manager's support diluted by a wide span."""
+    p = params[0]
+    return support * np.minimum(1.0, p.mentoring_span / np.maximum(team_size, 1.0))
+
+
 def mentoring_received(params: Params, lead: Leadership, team_size: np.ndarray) -> np.ndarray:
-    """Mentoring per employee of each unit: the manager's support diluted by a wide span."""
-    return lead.support * np.minimum(1.0, params.mentoring_span / np.maximum(team_size, 1.0))
+    """Mentoring per employee of each unit (:func:`mentoring_of`)."""
+    return mentoring_of(params, lead.support, team_size)
 
 
-def trust_target(params: Params, lead: Leadership) -> np.ndarray:
-    """Trust a unit's staff come to place in their manager (per unit)."""
-    return (
-        TRUST_FROM["fairness"] * lead.fairness
-        + TRUST_FROM["surveys"] * params.surveys_acted_upon
-        + TRUST_FROM["voice"] * params.voice_climate
-        + TRUST_FROM["autonomy_respected"] * (1.0 - lead.control)
-    )
+@formula
+def trust_target(params: np.ndarray, fairness: np.ndarray | float,
+                 control: np.ndarray | float) -> np.ndarray | float:
+    """Trust staff come to place in a manager of this fairness and control."""
+    p, w = params[0], TRUST_FROM
+    return (w.fairness * fairness + w.surveys * p.surveys_acted_upon
+            + w.voice * p.voice_climate + w.autonomy_respected * (1.0 - control))
 
 
-def alignment_target(
-    params: Params, lead: Leadership, fit: np.ndarray, unit: np.ndarray
-) -> np.ndarray:
+@formula
+def alignment_target(params: np.ndarray, communication: np.ndarray | float,
+                     fit: np.ndarray | float) -> np.ndarray | float:
     """Goal alignment: knowing the why (manager's communication, external focus) and fitting it."""
-    why = (
-        ALIGNMENT_FROM["communication"] * lead.communication
-        + ALIGNMENT_FROM["customer_focus"] * params.customer_focus
-    )
-    return np.sqrt(fit) * why[unit]
+    p, w = params[0], ALIGNMENT_FROM
+    return np.sqrt(fit) * (w.communication * communication + w.customer_focus * p.customer_focus)
 
 
-def autonomy_target(params: Params, lead: Leadership) -> np.ndarray:
-    """Latitude to act: empowerment granted, minus what micromanagement takes back (per unit)."""
-    return params.empowerment * (1.0 - lead.control)
+@formula
+def autonomy_target(params: np.ndarray, control: np.ndarray | float) -> np.ndarray | float:
+    """Latitude to act: empowerment granted, minus what micromanagement takes back."""
+    return params[0].empowerment * (1.0 - control)
 
 
-def burnout_target(
-    params: Params, wf: Workforce, lead: Leadership, workload: np.ndarray
-) -> np.ndarray:
+@formula
+def burnout_target(params: np.ndarray, workload: np.ndarray | float, control: np.ndarray | float,
+                   feedback: np.ndarray | float) -> np.ndarray | float:
     """Exhaustion the job's demands would settle at: overload, hindrances, customer strain."""
-    overload = np.maximum(workload - 1.0, 0.0)[wf.unit]
-    hindrance = (
-        HINDRANCE_FROM["control"] * lead.control
-        + HINDRANCE_FROM["missing_resources"] * (1.0 - params.resources)
-    )[wf.unit]
-    strain = 1.0 - wf.feedback
-    return np.clip(
-        params.burnout_base
-        + params.burnout_overload * overload
-        + params.burnout_hindrance * hindrance
-        + params.burnout_customer_strain * strain,
-        0.0,
-        1.0,
+    p, w = params[0], HINDRANCE_FROM
+    overload = np.maximum(workload - 1.0, 0.0)
+    hindrance = w.control * control + w.missing_resources * (1.0 - p.resources)
+    strain = 1.0 - feedback
+    return np.minimum(np.maximum(
+        p.burnout_base + p.burnout_overload * overload + p.burnout_hindrance * hindrance
+        + p.burnout_customer_strain * strain, 0.0), 1.0)
+
+
+@formula
+def engagement_drivers(params, trust, alignment, recognition, csat, mentoring, autonomy, feedback,
+                       fit, mood, burnout, disposition):
+    """Each driver's additive term in the engagement logit, in :data:`ENGAGEMENT_DRIVERS` order.
+
+    One definition serves the weekly step and the page's exact attribution of an engagement
+    change to its drivers (:func:`engagement_terms`).
+    """
+    p = params[0]
+    return (
+        p.engagement_intercept,
+        p.eng_w_trust * trust,
+        p.eng_w_resources * p.resources,
+        p.eng_w_alignment * alignment,
+        p.eng_w_recognition * recognition,
+        p.eng_w_rewards * p.rewards * csat,
+        p.eng_w_mentoring * mentoring,
+        p.eng_w_autonomy * autonomy,
+        p.eng_w_voice * p.voice_climate,
+        p.eng_w_surveys * p.surveys_acted_upon,
+        p.eng_w_customer_feedback * feedback,
+        p.eng_w_fit * (fit - 0.5),
+        p.eng_w_pay * (p.pay_level - 1.0),
+        p.eng_w_mood * (mood - 0.5),
+        -(p.eng_w_burnout * burnout),
+        disposition,
     )
+
+
+@jit
+def _logit_of(terms):
+    """The engagement logit: its terms added in order, from zero."""
+    z = 0.0
+    for term in terms:
+        z = z + term
+    return z
 
 
 def engagement_terms(
     params: Params, wf: Workforce, lead: Leadership, units: Units, mentoring: np.ndarray
 ) -> dict[str, np.ndarray | float]:
-    """Each driver's additive term in the engagement logit, in the order they are summed.
-
-    One definition serves the weekly step (:func:`engagement_target`) and the page's exact
-    attribution of an engagement change to its drivers.
-    """
+    """Each driver's term in every employee's engagement logit, by driver name."""
     u = wf.unit
-    return {
-        "intercept": params.engagement_intercept,
-        "trust": params.eng_w_trust * wf.trust,
-        "resources": params.eng_w_resources * params.resources,
-        "alignment": params.eng_w_alignment * wf.alignment,
-        "recognition": params.eng_w_recognition * lead.recognition[u],
-        "rewards": params.eng_w_rewards * params.rewards * units.csat[u],
-        "mentoring": params.eng_w_mentoring * mentoring[u],
-        "autonomy": params.eng_w_autonomy * wf.autonomy,
-        "voice": params.eng_w_voice * params.voice_climate,
-        "surveys": params.eng_w_surveys * params.surveys_acted_upon,
-        "customer_feedback": params.eng_w_customer_feedback * wf.feedback,
-        "fit": params.eng_w_fit * (wf.fit - 0.5),
-        "pay": params.eng_w_pay * (params.pay_level - 1.0),
-        "mood": params.eng_w_mood * (wf.mood - 0.5),
-        "burnout": -(params.eng_w_burnout * wf.burnout),
-        "disposition": wf.disposition,
-    }
+    return dict(zip(ENGAGEMENT_DRIVERS, engagement_drivers(
+        params, wf.trust, wf.alignment, lead.recognition[u], units.csat[u], mentoring[u],
+        wf.autonomy, wf.feedback, wf.fit, wf.mood, wf.burnout, wf.disposition), strict=True))
 
 
 def engagement_target(
@@ -148,16 +219,14 @@ def engagement_target(
     return logistic(z)
 
 
-def mood_target(wf: Workforce) -> np.ndarray:
-    """Mood each employee drifts to: served customers' satisfaction, engagement, no burnout."""
-    return np.clip(
-        MOOD_FROM["base"]
-        + MOOD_FROM["feedback"] * wf.feedback
-        + MOOD_FROM["engagement"] * wf.engagement
-        + MOOD_FROM["no_burnout"] * (1.0 - wf.burnout),
-        0.0,
-        1.0,
-    )
+@formula
+def mood_target(params: np.ndarray, feedback: np.ndarray | float, engagement: np.ndarray | float,
+                burnout: np.ndarray | float) -> np.ndarray | float:
+    """Mood an employee drifts to: served customers' satisfaction, engagement, no burnout."""
+    w = MOOD_FROM
+    return np.minimum(np.maximum(
+        w.base + w.feedback * feedback + w.engagement * engagement
+        + w.no_burnout * (1.0 - burnout), 0.0), 1.0)
 
 
 def settle(
@@ -173,10 +242,11 @@ def settle(
     With ``peers``, engagement starts at the balance of each person's own pull and their peers'
     (the fixed point of :func:`update`'s engagement rule), found by a few sweeps.
     """
-    wf.trust[:] = trust_target(params, lead)[wf.unit]
-    wf.alignment[:] = alignment_target(params, lead, wf.fit, wf.unit)
-    wf.autonomy[:] = autonomy_target(params, lead)[wf.unit]
-    wf.burnout[:] = burnout_target(params, wf, lead, units.workload)
+    u = wf.unit
+    wf.trust[:] = trust_target(params, lead.fairness[u], lead.control[u])
+    wf.alignment[:] = alignment_target(params, lead.communication[u], wf.fit)
+    wf.autonomy[:] = autonomy_target(params, lead.control[u])
+    wf.burnout[:] = burnout_target(params, units.workload[u], lead.control[u], wf.feedback)
     own = engagement_target(params, wf, lead, units, mentoring_received(params, lead, team_size))
     wf.engagement[:] = own
     if peers is None:
@@ -198,49 +268,57 @@ def update(
     peers: sp.csr_matrix,
 ) -> None:
     """One week of every employee's psychology and skill (all positions at once)."""
-    mentoring = mentoring_received(params, lead, team_size)
-    eng_star = engagement_target(params, wf, lead, units, mentoring)
-    burn_star = burnout_target(params, wf, lead, units.workload)
-    trust_star = trust_target(params, lead)[wf.unit]
-    align_star = alignment_target(params, lead, wf.fit, wf.unit)
-    auto_star = autonomy_target(params, lead)[wf.unit]
-    mood_star = mood_target(wf)
     (peer_engagement, peer_mood), has_peers = peer_means(peers, wf.filled, wf.engagement, wf.mood)
-
     _follow_targets(
-        params.record, wf.skill, wf.engagement, wf.mood, wf.burnout, wf.trust, wf.alignment,
-        wf.autonomy, eng_star, burn_star, trust_star, align_star, auto_star, mood_star,
-        peer_engagement, peer_mood, has_peers, mentoring[wf.unit], inducting,
+        params.record, wf.unit, wf.fit, wf.feedback, wf.disposition, inducting,
+        wf.skill, wf.engagement, wf.mood, wf.burnout, wf.trust, wf.alignment, wf.autonomy,
+        peer_engagement, peer_mood, has_peers,
+        lead.fairness, lead.control, lead.support, lead.recognition, lead.communication,
+        units.csat, units.workload, team_size,
     )
 
 
 @jit
-def _follow_targets(params, skill, engagement, mood, burnout, trust, alignment, autonomy,
-                    eng_star, burn_star, trust_star, align_star, auto_star, mood_star,
-                    peer_engagement, peer_mood, has_peers, mentoring, inducting):
+def _follow_targets(params, unit, fit, feedback, disposition, inducting,
+                    skill, engagement, mood, burnout, trust, alignment, autonomy,
+                    peer_engagement, peer_mood, has_peers,
+                    fairness, control, support, recognition, communication,
+                    csat, workload, team_size):
     """Each employee's week: skill is learned, and every state moves toward its target.
 
-    Learning comes from experience, training, mentoring and induction, faster when engaged and
-    slower when burnt out; skill decays without it. Engagement and mood also move toward the
-    peers' (contagion). Every state stays within 0-1.
+    Every target comes from the state at the start of the week (an employee's own, and the
+    peers' means computed before). Learning comes from experience, training, mentoring and
+    induction, faster when engaged and slower when burnt out; skill decays without it.
+    Engagement and mood also move toward the peers' (contagion). Every state stays within 0-1.
     """
     p = params[0]
     for i in range(len(skill)):
+        u = unit[i]
+        mentoring = mentoring_of(params, support[u], team_size[u])
+        eng_star = logistic(_logit_of(engagement_drivers(
+            params, trust[i], alignment[i], recognition[u], csat[u], mentoring, autonomy[i],
+            feedback[i], fit[i], mood[i], burnout[i], disposition[i])))
+        burn_star = burnout_target(params, workload[u], control[u], feedback[i])
+        trust_star = trust_target(params, fairness[u], control[u])
+        align_star = alignment_target(params, communication[u], fit[i])
+        auto_star = autonomy_target(params, control[u])
+        mood_star = mood_target(params, feedback[i], engagement[i], burnout[i])
+
         learning = (p.learn_experience + p.learn_training * p.training
-                    + p.learn_mentoring * mentoring[i] + p.learn_induction * inducting[i])
+                    + p.learn_mentoring * mentoring + p.learn_induction * inducting[i])
         learning = (learning * (p.learning_engagement_base + engagement[i])
                     * (1.0 - p.learning_burnout_loss * burnout[i]))
         skill[i] += learning * (1.0 - skill[i]) - p.skill_decay * skill[i]
         contagion = p.engagement_contagion if has_peers[i] else 0.0
-        engagement[i] += ((eng_star[i] - engagement[i]) / p.engagement_weeks
+        engagement[i] += ((eng_star - engagement[i]) / p.engagement_weeks
                           + contagion * (peer_engagement[i] - engagement[i]))
-        felt = p.mood_persistence * mood[i] + (1.0 - p.mood_persistence) * mood_star[i]
+        felt = p.mood_persistence * mood[i] + (1.0 - p.mood_persistence) * mood_star
         pull = p.mood_contagion if has_peers[i] else 0.0
         mood[i] = felt + pull * (peer_mood[i] - felt)
-        burnout[i] += (burn_star[i] - burnout[i]) / p.burnout_weeks
-        trust[i] += (trust_star[i] - trust[i]) / p.trust_weeks
-        alignment[i] += (align_star[i] - alignment[i]) / p.engagement_weeks
-        autonomy[i] += (auto_star[i] - autonomy[i]) / p.trust_weeks
+        burnout[i] += (burn_star - burnout[i]) / p.burnout_weeks
+        trust[i] += (trust_star - trust[i]) / p.trust_weeks
+        alignment[i] += (align_star - alignment[i]) / p.engagement_weeks
+        autonomy[i] += (auto_star - autonomy[i]) / p.trust_weeks
         for state in (skill, engagement, mood, burnout, trust, alignment, autonomy):
             state[i] = min(max(state[i], 0.0), 1.0)
 
