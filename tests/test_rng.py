@@ -1,0 +1,33 @@
+"""Random streams: a stream's generator is NumPy's ``PCG64DXSM(SeedSequence(...))`` to the bit."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.rng import Streams
+
+
+def numpys_generator(seed: int, name: str, step: int) -> np.random.Generator:
+    sequence = np.random.SeedSequence([seed, zlib.crc32(name.encode()), step])
+    return np.random.Generator(np.random.PCG64DXSM(sequence))
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.one_of(st.integers(0, 2**32 + 1), st.integers(0, 2**80)),
+       name=st.text(max_size=12), step=st.one_of(st.integers(0, 600), st.integers(0, 2**40)))
+def test_a_streams_generator_is_numpys_seed_sequence_generator(seed: int, name: str,
+                                                                step: int) -> None:
+    ours, numpys = Streams(seed).generator(name, step), numpys_generator(seed, name, step)
+    assert ours.bit_generator.state == numpys.bit_generator.state
+    assert np.array_equal(ours.random(3), numpys.random(3))
+
+
+def test_edge_seeds_give_numpys_state() -> None:
+    for seed, name, step in [(0, "", 0), (2**32 - 1, "market", 2**32 - 1), (2**32, "staff", 2**32),
+                             (2**64 - 1, "survey.staff", 1), (2**96 + 3, "x", 0)]:
+        assert (Streams(seed).generator(name, step).bit_generator.state
+                == numpys_generator(seed, name, step).bit_generator.state)
