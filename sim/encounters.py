@@ -14,28 +14,37 @@ customers an employee served flows back to that employee (seed 003: the win-win)
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from sim.compiled import formula, jit
 from sim.params import Params
 from sim.state import ACTIVE, Encounters, Market, Units, Workforce
 
-QUALITY_FROM = {
-    "skill": 0.30,
-    "engagement": 0.25,
-    "resources": 0.15,
-    "display": 0.10,
-    "process": 0.10,
-    "customer_focus": 0.10,
-}
-WORKLOAD_POINTS = ([1.0, 1.4, 2.0, 3.0], [1.0, 0.71, 0.15, 0.05])
+
+class QualityFrom(NamedTuple):
+    """Weights of what an employee's service quality is made of (the rest is aptitude)."""
+
+    skill: float
+    engagement: float
+    resources: float
+    display: float
+    process: float
+    customer_focus: float
 
 
-def time_share(params: Params, inducting: np.ndarray) -> np.ndarray:
+QUALITY_FROM = QualityFrom(skill=0.30, engagement=0.25, resources=0.15, display=0.10,
+                           process=0.10, customer_focus=0.10)
+WORKLOAD_POINTS = ((1.0, 1.4, 2.0, 3.0), (1.0, 0.71, 0.15, 0.05))
+
+
+@formula
+def time_share(params: np.ndarray, inducting: np.ndarray | bool) -> np.ndarray | float:
     """Share of paid time on the floor: less training time, internal matters, induction."""
-    internal = params.internal_overhead * (1.0 - params.customer_focus)
-    inductee = 1.0 - params.induction_share
-    return (1.0 - params.training) * (1.0 - internal) * np.where(inducting, inductee, 1.0)
+    p = params[0]
+    internal = p.internal_overhead * (1.0 - p.customer_focus)
+    return (1.0 - p.training) * (1.0 - internal) * (1.0 - p.induction_share * inducting)
 
 
 @formula
@@ -54,19 +63,24 @@ def visit_probability(params: Params, market: Market) -> np.ndarray:
     return visit_chance(params, market.loyalty) * (market.status == ACTIVE)
 
 
-def capacity_each(
-    params: Params, wf: Workforce, staff: np.ndarray, inducting: np.ndarray
-) -> np.ndarray:
-    """Encounters each of ``staff`` can handle this week: floor time, and skill speeds work.
+@formula
+def capacity_of(params: np.ndarray, skill: np.ndarray | float,
+                inducting: np.ndarray | bool) -> np.ndarray | float:
+    """Encounters an employee can handle this week: floor time, and skill speeds work.
 
     ``capacity_per_employee`` is the capacity at skill 0.5; ``skill_speed`` tilts it around that.
     """
-    speed = params.skill_speed
-    return (
-        params.capacity_per_employee
-        * time_share(params, inducting)
-        * ((1.0 - 0.5 * speed) + speed * wf.skill[staff])
-    )
+    p = params[0]
+    speed = p.skill_speed
+    return (p.capacity_per_employee * time_share(params, inducting)
+            * ((1.0 - 0.5 * speed) + speed * skill))
+
+
+def capacity_each(
+    params: Params, wf: Workforce, staff: np.ndarray, inducting: np.ndarray
+) -> np.ndarray:
+    """Encounters each of ``staff`` can handle this week (:func:`capacity_of`)."""
+    return capacity_of(params, wf.skill[staff], inducting)
 
 
 def pressure_factor(workload: np.ndarray) -> np.ndarray:
@@ -81,33 +95,43 @@ def spend_per_visit(params: np.ndarray, loyalty: np.ndarray | float) -> np.ndarr
     return p.spend_per_visit * (1.0 + p.spend_loyalty_premium * (loyalty - 0.5))
 
 
-def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray) -> np.ndarray:
+@formula
+def quality_of(params: np.ndarray, skill: np.ndarray | float, engagement: np.ndarray | float,
+               mood: np.ndarray | float, process_quality: np.ndarray | float,
+               aptitude: np.ndarray | float) -> np.ndarray | float:
     """Quality an employee delivers at normal workload with no problem in the visit."""
-    eng = wf.engagement[staff]
-    felt = params.display_engagement_weight
-    display = wf.mood[staff] * ((1.0 - felt) + felt * eng)
-    floor = params.standard_quality
+    p, w = params[0], QUALITY_FROM
+    felt = p.display_engagement_weight
+    display = mood * ((1.0 - felt) + felt * engagement)
+    floor = p.standard_quality
     return floor + (1.0 - floor) * (
-        QUALITY_FROM["skill"] * wf.skill[staff]
-        + QUALITY_FROM["engagement"] * eng
-        + QUALITY_FROM["resources"] * params.resources
-        + QUALITY_FROM["display"] * display
-        + QUALITY_FROM["process"] * units.process_quality[wf.unit[staff]]
-        + QUALITY_FROM["customer_focus"] * params.customer_focus
-        + wf.aptitude[staff]
+        w.skill * skill + w.engagement * engagement + w.resources * p.resources
+        + w.display * display + w.process * process_quality
+        + w.customer_focus * p.customer_focus + aptitude
     )
+
+
+def core_quality(params: Params, wf: Workforce, units: Units, staff: np.ndarray) -> np.ndarray:
+    """:func:`quality_of` each of ``staff``."""
+    return quality_of(params, wf.skill[staff], wf.engagement[staff], wf.mood[staff],
+                      units.process_quality[wf.unit[staff]], wf.aptitude[staff])
+
+
+@formula
+def fix_chance(params: np.ndarray, autonomy: np.ndarray | float,
+               skill: np.ndarray | float) -> np.ndarray | float:
+    """Chance an employee solves a customer's problem on the spot: authority, skill, tools."""
+    p = params[0]
+    floor_autonomy, floor_skill, floor_tools = (
+        p.fix_floor_autonomy, p.fix_floor_skill, p.fix_floor_resources)
+    return ((floor_autonomy + (1.0 - floor_autonomy) * autonomy)
+            * (floor_skill + (1.0 - floor_skill) * skill)
+            * (floor_tools + (1.0 - floor_tools) * p.resources))
 
 
 def fix_probability(params: Params, wf: Workforce, staff: np.ndarray) -> np.ndarray:
-    """Chance the employee solves a customer's problem on the spot: authority, skill, tools."""
-    autonomy, skill, tools = (
-        params.fix_floor_autonomy, params.fix_floor_skill, params.fix_floor_resources
-    )
-    return (
-        (autonomy + (1.0 - autonomy) * wf.autonomy[staff])
-        * (skill + (1.0 - skill) * wf.skill[staff])
-        * (tools + (1.0 - tools) * params.resources)
-    )
+    """:func:`fix_chance` of each of ``staff``."""
+    return fix_chance(params, wf.autonomy[staff], wf.skill[staff])
 
 
 def serve(
@@ -119,29 +143,52 @@ def serve(
     inducting: np.ndarray,
 ) -> Encounters:
     """This week's encounters; also records each unit's workload and CSAT, moves its norm."""
-    n_units = units.n
     visitors, demand = _visitors(params.record, draws["visit"], market.loyalty, market.status,
                                  units.customer_start, units.customer_count)
-    staff = np.flatnonzero(wf.filled & ~wf.absent)  # slots are ordered by unit; absent: away
-    staff_unit = wf.unit[staff]
-    capacity = np.bincount(
-        staff_unit, weights=capacity_each(params, wf, staff, inducting[staff]), minlength=n_units
-    )
-    units.workload[:] = np.divide(
-        demand, capacity, out=np.full(n_units, WORKLOAD_POINTS[0][-1]), where=capacity > 0
-    )
-    headcount = np.bincount(staff_unit, minlength=n_units)
-    # each employee's quality and chance to fix a problem, computed once, then used per visit
+    on_floor = _on_the_floor(params.record, wf.unit, wf.filled, wf.absent, inducting, wf.skill,
+                             wf.engagement, wf.mood, wf.autonomy, wf.aptitude,
+                             units.process_quality, demand, units.workload)
     enc, routine, visits, satisfaction = _encounters(
         params.record, visitors, market.unit, market.expectation, market.loyalty,
         draws["assign"], draws["problem"], draws["quality"],
-        staff, core_quality(params, wf, units, staff), fix_probability(params, wf, staff),
-        headcount, np.cumsum(headcount) - headcount,
-        pressure_factor(units.workload), units.service_norm,
+        *on_floor, pressure_factor(units.workload), units.service_norm,
     )
     _move_service_norm(params, units, *routine)
     np.divide(satisfaction, visits, out=units.csat, where=visits > 0)
     return Encounters(visitors, *enc)
+
+
+@jit
+def _on_the_floor(params, unit, filled, absent, inducting, skill, engagement, mood, autonomy,
+                  aptitude, process_quality, demand, workload):
+    """The staff at work this week, in slot order (so grouped by unit), and their units' load.
+
+    Each one's quality and chance to fix a problem are computed once here, then used per visit.
+    Sets each unit's workload (visits over capacity; the top of the lookup with no capacity) and
+    returns the staff, their quality and fix chance, and each unit's headcount and first row.
+    """
+    n_units = len(workload)
+    staff = np.empty(len(unit), np.int64)
+    quality, fix = np.empty(len(unit)), np.empty(len(unit))
+    headcount, capacity = np.zeros(n_units, np.int64), np.zeros(n_units)
+    n = 0
+    for i in range(len(unit)):
+        if filled[i] and not absent[i]:
+            u = unit[i]
+            staff[n] = i
+            quality[n] = quality_of(params, skill[i], engagement[i], mood[i],
+                                    process_quality[u], aptitude[i])
+            fix[n] = fix_chance(params, autonomy[i], skill[i])
+            capacity[u] += capacity_of(params, skill[i], inducting[i])
+            headcount[u] += 1
+            n += 1
+    first = np.empty(n_units, np.int64)
+    rows = 0
+    for u in range(n_units):
+        first[u] = rows
+        rows += headcount[u]
+        workload[u] = demand[u] / capacity[u] if capacity[u] > 0 else WORKLOAD_POINTS[0][-1]
+    return staff[:n], quality[:n], fix[:n], headcount, first
 
 
 @jit
