@@ -41,6 +41,11 @@ def log1p(x: np.ndarray) -> np.ndarray:
     return special.log1p(x)
 
 
+def normal_quantile(p: np.ndarray | float) -> np.ndarray:
+    """The standard normal's quantile at ``p`` (0 < p < 1)."""
+    return special.ndtri(p)
+
+
 def power(base: np.ndarray | float, exponent: np.ndarray | float) -> np.ndarray:
     """base**exponent for base >= 0."""
     return special.powm1(base, exponent) + 1.0
@@ -49,6 +54,7 @@ def power(base: np.ndarray | float, exponent: np.ndarray | float) -> np.ndarray:
 # --- the same functions in kernels: on a number, or on each element of a 1-D array ------------
 _expm1, _expit = scipy_scalar("expm1", 1), scipy_scalar("expit", 1)
 _log1p, _powm1 = scipy_scalar("log1p", 1), scipy_scalar("powm1", 2)
+_ndtri = scipy_scalar("ndtri", 1)
 
 
 def _in_kernels(fn: Callable, on_number: Callable) -> None:
@@ -73,4 +79,5 @@ def _in_kernels(fn: Callable, on_number: Callable) -> None:
 _in_kernels(exp, lambda x: _expm1(x, 0) + 1.0)
 _in_kernels(logistic, lambda z: _expit(z, 0))
 _in_kernels(log1p, lambda x: _log1p(x, 0))
+_in_kernels(normal_quantile, lambda p: _ndtri(p, 0))
 _in_kernels(power, lambda base, exponent: _powm1(base, exponent, 0) + 1.0)

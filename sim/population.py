@@ -113,7 +113,7 @@ def build_workforce(units: Units, params: Params, streams: Streams) -> Workforce
         rng.exponential(STARTING_STAFF["tenure_mean_weeks"], n), STARTING_STAFF["tenure_max_weeks"]
     ).astype(np.int64)
     fit = hire_fit(params, u_fit)
-    skill0 = starting_skill(fit, u_skill, params.hiring_selectivity)
+    skill0 = starting_skill(params, fit, u_skill)
     experience = 1.0 - exp(-tenure / STARTING_STAFF["experience_weeks"])
     guess = STAFF_FIRST_GUESS
     wf = Workforce(
@@ -202,7 +202,7 @@ def _select_stayers(params: Params, units: Units, wf: Workforce, streams: Stream
     u_fit, u_skill = rng.random((2, k, n))
     disposition = rng.normal(0.0, params.disposition_sd, (k, n))
     u_pick = rng.random(n)
-    fit = hire_fit(params, u_fit)
+    fit = hire_fit(params, u_fit.ravel()).reshape(u_fit.shape)
     lead = leadership.behaviour(params, units)
     team = _team_size(units, wf)
     stay = np.empty((k, n))
@@ -216,7 +216,7 @@ def _select_stayers(params: Params, units: Units, wf: Workforce, streams: Stream
     cols = np.arange(n)
     wf.fit[:] = fit[pick, cols]
     wf.disposition[:] = disposition[pick, cols]
-    skill0 = starting_skill(wf.fit, u_skill[pick, cols], params.hiring_selectivity)
+    skill0 = starting_skill(params, wf.fit, u_skill[pick, cols])
     wf.skill[:] = _experienced(skill0, experience)
 
 

@@ -10,21 +10,41 @@ Positions above the budget (after a staffing cut) are not refilled: headcount fa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from scipy.special import ndtri
 
-from sim.compiled import jit
-from sim.elementary import log1p, power
+from sim.compiled import formula, jit
+from sim.elementary import log1p, normal_quantile, power
 from sim.params import Params
 from sim.state import Units, Workforce
 from sim.workforce import quit_chance
 
-NEW_HIRE = {"trust": 0.55, "burnout": 0.05, "mood": 0.7, "feedback": 0.75}
+
+class NewHire(NamedTuple):
+    """A new hire's starting states (the others come from fit, draws and the honeymoon)."""
+
+    trust: float
+    burnout: float
+    mood: float
+    feedback: float
+
+
+class StartingSkillFrom(NamedTuple):
+    """Skill a new hire brings: a base plus weights on selectivity, fit and chance."""
+
+    base: float
+    selectivity: float
+    fit: float
+    chance: float
+
+
+NEW_HIRE = NewHire(trust=0.55, burnout=0.05, mood=0.7, feedback=0.75)
 HONEYMOON_ENGAGEMENT = (0.5, 0.25)  # new hires' engagement: base + weight x fit
 NEW_HIRE_ALIGNMENT = 0.5  # new hires' alignment per unit of fit: they have yet to learn the why
-# Skill a new hire brings: a base plus weights on selectivity, fit and chance (at most 0.55).
-STARTING_SKILL_FROM = {"base": 0.15, "selectivity": 0.15, "fit": 0.15, "chance": 0.1}
+STARTING_SKILL_FROM = StartingSkillFrom(base=0.15, selectivity=0.15, fit=0.15, chance=0.1)
+# Uniform draws turned into normal ones are kept this far inside (0, 1).
+OPEN_UNIT_INTERVAL = 1e-12
 
 
 @dataclass
@@ -40,20 +60,21 @@ def staff_plan(params: Params, units: Units) -> np.ndarray:
     return np.maximum(np.round(units.planned_staff * params.staffing_ratio), 1).astype(np.int64)
 
 
-def hire_fit(params: Params, u: np.ndarray) -> np.ndarray:
+@formula
+def hire_fit(params: np.ndarray, u: np.ndarray | float) -> np.ndarray | float:
     """Person-job fit of hires: selective hiring shifts fit up (mean k/(k+1), k = 1 + gain x s)."""
-    return 1.0 - power(1.0 - u, 1.0 + params.selectivity_fit_gain * params.hiring_selectivity)
+    p = params[0]
+    return 1.0 - power(1.0 - u, 1.0 + p.selectivity_fit_gain * p.hiring_selectivity)
 
 
-def starting_skill(fit: np.ndarray, u: np.ndarray, selectivity: float) -> np.ndarray:
+@formula
+def starting_skill(params: np.ndarray, fit: np.ndarray | float,
+                   u: np.ndarray | float) -> np.ndarray | float:
     """Skill a new hire brings: better fit and more selective hiring bring more."""
-    weight = STARTING_SKILL_FROM
-    return np.clip(
-        weight["base"] + weight["selectivity"] * selectivity + weight["fit"] * fit
-        + weight["chance"] * u,
-        0.0,
-        1.0,
-    )
+    w = STARTING_SKILL_FROM
+    return np.minimum(np.maximum(
+        w.base + w.selectivity * params[0].hiring_selectivity + w.fit * fit + w.chance * u,
+        0.0), 1.0)
 
 
 def budgeted(params: Params, units: Units, wf: Workforce) -> np.ndarray:
@@ -67,13 +88,12 @@ def quit_and_hire(
     """One week of quits, arrivals of pending hires and newly opened vacancies."""
     quits = _quit(params.record, draws["quit"], wf.filled, wf.engagement, wf.burnout, wf.trust,
                   wf.tenure)
-    in_budget = budgeted(params, units, wf)
-    wf.ti_hire[~in_budget] = -1
-    hires = np.flatnonzero((wf.ti_hire >= 0) & (wf.ti_hire <= step) & ~wf.filled)
-    if len(hires):
-        _start_new_hires(params, wf, draws, hires)
-    _open_vacancies(params.record, draws["hiring_lag"], in_budget, wf.filled, wf.ti_hire,
-                    wf.tenure, step)
+    hires = _hire(params.record, step, staff_plan(params, units), wf.unit, wf.rank,
+                  draws["hire_fit"], draws["hire_skill"], draws["hire_disposition"],
+                  draws["hire_aptitude"], draws["hiring_lag"],
+                  wf.filled, wf.ti_hire, wf.tenure, wf.absence_rate, wf.fit, wf.skill,
+                  wf.disposition, wf.aptitude, wf.engagement, wf.alignment, wf.trust,
+                  wf.burnout, wf.mood, wf.feedback)
     return StaffFlows(quits=quits, hires=hires)
 
 
@@ -91,35 +111,40 @@ def _quit(params, u_quit, filled, engagement, burnout, trust, tenure):
 
 
 @jit
-def _open_vacancies(params, u_lag, in_budget, filled, ti_hire, tenure, step):
-    """Budgeted vacancies start hiring (a hire arrives after a random lag); staff age a week.
+def _hire(params, step, plan, unit, rank, u_fit, u_skill, u_disposition, u_aptitude, u_lag,
+          filled, ti_hire, tenure, absence_rate, fit, skill, disposition, aptitude,
+          engagement, alignment, trust, burnout, mood, feedback):
+    """Pending hires arrive, budgeted vacancies start hiring, staff age a week.
 
-    The lag is exponential, longer when hiring is selective, at least a week.
+    A position outside its unit's budget stops hiring. A hire arrives at a vacancy whose date
+    has come, with the fit and skill hiring selectivity buys and a fresh start. A budgeted
+    vacancy not yet hiring starts now: the hire arrives after an exponential lag, longer when
+    hiring is selective, at least a week. Returns the positions hired into, in order.
     """
     p = params[0]
     mean_lag = p.hiring_lag_weeks * (1.0 + p.selectivity_lag * p.hiring_selectivity)
+    low, high = OPEN_UNIT_INTERVAL, 1.0 - OPEN_UNIT_INTERVAL
+    hires = np.empty(len(filled), np.int64)
+    n = 0
     for i in range(len(filled)):
-        if in_budget[i] and not filled[i] and ti_hire[i] < 0:
+        in_budget = rank[i] < plan[unit[i]]
+        if not in_budget:
+            ti_hire[i] = -1
+        if ti_hire[i] >= 0 and ti_hire[i] <= step and not filled[i]:
+            hires[n] = i
+            n += 1
+            filled[i], ti_hire[i], tenure[i], absence_rate[i] = True, -1, 0, 0.0
+            fit[i] = hire_fit(params, u_fit[i])
+            skill[i] = starting_skill(params, fit[i], u_skill[i])
+            disposition[i] = p.disposition_sd * normal_quantile(
+                min(max(u_disposition[i], low), high))
+            aptitude[i] = p.aptitude_sd * normal_quantile(min(max(u_aptitude[i], low), high))
+            engagement[i] = HONEYMOON_ENGAGEMENT[0] + HONEYMOON_ENGAGEMENT[1] * fit[i]
+            alignment[i] = NEW_HIRE_ALIGNMENT * fit[i]
+            trust[i], burnout[i] = NEW_HIRE.trust, NEW_HIRE.burnout
+            mood[i], feedback[i] = NEW_HIRE.mood, NEW_HIRE.feedback
+        if in_budget and not filled[i] and ti_hire[i] < 0:
             ti_hire[i] = step + 1 + np.int64(np.floor(-log1p(-u_lag[i]) * mean_lag))
         if filled[i]:
             tenure[i] += 1
-
-
-def _start_new_hires(
-    params: Params, wf: Workforce, draws: dict[str, np.ndarray], slots: np.ndarray
-) -> None:
-    fit = hire_fit(params, draws["hire_fit"][slots])
-    u_disposition = np.clip(draws["hire_disposition"][slots], 1e-12, 1 - 1e-12)
-    wf.filled[slots] = True
-    wf.ti_hire[slots] = -1
-    wf.tenure[slots] = 0
-    wf.absence_rate[slots] = 0.0
-    wf.fit[slots] = fit
-    wf.skill[slots] = starting_skill(fit, draws["hire_skill"][slots], params.hiring_selectivity)
-    wf.disposition[slots] = params.disposition_sd * ndtri(u_disposition)
-    u_aptitude = np.clip(draws["hire_aptitude"][slots], 1e-12, 1 - 1e-12)
-    wf.aptitude[slots] = params.aptitude_sd * ndtri(u_aptitude)
-    wf.engagement[slots] = HONEYMOON_ENGAGEMENT[0] + HONEYMOON_ENGAGEMENT[1] * fit
-    wf.alignment[slots] = NEW_HIRE_ALIGNMENT * fit
-    for key, value in NEW_HIRE.items():
-        getattr(wf, key)[slots] = value
+    return hires[:n]

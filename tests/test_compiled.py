@@ -10,18 +10,19 @@ from hypothesis import strategies as st
 
 from sim import encounters
 from sim.compiled import jit
-from sim.elementary import exp, log1p, logistic, power
+from sim.elementary import exp, log1p, logistic, normal_quantile, power
 from sim.params import SPECS, Params
 
 
 @jit
 def _elementary_in_kernel(x, base):
-    out = np.empty((4, len(x)))
+    out = np.empty((5, len(x)))
     for i in range(len(x)):
         out[0, i] = exp(x[i])
         out[1, i] = logistic(x[i])
         out[2, i] = log1p(base[i])
         out[3, i] = power(base[i], x[i])
+        out[4, i] = normal_quantile(base[i] / 3.0)
     return out
 
 
@@ -35,7 +36,7 @@ def _values() -> tuple[np.ndarray, np.ndarray]:
 def test_elementary_functions_in_kernels_give_scipys_bits():
     x, base = _values()
     got = _elementary_in_kernel(x, base)
-    want = [exp(x), logistic(x), log1p(base), power(base, x)]
+    want = [exp(x), logistic(x), log1p(base), power(base, x), normal_quantile(base / 3.0)]
     for row, expected in zip(got, want, strict=True):
         np.testing.assert_array_equal(row, expected)  # exact, not approximately
 

@@ -122,13 +122,15 @@ def test_noisy_lever_moves_outcome(lever, low, high, outcome, measured):
 def test_hiring_selectivity_raises_fit_and_starting_skill(monkeypatch):
     """Every hire made during the run is recorded at the moment of hiring."""
     hired: list[tuple[float, float]] = []
-    start = turnover._start_new_hires
+    quit_and_hire = turnover.quit_and_hire
 
-    def record(params, wf, draws, slots):
-        start(params, wf, draws, slots)
-        hired.extend(zip(wf.fit[slots].tolist(), wf.skill[slots].tolist(), strict=True))
+    def record(params, units, wf, draws, step):
+        flows = quit_and_hire(params, units, wf, draws, step)
+        hired.extend(zip(wf.fit[flows.hires].tolist(), wf.skill[flows.hires].tolist(),
+                         strict=True))
+        return flows
 
-    monkeypatch.setattr(turnover, "_start_new_hires", record)
+    monkeypatch.setattr(turnover, "quit_and_hire", record)
     fits, skills = [], []
     for selectivity in (0.0, 1.0):
         model = ServiceModel(rng=5, hiring_selectivity=selectivity, quit_base=0.05, **SMALL)
