@@ -17,7 +17,7 @@ bit-identical to its run alone, whatever its companions, because
 * members share their parameters (the same scenario and timeline; only seeds differ), so every
   scalar in a formula is the one each would use alone;
 * the week's measurement is made once for the batch as sums per unit (the unit table and
-  :func:`sim.metrics.unit_sums`); a member's KPIs add its own units' sums in the order its run
+  :func:`sim.metrics.per_unit`); a member's KPIs add its own units' sums in the order its run
   alone adds them. The week's headcounts and the surveys are each member's own, computed on
   views of its slices by the model's own code (:meth:`ServiceModel.step`).
 
@@ -299,9 +299,7 @@ class Batch:
         """
         b = self._index[id(member)]
         if not self._tables:
-            vacant = metrics.vacancies(member.params, self.organisation)
-            sums = metrics.unit_sums(self.organisation, self._week, vacant)
-            table = metrics.unit_table(self.organisation, sums)
+            sums, table = metrics.per_unit(member.params, self.organisation, self._week)
             self._tables = [table[e.units] for e in self.extents]
             self._totals = metrics.totals(sums, [e.units.start for e in self.extents])
         return metrics.kpis(self._totals[b], week, member.cum_profit), self._tables[b]

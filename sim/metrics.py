@@ -18,7 +18,7 @@ import numpy as np
 from sim.compiled import jit
 from sim.params import Params
 from sim.state import ACTIVE, PROSPECT
-from sim.turnover import budgeted
+from sim.turnover import staff_plan
 
 if TYPE_CHECKING:
     from sim.week import Organisation, Week
@@ -126,53 +126,67 @@ def measure(
     params: Params, org: Organisation, week: Week, cum_profit: float
 ) -> tuple[dict[str, float], np.ndarray]:
     """The week's KPIs (dict) and unit table (n_units x len(UNIT_COLUMNS))."""
-    sums = unit_sums(org, week, vacancies(params, org))
-    return kpis(totals(sums, [0])[0], week, cum_profit), unit_table(org, sums)
+    sums, table = per_unit(params, org, week)
+    return kpis(totals(sums, [0])[0], week, cum_profit), table
 
 
-def vacancies(params: Params, org: Organisation) -> np.ndarray:
-    """Positions inside the budget without an employee."""
-    return budgeted(params, org.units, org.workforce) & ~org.workforce.filled
+# Staff states summed per unit, in UNIT_SUMS order (absence is counted apart).
+SUMMED_STATES = tuple(state for state in STAFF_MEANS.values() if state != "absent")
+MARKET_FLOWS = ("churned", "churned_after_bad", "acquired", "referred")
 
 
-def unit_sums(org: Organisation, week: Week, vacant: np.ndarray) -> np.ndarray:
-    """Counts and sums of the week per business unit (n_units x len(UNIT_SUMS)).
+def per_unit(params: Params, org: Organisation, week: Week) -> tuple[np.ndarray, np.ndarray]:
+    """The week's counts and sums per business unit, and the unit table, in one pass.
 
-    Each is added slot by slot over its unit's own slots only, so a unit's row is the same
-    whether its organisation is measured alone or in a batch (:mod:`sim.batch`).
+    Sums: n_units x len(UNIT_SUMS); table: n_units x len(UNIT_COLUMNS). Each sum is added slot by
+    slot over its unit's own slots only, so a unit's row is the same whether its organisation
+    is measured alone or in a batch (:mod:`sim.batch`).
     """
-    units, wf, market, enc, flows = (org.units, org.workforce, org.market, week.encounters,
-                                     week.customers)
-    out = np.zeros((len(UNIT_SUMS), units.n))  # a row per sum (filled in UNIT_SUMS order), then .T
-    states = tuple(getattr(wf, state) for state in STAFF_MEANS.values() if state != "absent")
-    rows = _add_staff(out, wf.unit, wf.filled, states, wf.absent, vacant)
-    rows = _add_market(out, rows, units.customer_start, units.customer_count, market.status,
-                       market.loyalty, market.satisfaction)
-    rows = _add_visits(out, rows, market.unit, enc.customer, enc.quality, enc.satisfaction,
-                       enc.very_bad)
-    for unit_of, slots in ((wf.unit, week.staff.quits), (wf.unit, week.staff.hires),
-                           *((market.unit, getattr(flows, flow)) for flow in
-                             ("churned", "churned_after_bad", "acquired", "referred"))):
-        _count(out[rows], unit_of, slots)
-        rows += 1
-    ledger = week.ledger
-    for values in (
-        ledger.revenue, ledger.costs, ledger.profit,
-        *(getattr(ledger, line) for line in COST_KPIS),
-        units.manager_engagement,
-        units.process_quality,
-        units.workload * units.customer_count,
-        units.customer_count,
-        1.0,
-    ):
-        out[rows] = values
-        rows += 1
-    return out.T
+    units, wf, market, enc, ledger = (org.units, org.workforce, org.market, week.encounters,
+                                      week.ledger)
+    return _per_unit(
+        staff_plan(params, units), wf.unit, wf.rank, wf.filled, wf.absent,
+        tuple(getattr(wf, state) for state in SUMMED_STATES),
+        units.customer_start, units.customer_count, market.status, market.loyalty,
+        market.satisfaction, market.unit, enc.customer, enc.quality, enc.satisfaction,
+        enc.very_bad, (week.staff.quits, week.staff.hires),
+        tuple(getattr(week.customers, flow) for flow in MARKET_FLOWS),
+        tuple(getattr(ledger, line) for line in MONEY),
+        units.manager_engagement, units.process_quality, units.workload, units.csat)
 
 
 @jit
-def _add_staff(out, unit, filled, states, absent, vacant):
+def _per_unit(plan, unit, rank, filled, absent, states, first_slot, slot_count, status, loyalty,
+              satisfaction, unit_of_slot, visitors, visit_quality, visit_satisfaction, very_bad,
+              staff_flows, market_flows, money, manager_engagement, process_quality, workload,
+              csat):
+    """Every sum of UNIT_SUMS per unit, in its order, then the unit table from them."""
+    out = np.zeros((len(UNIT_SUMS), len(first_slot)))  # a row per sum, then transposed
+    rows = _add_staff(out, unit, filled, states, absent, rank, plan)
+    rows = _add_market(out, rows, first_slot, slot_count, status, loyalty, satisfaction)
+    rows = _add_visits(out, rows, unit_of_slot, visitors, visit_quality, visit_satisfaction,
+                       very_bad)
+    for slots in staff_flows:
+        _count(out[rows], unit, slots)
+        rows += 1
+    for slots in market_flows:
+        _count(out[rows], unit_of_slot, slots)
+        rows += 1
+    for values in money:
+        out[rows] = values
+        rows += 1
+    out[rows], out[rows + 1] = manager_engagement, process_quality
+    out[rows + 2] = workload * slot_count
+    out[rows + 3], out[rows + 4] = slot_count, 1.0
+    sums = out.T
+    return sums, _unit_rows(sums, csat, workload, manager_engagement)
+
+
+@jit
+def _add_staff(out, unit, filled, states, absent, rank, plan):
     """Employees in post, their summed states, absences and engagement groups; vacancies.
+
+    A position is vacant when it is inside its unit's budget (``rank < plan``) and unfilled.
 
     Rows in UNIT_SUMS order: employees, each of ``states`` (engagement first), absent, the
     three engagement groups, vacancies. Returns the next row.
@@ -189,7 +203,7 @@ def _add_staff(out, unit, filled, states, absent, vacant):
             out[groups, u] += engagement >= ENGAGED_AT
             out[groups + 1, u] += engagement < DISENGAGED_BELOW
             out[groups + 2, u] += (engagement >= DISENGAGED_BELOW) & (engagement < ENGAGED_AT)
-        out[groups + 3, u] += vacant[i]
+        out[groups + 3, u] += (rank[i] < plan[u]) & (not filled[i])
     return groups + 4
 
 
@@ -289,33 +303,31 @@ def kpis(summed: np.ndarray, week: Week, cum_profit: float) -> dict[str, float]:
     }
 
 
-def unit_table(org: Organisation, sums: np.ndarray) -> np.ndarray:
-    """One row per business unit, the columns of UNIT_COLUMNS (``sums``: :func:`unit_sums`)."""
-    units = org.units
-    col = {name: sums[:, i] for i, name in enumerate(UNIT_SUMS)}
-    return _unit_rows(*(col[name] for name in (
-        "employees", "engagement", "trust", "burnout", "visit_quality", "visits", "customers",
-        "churned", "quits", "revenue", "costs", "profit", "vacancies", "customer_loyalty")),
-        units.csat, units.workload, units.manager_engagement)
+# Where the sums the unit table reads sit in a unit's row of sums (UNIT_SUMS order).
+(_STAFF, _ENGAGEMENT, _TRUST, _BURNOUT, _QUALITY, _VISITS, _CUSTOMERS, _CHURNED, _QUITS,
+ _REVENUE, _COSTS, _PROFIT, _VACANCIES, _LOYALTY) = (UNIT_SUMS.index(name) for name in (
+    "employees", "engagement", "trust", "burnout", "visit_quality", "visits", "customers",
+    "churned", "quits", "revenue", "costs", "profit", "vacancies", "customer_loyalty"))
 
 
 @jit
-def _unit_rows(staff, engagement, trust, burnout, quality, visits, customers, churned, quits,
-               revenue, costs, profit, vacancies, loyalty, csat, workload, manager_engagement):
+def _unit_rows(sums, csat, workload, manager_engagement):
     """The unit table, unit by unit: means per employee, visit or customer; weekly rates."""
-    out = np.empty((len(staff), len(UNIT_COLUMNS)))
-    for u in range(len(staff)):
-        row, has_staff = out[u], staff[u] > 0
-        row[0] = engagement[u] / staff[u] if has_staff else 0.0
-        row[1] = trust[u] / staff[u] if has_staff else 0.0
-        row[2] = burnout[u] / staff[u] if has_staff else 0.0
-        row[3] = quality[u] / max(visits[u], 1.0)
+    out = np.empty((len(sums), len(UNIT_COLUMNS)))
+    for u in range(len(sums)):
+        row, s = out[u], sums[u]
+        staff, customers = s[_STAFF], s[_CUSTOMERS]
+        has_staff = staff > 0
+        row[0] = s[_ENGAGEMENT] / staff if has_staff else 0.0
+        row[1] = s[_TRUST] / staff if has_staff else 0.0
+        row[2] = s[_BURNOUT] / staff if has_staff else 0.0
+        row[3] = s[_QUALITY] / max(s[_VISITS], 1.0)
         row[4] = csat[u]
-        row[5] = customers[u]
-        row[6] = churned[u] / max(customers[u] + churned[u], 1.0)  # churn
-        row[7] = quits[u] / max(staff[u] + quits[u], 1.0)  # turnover
-        row[8], row[9], row[10] = revenue[u], costs[u], profit[u]
-        row[11], row[12], row[13] = staff[u], vacancies[u], workload[u]
+        row[5] = customers
+        row[6] = s[_CHURNED] / max(customers + s[_CHURNED], 1.0)  # churn
+        row[7] = s[_QUITS] / max(staff + s[_QUITS], 1.0)  # turnover
+        row[8], row[9], row[10] = s[_REVENUE], s[_COSTS], s[_PROFIT]
+        row[11], row[12], row[13] = staff, s[_VACANCIES], workload[u]
         row[14] = manager_engagement[u]
-        row[15] = loyalty[u] / customers[u] if customers[u] > 0 else 0.0
+        row[15] = s[_LOYALTY] / customers if customers > 0 else 0.0
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import ServiceModel, metrics
+from sim import ServiceModel, metrics, turnover
 from sim.state import ACTIVE, PROSPECT
 from sim.week import run_week
 
@@ -36,7 +36,7 @@ def test_each_kpi_is_its_definition(measured):
         "process_quality_mean": units.process_quality.mean(),
         "workload_mean": np.average(units.workload, weights=units.customer_count),
         "employees": on.sum(),
-        "vacancies": metrics.vacancies(params, org).sum(),
+        "vacancies": (turnover.budgeted(params, units, wf) & ~wf.filled).sum(),
         "quits": len(week.staff.quits),
         "hires": len(week.staff.hires),
         "employee_turnover_rate": len(week.staff.quits) / week.staff_before,

@@ -98,7 +98,11 @@ def rendered(value: object) -> str:
 
 
 def code_constants() -> dict[str, tuple[str, object]]:
-    """Upper-case numeric constants each mechanism module defines: name -> (module, value)."""
+    """Upper-case numeric constants each mechanism module defines: name -> (module, value).
+
+    Private names (a leading underscore) are the code's own bookkeeping, such as where a sum
+    sits in an array, not numbers of the model.
+    """
     import ast
     import importlib
 
@@ -111,7 +115,8 @@ def code_constants() -> dict[str, tuple[str, object]]:
                 [node.target] if isinstance(node, ast.AnnAssign) else [])
             for target in targets:
                 for leaf in (target.elts if isinstance(target, ast.Tuple) else [target]):
-                    if isinstance(leaf, ast.Name) and leaf.id.isupper():
+                    if (isinstance(leaf, ast.Name) and leaf.id.isupper()
+                            and not leaf.id.startswith("_")):
                         value = getattr(module, leaf.id)
                         if hasattr(value, "_asdict"):  # a named tuple is a table, as a dict
                             value = value._asdict()
