@@ -11,15 +11,26 @@ Voice climate turns engaged, trusting teams' ideas into better service processes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from sim.compiled import formula, jit
 from sim.params import Params
 from sim.state import TRAIT_LEVERS, Units
 
-# Manager's engagement target: a base plus weights that sum to 1 with it (1 with a fully engaged
-# team and fully satisfied customers).
-MANAGER_ENGAGEMENT_FROM = {"base": 0.15, "team": 0.45, "csat": 0.4}
+
+class ManagerEngagementFrom(NamedTuple):
+    """A manager's engagement target: a base plus weights that sum to 1 with it (1 with a fully
+    engaged team and fully satisfied customers).
+    """
+
+    base: float
+    team: float
+    csat: float
+
+
+MANAGER_ENGAGEMENT_FROM = ManagerEngagementFrom(base=0.15, team=0.45, csat=0.4)
 
 
 @dataclass
@@ -53,33 +64,54 @@ def behaviour(params: Params, units: Units) -> Leadership:
     )
 
 
-def manager_engagement_target(team_engagement: np.ndarray, csat: np.ndarray) -> np.ndarray:
+@jit
+def manager_engagement_target(team_engagement: np.ndarray | float,
+                              csat: np.ndarray | float) -> np.ndarray | float:
     """Engagement a manager settles at: their team's engagement and their customers' CSAT."""
-    weight = MANAGER_ENGAGEMENT_FROM
-    return np.clip(
-        weight["base"] + weight["team"] * team_engagement + weight["csat"] * csat, 0.0, 1.0
-    )
+    w = MANAGER_ENGAGEMENT_FROM
+    return np.minimum(np.maximum(w.base + w.team * team_engagement + w.csat * csat, 0.0), 1.0)
 
 
-def voiced_ideas(params: Params, team_trust: np.ndarray, team_engagement: np.ndarray
-                 ) -> np.ndarray:
+@formula
+def voiced_ideas(params: np.ndarray, team_trust: np.ndarray | float,
+                 team_engagement: np.ndarray | float) -> np.ndarray | float:
     """Improvement ideas a team voices: a climate for voice, trust and engagement (seed 004)."""
-    return params.voice_climate * team_trust * team_engagement
+    return params[0].voice_climate * team_trust * team_engagement
 
 
-def process_quality_at_rest(params: Params, ideas: np.ndarray) -> np.ndarray:
+@formula
+def process_quality_at_rest(params: np.ndarray, ideas: np.ndarray | float) -> np.ndarray | float:
     """Process quality where improvement from ideas balances decay (:func:`update_managers`)."""
-    return ideas / (ideas + params.process_decay_share)
+    return ideas / (ideas + params[0].process_decay_share)
 
 
-def update_managers(
-    params: Params, units: Units, team_engagement: np.ndarray, team_trust: np.ndarray
-) -> None:
-    """Managers' engagement follows their team and their customers; ideas improve service."""
-    target = manager_engagement_target(team_engagement, units.csat)
-    units.manager_engagement += (
-        target - units.manager_engagement
-    ) / params.manager_engagement_weeks
-    ideas = voiced_ideas(params, team_trust, team_engagement)
-    pq = units.process_quality
-    pq += params.improvement_rate * (ideas * (1.0 - pq) - params.process_decay_share * pq)
+def update_managers(params: Params, units: Units, unit: np.ndarray, filled: np.ndarray,
+                    engagement: np.ndarray, trust: np.ndarray) -> None:
+    """Managers' engagement follows their team and their customers; ideas improve service.
+
+    ``unit``, ``filled``, ``engagement`` and ``trust`` are the positions': a team is the
+    employees in post of a unit (none: engagement and trust count as 0).
+    """
+    _update_managers(params.record, unit, filled, engagement, trust, units.csat,
+                     units.manager_engagement, units.process_quality)
+
+
+@jit
+def _update_managers(params, unit, filled, engagement, trust, csat, manager_engagement,
+                     process_quality):
+    p = params[0]
+    n_units = len(csat)
+    team, engagement_total, trust_total = np.zeros(n_units), np.zeros(n_units), np.zeros(n_units)
+    for i in range(len(unit)):  # sums in slot order, as a per-unit mean adds them
+        present = 1.0 if filled[i] else 0.0
+        engagement_total[unit[i]] += engagement[i] * present
+        trust_total[unit[i]] += trust[i] * present
+        team[unit[i]] += present
+    for u in range(n_units):
+        team_engagement = engagement_total[u] / team[u] if team[u] > 0 else 0.0
+        team_trust = trust_total[u] / team[u] if team[u] > 0 else 0.0
+        target = manager_engagement_target(team_engagement, csat[u])
+        manager_engagement[u] += (target - manager_engagement[u]) / p.manager_engagement_weeks
+        ideas = voiced_ideas(params, team_trust, team_engagement)
+        pq = process_quality[u]
+        process_quality[u] += p.improvement_rate * (ideas * (1.0 - pq) - p.process_decay_share * pq)

@@ -112,15 +112,3 @@ class Encounters:
     satisfaction: np.ndarray  # post-encounter satisfaction, 0-1
     spend: np.ndarray  # money spent
     very_bad: np.ndarray  # quality below the very-bad threshold
-
-
-def unit_mean(
-    values: np.ndarray, unit: np.ndarray, n_units: int, where: np.ndarray, empty: float = 0.0
-) -> np.ndarray:
-    """Mean of ``values`` over the slots selected by ``where``, per unit (``empty`` if none)."""
-    w = where.astype(np.float64)
-    total = np.bincount(unit, weights=values * w, minlength=n_units)
-    count = np.bincount(unit, weights=w, minlength=n_units)
-    out = np.full(n_units, empty, dtype=np.float64)
-    np.divide(total, count, out=out, where=count > 0)
-    return out

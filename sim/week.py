@@ -36,7 +36,7 @@ from sim.finance import Ledger
 from sim.leadership import Leadership
 from sim.params import Params
 from sim.rng import Streams
-from sim.state import ACTIVE, Encounters, Market, Units, Workforce, unit_mean
+from sim.state import ACTIVE, Encounters, Market, Units, Workforce
 from sim.turnover import StaffFlows
 
 # The weekly random decisions, one row of uniforms per slot each (see sim.rng).
@@ -101,12 +101,7 @@ def run_week(
     customer_flows = customers.churn_and_grow(params, market, units, enc, heard, market_draws)
 
     workforce.update(params, wf, lead, units, org.team_size(), inducting, org.peers)
-    leadership.update_managers(
-        params,
-        units,
-        unit_mean(wf.engagement, wf.unit, units.n, wf.filled),
-        unit_mean(wf.trust, wf.unit, units.n, wf.filled),
-    )
+    leadership.update_managers(params, units, wf.unit, wf.filled, wf.engagement, wf.trust)
 
     staff_flows = turnover.quit_and_hire(params, units, wf, staff_draws, week)
     ledger = finance.book(params, units, wf, market, enc, inducting, staff_flows.hires)
