@@ -21,8 +21,9 @@ from sim.state import TRAIT_LEVERS, Units
 
 
 class ManagerEngagementFrom(NamedTuple):
-    """A manager's engagement target: a base plus weights that sum to 1 with it (1 with a fully
-    engaged team and fully satisfied customers).
+    """A manager's engagement target: a base plus weights that sum to 1 with it.
+
+    The target is 1 with a fully engaged team and fully satisfied customers.
     """
 
     base: float
