@@ -60,21 +60,29 @@ def book(
     hires: np.ndarray,
 ) -> Ledger:
     """The week's ledger of every unit."""
-    revenue, staff, new, hired = _tally(units.n, market.unit, enc.customer, enc.spend, wf.unit,
-                                        wf.filled, inducting, hires)
-    wage = params.wage_weekly * params.pay_level
-    return Ledger(
-        revenue=revenue,
-        goods=revenue * params.goods_cost_share,
-        wages=staff * wage + params.manager_wage_weekly,
-        training=(staff * params.training + new * params.induction_share) * wage
-        * params.training_cost_share,
-        resources=staff * params.resources * params.resource_cost,
-        recognition=staff * params.recognition * params.recognition_cost,
-        rewards=staff * params.rewards * params.bonus_max * wage * units.csat,
-        surveys=staff * params.surveys_acted_upon * params.survey_cost,
-        hiring=hired * params.hiring_cost * (1.0 + params.hiring_selectivity),
-        fixed=units.customer_count * params.fixed_cost_per_customer,
+    return Ledger(*_book(params.record, market.unit, enc.customer, enc.spend, wf.unit,
+                         wf.filled, inducting, hires, units.csat, units.customer_count))
+
+
+@jit
+def _book(params, unit_of_slot, visitors, spend, unit_of_position, filled, inducting, hires,
+          csat, customer_count):
+    """Revenue and every cost line per unit, in the order of :class:`Ledger`'s fields."""
+    p = params[0]
+    revenue, staff, new, hired = _tally(len(csat), unit_of_slot, visitors, spend,
+                                        unit_of_position, filled, inducting, hires)
+    wage = p.wage_weekly * p.pay_level
+    return (
+        revenue,
+        revenue * p.goods_cost_share,
+        staff * wage + p.manager_wage_weekly,
+        (staff * p.training + new * p.induction_share) * wage * p.training_cost_share,
+        staff * p.resources * p.resource_cost,
+        staff * p.recognition * p.recognition_cost,
+        staff * p.rewards * p.bonus_max * wage * csat,
+        staff * p.surveys_acted_upon * p.survey_cost,
+        hired * p.hiring_cost * (1.0 + p.hiring_selectivity),
+        customer_count * p.fixed_cost_per_customer,
     )
 
 
