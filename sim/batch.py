@@ -72,10 +72,9 @@ class BatchStreams:
         sizes = self.sizes[name]
         if sum(sizes) != n:
             raise ValueError(f"{name}: the batch has {sum(sizes)} slots, asked for {n}")
-        block = np.concatenate(
-            [s.block(name, step, decisions, k) for s, k in zip(self.members, sizes, strict=True)],
-            axis=1,
-        )
+        block = np.empty((len(decisions), n))
+        for member, where in zip(self.members, _slices(sizes), strict=True):
+            member.fill(name, step, [row[where] for row in block])
         return dict(zip(decisions, block, strict=True))
 
 

@@ -116,6 +116,12 @@ class Streams:
         """The block of ``(len(decisions), n)`` float64 uniforms of ``name`` at ``step``."""
         return self.generator(name, step).random((len(decisions), n))
 
+    def fill(self, name: str, step: int, rows: list[np.ndarray]) -> None:
+        """Fill ``rows`` (contiguous, one per decision) with the rows of :meth:`block`."""
+        generator = self.generator(name, step)
+        for row in rows:  # a block is drawn row after row: the same numbers, in place
+            generator.random(out=row)
+
     def uniforms(
         self, name: str, step: int, decisions: tuple[str, ...], n: int
     ) -> dict[str, np.ndarray]:

@@ -31,3 +31,12 @@ def test_edge_seeds_give_numpys_state() -> None:
                              (2**64 - 1, "survey.staff", 1), (2**96 + 3, "x", 0)]:
         assert (Streams(seed).generator(name, step).bit_generator.state
                 == numpys_generator(seed, name, step).bit_generator.state)
+
+
+def test_filling_rows_in_place_gives_the_block() -> None:
+    streams = Streams(11)
+    block = streams.block("market", 3, ("a", "b", "c"), 7)
+    wide = np.zeros((3, 12))
+    streams.fill("market", 3, [row[2:9] for row in wide])
+    assert np.array_equal(wide[:, 2:9], block)
+    assert not wide[:, :2].any() and not wide[:, 9:].any()
