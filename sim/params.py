@@ -580,9 +580,17 @@ class Params:
             object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
 
     def replace(self, **changes: Any) -> Params:
-        """Return a copy with ``changes`` applied (unknown names and bad values refused)."""
+        """Return a copy with ``changes`` applied (unknown names and bad values refused).
+
+        Only the changed values are checked: the others passed their checks already (a run
+        replaces its parameters at every change of its timeline, a sweep once per run).
+        """
         check_names(changes)
-        return dataclasses.replace(self, **changes)
+        copy = object.__new__(Params)
+        for name in SPECS:
+            value = changes[name] if name in changes else getattr(self, name)
+            object.__setattr__(copy, name, SPECS[name].check(value) if name in changes else value)
+        return copy
 
     def to_dict(self) -> dict[str, float | int]:
         """All parameters as a plain dict (for YAML and tables)."""

@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -399,7 +400,13 @@ def load_scenario(
         if path.suffix in (".yaml", ".yml"):
             raise ScenarioError(f"scenario file {str(path)!r} does not exist")
         path = preset_path(str(name_or_path))
-    return parse_scenario(read_yaml(path), source=path.name, _seen=_seen)
+    return _scenario_of(read_text(path), path.name, _seen)
+
+
+@lru_cache(maxsize=256)
+def _scenario_of(text: str, source: str, seen: tuple[str, ...]) -> ServiceScenario:
+    """The scenario a file's text describes (the same text is parsed once per process)."""
+    return parse_scenario(parse_yaml(text, source), source=source, _seen=seen)
 
 
 def read_input(path: Path, kind: str, error: type[ParameterError]) -> Any:
@@ -436,14 +443,25 @@ def parse_input[T](parse: Callable[[Any, str, Path], T], data: Any, source: str,
 
 def read_yaml(path: Path, error: type[ParameterError] = ScenarioError) -> Any:
     """Parse a YAML file, or raise ``error`` with one line naming the file (and the line)."""
+    return parse_yaml(read_text(path, error), path.name, error)
+
+
+def read_text(path: Path, error: type[ParameterError] = ScenarioError) -> str:
+    """A text file's content, or ``error`` with one line naming the file."""
     try:
-        return yaml.safe_load(path.read_text())
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise error(f"{path.name}: cannot read file ({err.__class__.__name__})") from None
+
+
+def parse_yaml(text: str, source: str, error: type[ParameterError] = ScenarioError) -> Any:
+    """The data of YAML ``text`` read from ``source``, or ``error`` with one line naming it."""
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise error(f"{path.name}: malformed YAML{where}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise error(f"{path.name}: cannot read file ({err.__class__.__name__})") from None
+        raise error(f"{source}: malformed YAML{where}") from None
     except (ValueError, RecursionError) as err:  # a number of over 4300 digits, deep nesting
         why = "nested too deeply" if isinstance(err, RecursionError) else "a number too long"
-        raise error(f"{path.name}: malformed YAML ({why})") from None
+        raise error(f"{source}: malformed YAML ({why})") from None
