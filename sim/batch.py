@@ -43,7 +43,7 @@ from sim.finance import Ledger
 from sim.leadership import Leadership
 from sim.model import ServiceModel
 from sim.params import Params
-from sim.rng import Streams
+from sim.rng import Streams, WeeklyDraws
 from sim.state import Encounters, Market, Units, Workforce
 from sim.turnover import StaffFlows
 from sim.week import Organisation, Week, run_week
@@ -53,7 +53,7 @@ from sim.week import Organisation, Week, run_week
 BATCH_SLOTS = 100_000
 
 
-class BatchStreams:
+class BatchStreams(WeeklyDraws):
     """The members' own random streams, each drawn with the member's own size, end to end.
 
     Stands in for :class:`sim.rng.Streams` in :func:`sim.week.run_week`: a member's row of
@@ -65,17 +65,15 @@ class BatchStreams:
         self.members = list(members)
         self.sizes = {name: list(counts) for name, counts in sizes.items()}
 
-    def uniforms(
-        self, name: str, step: int, decisions: tuple[str, ...], n: int
-    ) -> dict[str, np.ndarray]:
-        """One row of ``n`` uniforms per decision: the members' rows laid end to end."""
+    def _block(self, name: str, step: int, decisions: tuple[str, ...], n: int) -> np.ndarray:
+        """The members' blocks laid end to end (each row: the members' rows in batch order)."""
         sizes = self.sizes[name]
         if sum(sizes) != n:
             raise ValueError(f"{name}: the batch has {sum(sizes)} slots, asked for {n}")
         block = np.empty((len(decisions), n))
         for member, where in zip(self.members, _slices(sizes), strict=True):
             member.fill(name, step, [row[where] for row in block])
-        return dict(zip(decisions, block, strict=True))
+        return block
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,24 @@ def test_filling_rows_in_place_gives_the_block() -> None:
     streams.fill("market", 3, [row[2:9] for row in wide])
     assert np.array_equal(wide[:, 2:9], block)
     assert not wide[:, :2].any() and not wide[:, 9:].any()
+
+
+
+def test_drawing_ahead_gives_the_numbers_drawn_on_demand(monkeypatch) -> None:
+    """Weeks whose blocks were drawn ahead get the blocks drawn when needed, whatever the order."""
+    from sim import rng
+    from sim.batch import BatchStreams
+
+    def weeks(ahead_from: int) -> list[np.ndarray]:
+        monkeypatch.setattr(rng, "DRAW_AHEAD_FROM", ahead_from)
+        alone, batch = Streams(5), BatchStreams([Streams(6), Streams(7)], {"m": [30, 20]})
+        got = []
+        for step in (0, 1, 2, 5, 6, 6, 3):  # in turn, a jump, a repeat, back
+            got.append(np.array(list(alone.uniforms("m", step, ("a", "b"), 40).values())))
+            got.append(np.array(list(batch.uniforms("m", step, ("a", "b"), 50).values())))
+            got.append(np.array(list(alone.uniforms("s", step, ("c",), 9).values())))
+        return got
+
+    ahead, on_demand = weeks(0), weeks(10**12)
+    assert all(np.array_equal(a, b) for a, b in zip(ahead, on_demand, strict=True))
+    assert np.array_equal(on_demand[0], Streams(5).block("m", 0, ("a", "b"), 40))
