@@ -24,6 +24,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -35,6 +36,9 @@ from numba.extending import get_cython_function_address, overload
 from sim.cache import code_fingerprint
 
 KEPT_VERSIONS = 3  # compiled kernels of the latest versions of the code kept on disk
+# A kernel over at least this many elements runs in two threads (in_halves); below it, handing
+# half to a second thread costs more than it saves.
+HALVES_FROM = 200_000
 
 
 def _kernel_folder() -> Path:
@@ -87,6 +91,35 @@ def formula(fn: Callable) -> Callable:
     from_numpy.__name__, from_numpy.__qualname__ = fn.__name__, fn.__qualname__
     from_numpy.__doc__, from_numpy.__module__ = fn.__doc__, fn.__module__
     return from_numpy
+
+_second: ThreadPoolExecutor | None = None
+
+
+def _forget_second() -> None:
+    global _second
+    _second = None
+
+
+os.register_at_fork(after_in_child=_forget_second)  # a forked child has no second thread
+
+
+def in_halves(kernel: Callable, n: int, *args) -> list:
+    """``kernel(start, stop, *args)`` over ``[0, n)``: the results of its parts, in order.
+
+    For a kernel whose elements are independent (each writes only its own): at
+    ``HALVES_FROM`` elements or more, the second half runs in a second thread while this one
+    runs the first (kernels run without holding the interpreter), so a large organisation uses
+    two cores. The numbers are those of one pass; parts' results come in element order.
+    """
+    global _second
+    if n < HALVES_FROM:
+        return [kernel(0, n, *args)]
+    if _second is None:
+        _second = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-kernels")
+    middle = n // 2
+    later = _second.submit(kernel, middle, n, *args)
+    return [kernel(0, middle, *args), later.result()]
+
 
 _SCIPY_SCALARS = "scipy.special.cython_special"
 

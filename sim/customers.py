@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from sim.compiled import formula, jit
+from sim.compiled import formula, in_halves, jit
 from sim.elementary import exp, power
 from sim.params import Params
 from sim.state import ACTIVE, LOST, PROSPECT, Encounters, Market, Units
@@ -67,19 +67,19 @@ def loyalty_pull_of(params: np.ndarray, satisfaction: np.ndarray | float) -> np.
 
 def absorb_encounters(params: Params, market: Market, units: Units, enc: Encounters) -> None:
     """Visitors update satisfaction and expectations; every customer's loyalty follows suit."""
-    _absorb(params.record, enc.customer, enc.satisfaction, enc.quality, enc.employee,
-            market.unit, market.taste, units.local_expectation, market.satisfaction,
-            market.loyalty_pull, market.expectation, market.last_employee)
-    _follow_loyalty(params.record, market.status, market.loyalty_pull, market.loyalty,
-                    market.tenure)
+    in_halves(_absorb, len(enc.customer), params.record, enc.customer, enc.satisfaction,
+              enc.quality, enc.employee, market.unit, market.taste, units.local_expectation,
+              market.satisfaction, market.loyalty_pull, market.expectation, market.last_employee)
+    in_halves(_follow_loyalty, market.n, params.record, market.status, market.loyalty_pull,
+              market.loyalty, market.tenure)
 
 
 @jit
-def _absorb(params, visitors, satisfied, quality, employee, unit, taste, local_expectation,
-            satisfaction, loyalty_pull, expectation, last_employee):
+def _absorb(start, stop, params, visitors, satisfied, quality, employee, unit, taste,
+            local_expectation, satisfaction, loyalty_pull, expectation, last_employee):
     """Each visitor's satisfaction, the loyalty it pulls toward, and expectation after a visit."""
     p = params[0]
-    for i in range(len(visitors)):
+    for i in range(start, stop):
         c = visitors[i]
         sat = satisfaction[c] + p.satisfaction_memory * (satisfied[i] - satisfaction[c])
         satisfaction[c] = sat
@@ -92,10 +92,10 @@ def _absorb(params, visitors, satisfied, quality, employee, unit, taste, local_e
 
 
 @jit
-def _follow_loyalty(params, status, loyalty_pull, loyalty, tenure):
+def _follow_loyalty(start, stop, params, status, loyalty_pull, loyalty, tenure):
     """Every active customer's loyalty moves toward its pull; their tenure grows a week."""
     rate = 1.0 / params[0].loyalty_weeks
-    for c in range(len(status)):
+    for c in range(start, stop):
         active = status[c] == ACTIVE
         loyalty[c] += (loyalty_pull[c] - loyalty[c]) * (rate * active)
         tenure[c] += active
@@ -150,21 +150,24 @@ def churn_and_grow(
     """
     very_bad = np.zeros(market.n, dtype=bool)
     very_bad[enc.customer[enc.very_bad]] = True
-    return CustomerFlows(*_churn_and_grow(
-        params.record, draws["fate"], *heard, very_bad, units.csat, market.unit, market.status,
-        market.expectation, market.satisfaction, market.loyalty, market.loyalty_pull,
-        market.tenure, market.referred, market.last_employee,
-    ))
+    parts = in_halves(
+        _churn_and_grow, market.n, params.record, draws["fate"], *heard, very_bad, units.csat,
+        market.unit, market.status, market.expectation, market.satisfaction, market.loyalty,
+        market.loyalty_pull, market.tenure, market.referred, market.last_employee,
+    )
+    return CustomerFlows(*(np.concatenate(flow) if len(flow) > 1 else flow[0]
+                           for flow in zip(*parts, strict=True)))
 
 
 @jit
-def _churn_and_grow(params, u_fate, good, bad, very_bad, csat, unit, status, expectation,
-                    satisfaction, loyalty, loyalty_pull, tenure, referred, last_employee):
-    """:func:`churn_and_grow`, slot by slot: messages, then the decision of the slot's status."""
+def _churn_and_grow(start, stop, params, u_fate, good, bad, very_bad, csat, unit, status,
+                    expectation, satisfaction, loyalty, loyalty_pull, tenure, referred,
+                    last_employee):
+    """:func:`churn_and_grow` for slots ``start`` to ``stop``: messages, then each decision."""
     p = params[0]
-    n = len(status)
+    n = stop - start
     # each message heard shifts the expectation by one step, positive ones first (Anderson 1998)
-    for c in range(n):
+    for c in range(start, stop):
         if good[c] or bad[c]:
             shifted = expectation[c]
             for _ in range(good[c]):
@@ -176,7 +179,7 @@ def _churn_and_grow(params, u_fate, good, bad, very_bad, csat, unit, status, exp
     acquired, referrals = np.empty(n, np.int64), np.empty(n, np.int64)
     renewed = np.empty(n, np.int64)
     counts = np.zeros(5, np.int64)  # churned, after a bad encounter, acquired, referred, renewed
-    for c in range(n):
+    for c in range(start, stop):
         u = u_fate[c]
         if status[c] == ACTIVE:
             leave = churn_chance(params, loyalty[c])

@@ -129,3 +129,28 @@ def test_hazard_formulas_give_numpys_bits_on_arrays():
     np.testing.assert_array_equal(
         churn_chance(p, loyalty),
         p.churn_base * (special.expm1(p.churn_w_loyalty * (0.5 - loyalty)) + 1.0))
+
+
+
+def test_kernels_run_in_halves_give_the_numbers_of_one_pass(monkeypatch):
+    """Kernels split over two threads (as at a million customers) give one pass's bits."""
+    import copy
+
+    from sim import compiled
+    from sim.model import ServiceModel
+    from sim.week import run_week
+
+    model = ServiceModel(rng=8, n_employees=60, n_customers=1_500).run(3)
+
+    def week(halves_from: int):
+        monkeypatch.setattr(compiled, "HALVES_FROM", halves_from)
+        org = copy.deepcopy(model.organisation)
+        flows = run_week(org, model.params, model.streams, 4).customers
+        return org.market, flows
+
+    (halves, split), (one_pass, whole) = week(0), week(10**12)
+    for name in ("loyalty", "loyalty_pull", "satisfaction", "expectation", "status", "tenure"):
+        assert np.array_equal(getattr(halves, name), getattr(one_pass, name)), name
+    for name in ("churned", "churned_after_bad", "acquired", "referred", "renewed"):
+        assert np.array_equal(getattr(split, name), getattr(whole, name)), name  # in slot order
+    assert len(whole.churned) and len(whole.acquired)
