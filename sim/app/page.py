@@ -60,7 +60,7 @@ def Page():
     plan_results, set_plan_results = solara.use_state(cast(list, []))  # (name, Comparison)
     session = solara.use_memo(lambda: uuid.uuid4().hex, [])   # this tab, for the fair queue
     scenario = edits.scenario
-    key = solara.use_memo(scenario.to_yaml, [scenario])   # a YAML dump: not on every render
+    key = solara.use_memo(lambda: repr(scenario), [scenario])   # its fingerprint (a dump: 8 ms)
     wanted = f"{zlib.crc32(f'{key}|{baseline_name}'.encode()):08x}"   # the settings on screen
     run = use_run(scenario, baseline_name, key, wanted, session, edits.set_info, edits.set_notice)
     shown_name = display_name(scenario, edits.origin)

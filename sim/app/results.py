@@ -61,7 +61,8 @@ def ResultTabs(edits: Edits, comparison: Comparison | None, names: tuple[str, st
                set_plan_results, make_report, key: str):
     """The page's tabs.
 
-    ``entries`` are the presets and saved scenarios a plan may be; ``key`` is the scenario's YAML.
+    ``entries`` are the presets and saved scenarios a plan may be; ``key`` fingerprints the
+    scenario.
     """
     scenario = edits.scenario
     versus = names[1]

@@ -1,6 +1,7 @@
 """The comparison the page runs, with progress, early results, Cancel and Run again.
 
-Every edit starts a new one after a short pause (``DEBOUNCE_S``).
+Every edit starts a new one: at once, or after a short pause (``DEBOUNCE_S``) when it follows
+another edit that closely (a slider dragged), so a burst of edits runs once, at its end.
 
 The run happens in a background thread that hands replications to the shared, fairly queued
 workers of :mod:`sim.app.state`, so the page stays usable. :func:`use_run` is a hook of the page:
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import solara
+from reacton.core import get_render_context
 
 from sim.app.entries import one_line
 from sim.app.state import ENGINE, Cancelled, Comparison, Progress, baseline_for, compare
@@ -42,7 +44,7 @@ class Run:
 
 def use_run(scenario: ServiceScenario, baseline_name: str, key: str, wanted: str, session: str,
             set_info: Callable[[str], None], set_notice: Callable[[str], None]) -> Run:
-    """Compare ``scenario`` (whose YAML is ``key``) with ``baseline_name`` whenever either changes.
+    """Compare ``scenario`` (``key`` fingerprints it) with ``baseline_name`` when either changes.
 
     ``wanted`` fingerprints the settings on screen; ``session`` is this tab in the fair queue.
     Refusals and failures go to ``set_notice`` in one line, a cancel by the visitor to ``set_info``.
@@ -55,6 +57,10 @@ def use_run(scenario: ServiceScenario, baseline_name: str, key: str, wanted: str
     generation, set_generation = solara.use_state(0)
     shown_for, set_shown_for = solara.use_state("")
     first_seconds = solara.use_ref(cast(float | None, None))  # early results of the last run
+    last_start = solara.use_ref(-DEBOUNCE_S)  # time.perf_counter() when the last run was asked
+    run_id = f"{key}|{baseline_name}|{counter}"
+    finished, set_finished = solara.use_state("")  # the run whose results are shown, at the end
+    render = get_render_context()
 
     def show_early(early: Comparison) -> None:
         early.seconds = time.perf_counter() - started_at.current
@@ -64,7 +70,10 @@ def use_run(scenario: ServiceScenario, baseline_name: str, key: str, wanted: str
     def compute(cancel: threading.Event) -> None:
         first_seconds.current = None
         user_cancelled.current = False
-        if cancel.wait(DEBOUNCE_S):
+        asked = time.perf_counter()
+        in_a_burst = asked - last_start.current < DEBOUNCE_S
+        last_start.current = asked
+        if in_a_burst and cancel.wait(DEBOUNCE_S):
             return
         started_at.current = time.perf_counter()
         progress.value = None
@@ -85,9 +94,11 @@ def use_run(scenario: ServiceScenario, baseline_name: str, key: str, wanted: str
             return
         result.seconds = time.perf_counter() - started_at.current
         result.first_seconds = first_seconds.current or result.seconds
-        set_comparison(result)
-        set_shown_for(wanted)
-        set_generation(lambda g: g + 1)
+        with render:  # one render shows the results, their settings and the run as finished
+            set_comparison(result)
+            set_shown_for(wanted)
+            set_generation(lambda g: g + 1)
+            set_finished(run_id)
 
     task = solara.use_thread(compute, dependencies=[key, baseline_name, counter],
                              intrusive_cancel=False)
@@ -103,7 +114,7 @@ def use_run(scenario: ServiceScenario, baseline_name: str, key: str, wanted: str
         set_info("")
         set_counter(counter + 1)
 
-    running = task.state in (solara.ResultState.STARTING, solara.ResultState.RUNNING,
-                             solara.ResultState.WAITING)
+    running = finished != run_id and task.state in (
+        solara.ResultState.STARTING, solara.ResultState.RUNNING, solara.ResultState.WAITING)
     return Run(comparison, progress, running, started_at.current, generation, shown_for,
                cancel_run, run_again)
