@@ -736,3 +736,49 @@ def test_the_page_shares_the_run_cache_with_sim_run(monkeypatch, tmp_path):
     by_page = workers.simulate(scenario, 1, on_week=weeks.append)
     pd.testing.assert_frame_equal(by_page, by_cli.reset_index(drop=True), check_exact=True)
     assert weeks == [6]
+
+
+def test_a_lever_change_runs_at_once_and_a_burst_of_changes_runs_once(monkeypatch):
+    """The first change after a quiet spell starts its run without the pause; a burst (a
+    slider dragged) runs its last value only, once it settles; the result ends the run."""
+    from types import SimpleNamespace
+
+    from sim.app import running
+
+    monkeypatch.setattr(running, "DEBOUNCE_S", 1.0)  # wide: a loaded machine stays inside it
+    monkeypatch.setattr(running, "baseline_for", lambda name, scenario: scenario)
+    compared: list[tuple[float, float]] = []
+
+    def compare(scenario, base, cancel, **_):
+        compared.append((time.perf_counter(), scenario.params.training))
+        return SimpleNamespace()
+
+    monkeypatch.setattr(running, "compare", compare)
+    seen: dict[str, object] = {}
+
+    @solara.component
+    def Probe(scenario: ServiceScenario):
+        run = running.use_run(scenario, "baseline", repr(scenario), "w", "tab",
+                              lambda _: None, lambda _: None)
+        seen.update(generation=run.generation, running=run.running)
+        return solara.Text(str(run.generation))
+
+    def until(condition, timeout: float = 10.0) -> None:
+        end = time.monotonic() + timeout
+        while not condition() and time.monotonic() < end:
+            time.sleep(0.01)
+        assert condition()
+
+    asked = time.perf_counter()
+    box, rc = solara.render(Probe(SMALL), handle_error=False)
+    until(lambda: len(compared) == 1 and seen["generation"] == 1)
+    assert compared[0][0] - asked < 1.0   # not held back by the pause
+    assert seen["running"] is False       # shown finished in the results' own render
+    time.sleep(1.1)                       # a quiet spell, then a drag: three values in a burst
+    for training in (0.1, 0.15, 0.2):
+        rc.render(Probe(SMALL.with_changes(training=training)))
+    until(lambda: len(compared) >= 3 and seen["generation"] == 3)
+    time.sleep(0.2)
+    # the drag's first value runs at once, its last once the drag settles, the middle never
+    assert [t for _, t in compared] == [SMALL.params.training, 0.1, 0.2]
+    rc.close()
