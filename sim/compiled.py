@@ -92,15 +92,17 @@ def formula(fn: Callable) -> Callable:
     from_numpy.__doc__, from_numpy.__module__ = fn.__doc__, fn.__module__
     return from_numpy
 
-_second: ThreadPoolExecutor | None = None
+_threads: dict[str, ThreadPoolExecutor] = {}
 
 
-def _forget_second() -> None:
-    global _second
-    _second = None
+def thread(purpose: str) -> ThreadPoolExecutor:
+    """This process's one background thread for ``purpose``, started on first use."""
+    if purpose not in _threads:
+        _threads[purpose] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sim-{purpose}")
+    return _threads[purpose]
 
 
-os.register_at_fork(after_in_child=_forget_second)  # a forked child has no second thread
+os.register_at_fork(after_in_child=_threads.clear)  # a forked child has none of the threads
 
 
 def in_halves(kernel: Callable, n: int, *args) -> list:
@@ -111,13 +113,10 @@ def in_halves(kernel: Callable, n: int, *args) -> list:
     runs the first (kernels run without holding the interpreter), so a large organisation uses
     two cores. The numbers are those of one pass; parts' results come in element order.
     """
-    global _second
     if n < HALVES_FROM:
         return [kernel(0, n, *args)]
-    if _second is None:
-        _second = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-kernels")
     middle = n // 2
-    later = _second.submit(kernel, middle, n, *args)
+    later = thread("kernels").submit(kernel, middle, n, *args)
     return [kernel(0, middle, *args), later.result()]
 
 

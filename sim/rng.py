@@ -10,15 +10,13 @@ and a policy that starts at step t leaves every step before t bit-identical.
 
 from __future__ import annotations
 
-import os
 import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 
 import numpy as np
 from numpy.random.bit_generator import ISeedSequence
 
-from sim.compiled import jit
+from sim.compiled import jit, thread
 
 # NumPy's SeedSequence hashing constants (O'Neill's seed_seq_fe, as numpy.random uses them).
 _INIT_A, _MULT_A = np.uint64(0x43B0D7E5), np.uint64(0x931E8875)
@@ -100,27 +98,8 @@ class _SeedState(ISeedSequence):
         return self.state
 
 
-_drawer: ThreadPoolExecutor | None = None
-
-
-def _forget_drawer() -> None:
-    global _drawer
-    _drawer = None
-
-
-os.register_at_fork(after_in_child=_forget_drawer)  # a forked child has no drawer thread
-
-
-def _draw_ahead(draw, *args) -> Future:
-    """``draw(*args)`` in this process's background drawer thread."""
-    global _drawer
-    if _drawer is None:
-        _drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-draws")
-    return _drawer.submit(draw, *args)
-
-
 class WeeklyDraws:
-    """The weekly blocks of draws, each next week's drawn ahead while this week runs.
+    """The weekly blocks of draws; a large block has next week's drawn ahead while this week runs.
 
     A block depends only on its stream, week and size, never on the model's state, and
     NumPy fills it without holding the interpreter, so next week's block is drawn in a
@@ -141,8 +120,8 @@ class WeeklyDraws:
         block = (ahead[1].result() if ahead is not None and ahead[0] == key
                  else self._block(name, step, decisions, n))
         if len(decisions) * n >= DRAW_AHEAD_FROM:
-            pending[name] = ((step + 1, decisions, n),
-                             _draw_ahead(self._block, name, step + 1, decisions, n))
+            pending[name] = ((step + 1, decisions, n), thread("draws").submit(
+                self._block, name, step + 1, decisions, n))
         return dict(zip(decisions, block, strict=True))
 
     def __getstate__(self) -> dict:
