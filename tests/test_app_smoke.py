@@ -782,3 +782,38 @@ def test_a_lever_change_runs_at_once_and_a_burst_of_changes_runs_once(monkeypatc
     # the drag's first value runs at once, its last once the drag settles, the middle never
     assert [t for _, t in compared] == [SMALL.params.training, 0.1, 0.2]
     rc.close()
+
+
+def test_a_superseded_runs_results_never_land(monkeypatch):
+    """A run whose settings were edited meanwhile finishes, but its results are not shown."""
+    from types import SimpleNamespace
+
+    from sim.app import running
+
+    monkeypatch.setattr(running, "baseline_for", lambda name, scenario: scenario)
+
+    def compare(scenario, base, cancel, **_):
+        if scenario.params.training == 0.1:
+            cancel.wait(10.0)   # still running when the next edit arrives
+        return SimpleNamespace(training=scenario.params.training)
+
+    monkeypatch.setattr(running, "compare", compare)
+    shown: list[float] = []
+
+    @solara.component
+    def Probe(scenario: ServiceScenario):
+        run = running.use_run(scenario, "baseline", repr(scenario), "w", "tab",
+                              lambda _: None, lambda _: None)
+        if run.comparison is not None and (not shown or shown[-1] != run.comparison.training):
+            shown.append(run.comparison.training)
+        return solara.Text(str(run.generation))
+
+    box, rc = solara.render(Probe(SMALL.with_changes(training=0.1)), handle_error=False)
+    time.sleep(0.3)
+    rc.render(Probe(SMALL.with_changes(training=0.2)))
+    end = time.monotonic() + 10.0
+    while shown != [0.2] and time.monotonic() < end:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    assert shown == [0.2]
+    rc.close()

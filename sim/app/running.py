@@ -62,12 +62,17 @@ def use_run(scenario: ServiceScenario, baseline_name: str, key: str, wanted: str
     finished, set_finished = solara.use_state("")  # the run whose results are shown, at the end
     render = get_render_context()
 
-    def show_early(early: Comparison) -> None:
-        early.seconds = time.perf_counter() - started_at.current
-        first_seconds.current = early.seconds
-        set_comparison(early)
-
     def compute(cancel: threading.Event) -> None:
+        # A newer run (an edit since) sets ``cancel``: this run's results, early or final, must
+        # never land after it. The check is inside the render batch that applies them.
+        def show_early(early: Comparison) -> None:
+            with render:
+                if cancel.is_set():
+                    return
+                early.seconds = time.perf_counter() - started_at.current
+                first_seconds.current = early.seconds
+                set_comparison(early)
+
         first_seconds.current = None
         user_cancelled.current = False
         asked = time.perf_counter()
@@ -95,6 +100,8 @@ def use_run(scenario: ServiceScenario, baseline_name: str, key: str, wanted: str
         result.seconds = time.perf_counter() - started_at.current
         result.first_seconds = first_seconds.current or result.seconds
         with render:  # one render shows the results, their settings and the run as finished
+            if cancel.is_set():
+                return
             set_comparison(result)
             set_shown_for(wanted)
             set_generation(lambda g: g + 1)
