@@ -97,10 +97,7 @@ def term_snapshot(model: ServiceModel) -> TermSnapshot:
     terms = workforce.engagement_terms(params, wf, lead, org.units, mentoring)
     on = wf.filled
     n = max(int(np.count_nonzero(on)), 1)
-    z: np.ndarray | float = 0.0
-    for term in terms.values():     # the order and arithmetic of engagement_target
-        z = z + term
-    z_all = np.broadcast_to(z, on.shape)
+    z_all = np.broadcast_to(workforce.engagement_logit(terms.values()), on.shape)
 
     def mean(values: np.ndarray | float) -> float:
         if np.ndim(values) == 0:

@@ -11,6 +11,7 @@ state at the start of the week, then applied to whole arrays.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import numpy as np
@@ -190,13 +191,15 @@ def engagement_drivers(params, trust, alignment, recognition, csat, mentoring, a
     )
 
 
-@jit
-def _logit_of(terms):
-    """The engagement logit: its terms added in order, from zero."""
-    z = 0.0
+def engagement_logit(terms: Iterable[np.ndarray | float]) -> np.ndarray | float:
+    """The engagement logit: its terms (:func:`engagement_drivers`' order) added in order."""
+    z: np.ndarray | float = 0.0
     for term in terms:
         z = z + term
     return z
+
+
+_engagement_logit_in_kernels = jit(engagement_logit)  # the same sum, on one employee's terms
 
 
 def engagement_terms(
@@ -213,10 +216,7 @@ def engagement_target(
     params: Params, wf: Workforce, lead: Leadership, units: Units, mentoring: np.ndarray
 ) -> np.ndarray:
     """Engagement each employee's situation would settle at (logistic in job resources)."""
-    z: np.ndarray | float = 0.0
-    for term in engagement_terms(params, wf, lead, units, mentoring).values():
-        z = z + term
-    return logistic(z)
+    return logistic(engagement_logit(engagement_terms(params, wf, lead, units, mentoring).values()))
 
 
 @formula
@@ -295,7 +295,7 @@ def _follow_targets(params, unit, fit, feedback, disposition, inducting,
     for i in range(len(skill)):
         u = unit[i]
         mentoring = mentoring_of(params, support[u], team_size[u])
-        eng_star = logistic(_logit_of(engagement_drivers(
+        eng_star = logistic(_engagement_logit_in_kernels(engagement_drivers(
             params, trust[i], alignment[i], recognition[u], csat[u], mentoring, autonomy[i],
             feedback[i], fit[i], mood[i], burnout[i], disposition[i])))
         burn_star = burnout_target(params, workload[u], control[u], feedback[i])
