@@ -587,9 +587,9 @@ class Params:
         """
         check_names(changes)
         copy = object.__new__(Params)
-        for name in SPECS:
-            value = changes[name] if name in changes else getattr(self, name)
-            object.__setattr__(copy, name, SPECS[name].check(value) if name in changes else value)
+        copy.__dict__.update({name: getattr(self, name) for name in SPECS})
+        for name, value in changes.items():
+            object.__setattr__(copy, name, SPECS[name].check(value))
         return copy
 
     def to_dict(self) -> dict[str, float | int]:
