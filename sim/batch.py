@@ -65,7 +65,7 @@ class BatchStreams(WeeklyDraws):
         self.members = list(members)
         self.sizes = {name: list(counts) for name, counts in sizes.items()}
 
-    def _block(self, name: str, step: int, decisions: tuple[str, ...], n: int) -> np.ndarray:
+    def block(self, name: str, step: int, decisions: tuple[str, ...], n: int) -> np.ndarray:
         """The members' blocks laid end to end (each row: the members' rows in batch order)."""
         sizes = self.sizes[name]
         if sum(sizes) != n:

@@ -107,7 +107,8 @@ class WeeklyDraws:
     on two cores the draws cost little wall time. The numbers are those drawn on demand.
     """
 
-    def _block(self, name: str, step: int, decisions: tuple[str, ...], n: int) -> np.ndarray:
+    def block(self, name: str, step: int, decisions: tuple[str, ...], n: int) -> np.ndarray:
+        """The block of ``(len(decisions), n)`` float64 uniforms of ``name`` at ``step``."""
         raise NotImplementedError
 
     def uniforms(
@@ -118,10 +119,10 @@ class WeeklyDraws:
         key = (step, decisions, n)
         ahead = pending.pop(name, None)
         block = (ahead[1].result() if ahead is not None and ahead[0] == key
-                 else self._block(name, step, decisions, n))
+                 else self.block(name, step, decisions, n))
         if len(decisions) * n >= DRAW_AHEAD_FROM:
             pending[name] = ((step + 1, decisions, n), thread("draws").submit(
-                self._block, name, step + 1, decisions, n))
+                self.block, name, step + 1, decisions, n))
         return dict(zip(decisions, block, strict=True))
 
     def __getstate__(self) -> dict:
@@ -155,9 +156,6 @@ class Streams(WeeklyDraws):
         generator = self.generator(name, step)
         for row in rows:  # a block is drawn row after row: the same numbers, in place
             generator.random(out=row)
-
-    def _block(self, name: str, step: int, decisions: tuple[str, ...], n: int) -> np.ndarray:
-        return self.block(name, step, decisions, n)
 
     def nx_seed(self, name: str) -> int:
         """An integer seed for a networkx generator, derived from the run seed and ``name``."""
