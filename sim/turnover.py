@@ -77,11 +77,6 @@ def starting_skill(params: np.ndarray, fit: np.ndarray | float,
         0.0), 1.0)
 
 
-def budgeted(params: Params, units: Units, wf: Workforce) -> np.ndarray:
-    """Positions inside the current budget of their unit."""
-    return wf.rank < staff_plan(params, units)[wf.unit]
-
-
 def quit_and_hire(
     params: Params, units: Units, wf: Workforce, draws: dict[str, np.ndarray], step: int
 ) -> StaffFlows:

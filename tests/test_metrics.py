@@ -36,7 +36,8 @@ def test_each_kpi_is_its_definition(measured):
         "process_quality_mean": units.process_quality.mean(),
         "workload_mean": np.average(units.workload, weights=units.customer_count),
         "employees": on.sum(),
-        "vacancies": (turnover.budgeted(params, units, wf) & ~wf.filled).sum(),
+        "vacancies": ((wf.rank < turnover.staff_plan(params, units)[wf.unit])
+                      & ~wf.filled).sum(),
         "quits": len(week.staff.quits),
         "hires": len(week.staff.hires),
         "employee_turnover_rate": len(week.staff.quits) / week.staff_before,
