@@ -99,10 +99,13 @@ def use_run(scenario: ServiceScenario, baseline_name: str, key: str, wanted: str
             return
         result.seconds = time.perf_counter() - started_at.current
         result.first_seconds = first_seconds.current or result.seconds
-        with render:  # one render shows the results, their settings and the run as finished
+        with render:
             if cancel.is_set():
                 return
             set_comparison(result)
+        # Then, in one more render, the status: whoever sees the run finished (a visitor, a
+        # test) has been sent its results already.
+        with render:
             set_shown_for(wanted)
             set_generation(lambda g: g + 1)
             set_finished(run_id)
