@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from collections.abc import Callable
@@ -80,34 +81,37 @@ def LeverSlider(name: str, value: float | int, on_value: Callable[[str, Any], No
         solara.Text(spec.meaning, classes=["spc-lever-help"])
 
 
-@solara.component
-def KpiCard(key: str, comparison: Comparison | None, names: tuple[str, str]):
-    """End value of a KPI, the comparator's, and the paired difference with a 95% CI.
+def kpi_card_html(key: str, comparison: Comparison | None, names: tuple[str, str]) -> str:
+    """End value of a KPI, the comparator's, and the paired difference with a 95% CI (HTML).
 
     ``names`` are the plan's and the comparator's names as shown on the page.
     """
     m = charts.MEASURES[key]
-    with solara.Div(classes=["spc-card"], attributes={"data-kpi": key}):
-        solara.Text(m.label, classes=["spc-card-label"])
-        if comparison is None:
-            solara.Text("…", classes=["spc-card-value"])
-            return
-        stat = comparison.end(key)
-        solara.Text(m.fmt(stat.scenario), classes=["spc-card-value"])
-        when = f"last {END_WEEKS} weeks" if key in FLOWS else "final week"
-        solara.Text(f"{when} · {names[1]}: {m.fmt(stat.baseline)}", classes=["spc-card-base"])
-        survey = comparison.survey(key)
-        if survey is not None:
-            solara.Text(f"as surveyed: {m.fmt(survey[0])} ± {m.fmt(survey[1])}",
-                        classes=["spc-card-survey"])
-        excludes_zero = stat.low == stat.low and (stat.low > 0 or stat.high < 0)
-        better = (stat.diff > 0) == m.higher_is_better
-        tone = "neutral" if not excludes_zero else ("good" if better else "bad")
-        ci = (f"95% CI {m.fmt(stat.low, True)} to {m.fmt(stat.high, True)}"
-              if stat.low == stat.low else "one replication: no CI")
-        with solara.Div(classes=["spc-delta", f"spc-delta-{tone}"]):
-            solara.Text(f"{m.fmt(stat.diff, True)} vs {names[1]}", classes=["spc-delta-value"])
-            solara.Text(ci, classes=["spc-delta-ci"])
+    parts = [f'<div class="spc-card" data-kpi="{key}">',
+             _span("spc-card-label", m.label)]
+    if comparison is None:
+        return "".join([*parts, _span("spc-card-value", "…"), "</div>"])
+    stat = comparison.end(key)
+    when = f"last {END_WEEKS} weeks" if key in FLOWS else "final week"
+    parts += [_span("spc-card-value", m.fmt(stat.scenario)),
+              _span("spc-card-base", f"{when} · {names[1]}: {m.fmt(stat.baseline)}")]
+    survey = comparison.survey(key)
+    if survey is not None:
+        parts.append(_span("spc-card-survey",
+                           f"as surveyed: {m.fmt(survey[0])} ± {m.fmt(survey[1])}"))
+    excludes_zero = stat.low == stat.low and (stat.low > 0 or stat.high < 0)
+    better = (stat.diff > 0) == m.higher_is_better
+    tone = "neutral" if not excludes_zero else ("good" if better else "bad")
+    ci = (f"95% CI {m.fmt(stat.low, True)} to {m.fmt(stat.high, True)}"
+          if stat.low == stat.low else "one replication: no CI")
+    parts += [f'<div class="spc-delta spc-delta-{tone}">',
+              _span("spc-delta-value", f"{m.fmt(stat.diff, True)} vs {names[1]}"),
+              _span("spc-delta-ci", ci), "</div></div>"]
+    return "".join(parts)
+
+
+def _span(css_class: str, text: str) -> str:
+    return f'<span class="{css_class}">{html.escape(text)}</span>'
 
 
 # How a timeline row changes its lever: the editor's choices, in words.

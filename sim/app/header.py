@@ -1,8 +1,8 @@
 """The page's header: title, the status of the comparison, Undo and Redo, Cancel and Run.
 
 The status element carries what the browser tests wait on: ``data-running``, ``data-generation``
-(finished comparisons), ``data-wanted`` (a fingerprint of the settings on screen) and
-``data-shown`` (that of the comparison shown).
+(finished comparisons) and ``data-wanted`` (a fingerprint of the settings on screen; the KPI
+cards carry that of the comparison they show).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def Header(run: Run, reps: int, wanted: str, can_undo: bool, can_redo: bool,
             solara.Text("What-if explorer", classes=["spc-title"])
         # Tests wait on these: a finished comparison of the settings now on screen.
         status = {"data-running": str(run.running).lower(), "data-generation": str(run.generation),
-                  "data-wanted": wanted, "data-shown": run.shown_for}
+                  "data-wanted": wanted}
         with solara.Div(classes=["spc-status"], attributes=status):
             # The first children always exist, so the browser keeps the Undo and Redo
             # buttons' elements when a run starts or ends (a replaced element loses clicks).

@@ -91,7 +91,7 @@ def Page():
             with solara.Div(classes=["spc-main"]):
                 Story(edits, shown_name, baseline_name)
                 RunProgress(run.progress, run.running)
-                KpiCards(comparison, names, run.running)
+                KpiCards(comparison, names, run.shown_for, run.running)
                 ResultTabs(edits, comparison, names, shown_name, baseline_name,
                            [*presets, *saved], session, tab, set_tab, rate, set_rate, plans,
                            set_plans, set_plan_results,

@@ -11,7 +11,7 @@ import solara
 import solara.lab
 
 from sim.app import charts
-from sim.app.components import InsideView, KpiCard, TimelineEditor
+from sim.app.components import InsideView, TimelineEditor, kpi_card_html
 from sim.app.edits import Edits
 from sim.app.entries import label
 from sim.app.explain_view import ExplainView
@@ -43,12 +43,18 @@ def Story(edits: Edits, shown_name: str, baseline_name: str):
 
 
 @solara.component
-def KpiCards(comparison: Comparison | None, names: tuple[str, str], running: bool):
-    """The headline KPIs at the horizon, greyed while a newer comparison runs, and their key."""
+def KpiCards(comparison: Comparison | None, names: tuple[str, str], shown_for: str,
+             running: bool):
+    """The headline KPIs at the horizon, greyed while a newer comparison runs, and their key.
+
+    The cards are one element, so a browser applies a comparison's numbers, labels and
+    ``data-shown`` (``shown_for``: the settings they are of) together, never some before others.
+    """
     with solara.Div(style={"display": "contents"}):
-        with solara.Div(classes=["spc-cards", "spc-stale" if running else ""]):
-            for k in charts.CARD_KPIS:
-                KpiCard(k, comparison, names)
+        solara.HTML(classes=["spc-cards", "spc-stale" if running else ""],
+                    attributes={"data-shown": shown_for},
+                    unsafe_innerHTML="".join(kpi_card_html(k, comparison, names)
+                                             for k in charts.CARD_KPIS))
         solara.Text("Green or red: the 95% interval of the paired difference excludes "
                     "zero (better or worse for the organisation); grey: no clear "
                     "difference.", classes=["spc-lever-help", "spc-card-key"])

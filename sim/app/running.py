@@ -37,7 +37,7 @@ class Run:
     running: bool
     started_at: float          # time.perf_counter() when the running comparison started
     generation: int            # finished comparisons (tests wait on it)
-    shown_for: str             # the settings of the comparison shown (``wanted`` when it ran)
+    shown_for: str             # the settings of the final comparison shown (its ``wanted``)
     cancel: Callable[[], None]
     again: Callable[[], None]
 
@@ -72,6 +72,7 @@ def use_run(scenario: ServiceScenario, baseline_name: str, key: str, wanted: str
                 early.seconds = time.perf_counter() - started_at.current
                 first_seconds.current = early.seconds
                 set_comparison(early)
+                set_shown_for("")
 
         first_seconds.current = None
         user_cancelled.current = False
@@ -103,10 +104,10 @@ def use_run(scenario: ServiceScenario, baseline_name: str, key: str, wanted: str
             if cancel.is_set():
                 return
             set_comparison(result)
+            set_shown_for(wanted)
         # Then, in one more render, the status: whoever sees the run finished (a visitor, a
         # test) has been sent its results already.
         with render:
-            set_shown_for(wanted)
             set_generation(lambda g: g + 1)
             set_finished(run_id)
 

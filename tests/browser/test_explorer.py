@@ -39,9 +39,10 @@ def download(page: Page, button: str, to: Path | None = None) -> str:
     return info.value.suggested_filename
 
 
-# JavaScript, of the status element ``s``: nothing runs, and the comparison shown is of the
-# settings on screen (the page's fingerprints of both).
-SETTLED = "s.dataset.running === 'false' && s.dataset.shown === s.dataset.wanted"
+# JavaScript, of the status element ``s``: nothing runs, and the KPI cards show the finished
+# comparison of the settings on screen (the page's fingerprints of both).
+SETTLED = ("s.dataset.running === 'false'"
+           " && document.querySelector('.spc-cards')?.dataset.shown === s.dataset.wanted")
 
 
 def wait_for_run(page: Page, after: int) -> float:

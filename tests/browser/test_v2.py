@@ -139,7 +139,7 @@ def test_investment_view_and_profit_bridge(page: Page, app_url: str, artifacts: 
     rate.fill("30")
     rate.press("Enter")
     expect(page.locator(".spc-invest-row").nth(1)).to_contain_text("NPV at 30.0%/year")
-    assert page.locator(".spc-invest-row").nth(1).locator(".spc-invest-value").inner_text() != npv
+    expect(page.locator(".spc-invest-row").nth(1).locator(".spc-invest-value")).not_to_have_text(npv)
     rate.fill("400")
     rate.press("Enter")
     expect(page.locator(".spc-error")).to_contain_text("discount rate")
