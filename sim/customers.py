@@ -66,12 +66,13 @@ def loyalty_pull_of(params: np.ndarray, satisfaction: np.ndarray | float) -> np.
 
 
 def absorb_encounters(params: Params, market: Market, units: Units, enc: Encounters) -> None:
-    """Visitors update satisfaction and expectations; every customer's loyalty follows suit."""
+    """Visitors update satisfaction, the loyalty it pulls toward, and expectations.
+
+    Every customer's loyalty follows its pull in :func:`churn_and_grow`, before they decide.
+    """
     in_halves(_absorb, len(enc.customer), params.record, enc.customer, enc.satisfaction,
               enc.quality, enc.employee, market.unit, market.taste, units.local_expectation,
               market.satisfaction, market.loyalty_pull, market.expectation, market.last_employee)
-    in_halves(_follow_loyalty, market.n, params.record, market.status, market.loyalty_pull,
-              market.loyalty, market.tenure)
 
 
 @jit
@@ -89,16 +90,6 @@ def _absorb(start, stop, params, visitors, satisfied, quality, employee, unit, t
                   + taste[c])
         expectation[c] += (target - expectation[c]) / p.expectation_weeks
         last_employee[c] = employee[i]
-
-
-@jit
-def _follow_loyalty(start, stop, params, status, loyalty_pull, loyalty, tenure):
-    """Every active customer's loyalty moves toward its pull; their tenure grows a week."""
-    rate = 1.0 / params[0].loyalty_weeks
-    for c in range(start, stop):
-        active = status[c] == ACTIVE
-        loyalty[c] += (loyalty_pull[c] - loyalty[c]) * (rate * active)
-        tenure[c] += active
 
 
 def word_of_mouth(
@@ -142,11 +133,12 @@ def churn_and_grow(
     heard: tuple[np.ndarray, np.ndarray],
     draws: dict[str, np.ndarray],
 ) -> CustomerFlows:
-    """Customers leave, prospects join (by referral or unprompted), lost places renew.
+    """Loyalty follows its pull; customers leave, prospects join, lost places renew.
 
     Each market slot draws one uniform a week for the decision its status allows: an active
-    customer may leave (more likely after negative word of mouth or a very bad encounter), a
-    prospect may join (more likely after positive word of mouth), a lost place may renew.
+    customer, whose loyalty has first moved toward its pull, may leave (more likely after
+    negative word of mouth or a very bad encounter), a prospect may join (by referral or
+    unprompted; more likely after positive word of mouth), a lost place may renew.
     """
     very_bad = np.zeros(market.n, dtype=bool)
     very_bad[enc.customer[enc.very_bad]] = True
@@ -179,9 +171,13 @@ def _churn_and_grow(start, stop, params, u_fate, good, bad, very_bad, csat, unit
     acquired, referrals = np.empty(n, np.int64), np.empty(n, np.int64)
     renewed = np.empty(n, np.int64)
     counts = np.zeros(5, np.int64)  # churned, after a bad encounter, acquired, referred, renewed
+    follow = 1.0 / p.loyalty_weeks
     for c in range(start, stop):
         u = u_fate[c]
         if status[c] == ACTIVE:
+            # an active customer's loyalty moves toward its pull; their tenure grows a week
+            loyalty[c] += (loyalty_pull[c] - loyalty[c]) * follow
+            tenure[c] += 1
             leave = churn_chance(params, loyalty[c])
             if bad[c] > 0:  # negative word of mouth pushes out
                 leave += p.wom_churn * bad[c]
