@@ -50,11 +50,13 @@ def KpiCards(comparison: Comparison | None, names: tuple[str, str], shown_for: s
     The cards are one element, so a browser applies a comparison's numbers, labels and
     ``data-shown`` (``shown_for``: the settings they are of) together, never some before others.
     """
+    # Made once per comparison, not in every render of the page (an edit, a run starting).
+    cards = solara.use_memo(
+        lambda: "".join(kpi_card_html(k, comparison, names) for k in charts.CARD_KPIS),
+        [comparison, names])
     with solara.Div(style={"display": "contents"}):
         solara.HTML(classes=["spc-cards", "spc-stale" if running else ""],
-                    attributes={"data-shown": shown_for},
-                    unsafe_innerHTML="".join(kpi_card_html(k, comparison, names)
-                                             for k in charts.CARD_KPIS))
+                    attributes={"data-shown": shown_for}, unsafe_innerHTML=cards)
         solara.Text("Green or red: the 95% interval of the paired difference excludes "
                     "zero (better or worse for the organisation); grey: no clear "
                     "difference.", classes=["spc-lever-help", "spc-card-key"])
