@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import fields
 from pathlib import Path
+from types import SimpleNamespace
 
 import ipyvuetify as v
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 import solara
 
 from sim import stats
-from sim.app import charts, invest, state
+from sim.app import charts, invest, running, state
 from sim.app.cli import SESSION_LIFETIME, server_env
 from sim.app.components import InsideView
 from sim.app.fairqueue import FairQueue
@@ -741,10 +742,6 @@ def test_the_page_shares_the_run_cache_with_sim_run(monkeypatch, tmp_path):
 def test_a_lever_change_runs_at_once_and_a_burst_of_changes_runs_once(monkeypatch):
     """The first change after a quiet spell starts its run without the pause; a burst (a
     slider dragged) runs its last value only, once it settles; the result ends the run."""
-    from types import SimpleNamespace
-
-    from sim.app import running
-
     monkeypatch.setattr(running, "DEBOUNCE_S", 1.0)  # wide: a loaded machine stays inside it
     monkeypatch.setattr(running, "baseline_for", lambda name, scenario: scenario)
     compared: list[tuple[float, float]] = []
@@ -786,10 +783,6 @@ def test_a_lever_change_runs_at_once_and_a_burst_of_changes_runs_once(monkeypatc
 
 def test_a_superseded_runs_results_never_land(monkeypatch):
     """A run whose settings were edited meanwhile finishes, but its results are not shown."""
-    from types import SimpleNamespace
-
-    from sim.app import running
-
     monkeypatch.setattr(running, "baseline_for", lambda name, scenario: scenario)
 
     def compare(scenario, base, cancel, **_):

@@ -131,7 +131,6 @@ def test_hazard_formulas_give_numpys_bits_on_arrays():
         p.churn_base * (special.expm1(p.churn_w_loyalty * (0.5 - loyalty)) + 1.0))
 
 
-
 def test_kernels_run_in_halves_give_the_numbers_of_one_pass(monkeypatch):
     """Kernels split over two threads (as at a million customers) give one pass's bits."""
     import copy

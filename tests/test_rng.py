@@ -42,7 +42,6 @@ def test_filling_rows_in_place_gives_the_block() -> None:
     assert not wide[:, :2].any() and not wide[:, 9:].any()
 
 
-
 def test_drawing_ahead_gives_the_numbers_drawn_on_demand(monkeypatch) -> None:
     """Weeks whose blocks were drawn ahead get the blocks drawn when needed, whatever the order."""
     from sim import rng
