@@ -14,6 +14,9 @@ import zlib
 from functools import cache
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 from numpy.random.bit_generator import ISeedSequence
 
 from sim.compiled import jit, thread
@@ -24,6 +27,12 @@ _INIT_B, _MULT_B = np.uint64(0x8B51F9DD), np.uint64(0x58F38DED)
 _MIX_L, _MIX_R = np.uint64(0xCA01F9DD), np.uint64(0x4973F715)
 _LOW32, _SHIFT, _WORD = np.uint64(0xFFFFFFFF), np.uint64(16), np.uint64(32)
 _POOL = 4  # words of the entropy pool
+# PCG64DXSM's constants (O'Neill's PCG family as numpy.random implements it): the 128-bit LCG
+# multiplier its seeding steps with, and the 64-bit "cheap" multiplier of its draws and output.
+_MULT_HIGH, _MULT_LOW = np.uint64(2549297995355413924), np.uint64(4865540595714422341)
+_CHEAP_MULT = np.uint64(0xDA942042E4DD58B5)
+_ZERO, _ONE = np.uint64(0), np.uint64(1)
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53: a draw's top 53 bits as a double in [0, 1)
 # A week's block of at least this many draws has the next drawn ahead (WeeklyDraws); below it,
 # handing the interpreter between two threads costs more than the draws (measured: 32,400 draws
 # a week 12% slower, 60,000 even, 120,000 20% faster, 6 million 20-30% faster).
@@ -84,6 +93,58 @@ def _seed_state(entropy):
     return state
 
 
+@intrinsic
+def _mul_high(typingctx, a, b):
+    """The high 64 bits of the 128-bit product of two unsigned 64-bit integers (one ``mul``)."""
+    def codegen(context, builder, signature, args):
+        wide = ir.IntType(128)
+        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        return builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+    return types.uint64(types.uint64, types.uint64), codegen
+
+
+@jit
+def _pcg_state(entropy):
+    """PCG64DXSM seeded as NumPy seeds it from ``SeedSequence(entropy words)``.
+
+    Returns ``[state high, state low, increment high, increment low]``: the state words
+    ``(s0, s1, i0, i1)`` give increment ``2 (i0, i1) + 1`` and state ``((i + s) M + i)`` in
+    128-bit arithmetic, with M the 128-bit multiplier.
+    """
+    words = _seed_state(entropy)
+    inc_high = (words[2] << _ONE) | (words[3] >> np.uint64(63))
+    inc_low = (words[3] << _ONE) | _ONE
+    low = inc_low + words[1]
+    high = inc_high + words[0] + (_ONE if low < inc_low else _ZERO)
+    high = _mul_high(low, _MULT_LOW) + high * _MULT_LOW + low * _MULT_HIGH
+    low = low * _MULT_LOW
+    stepped = low + inc_low
+    high += inc_high + (_ONE if stepped < low else _ZERO)
+    return np.array([high, stepped, inc_high, inc_low])
+
+
+@jit
+def _fill_uniforms(state, out):
+    """Fill ``out`` with PCG64DXSM's next doubles in [0, 1) and advance ``state`` in place.
+
+    NumPy's ``Generator.random`` to the bit: each draw is the DXSM output of the state before
+    the step, its top 53 bits scaled by 2**-53; a step multiplies the 128-bit state by the
+    64-bit multiplier and adds the increment. Integer arithmetic only: the same on every CPU.
+    """
+    high, low, inc_high, inc_low = state[0], state[1], state[2], state[3]
+    for i in range(len(out)):
+        mixed = high ^ (high >> np.uint64(32))
+        mixed *= _CHEAP_MULT
+        mixed ^= mixed >> np.uint64(48)
+        mixed *= low | _ONE
+        out[i] = np.float64(np.int64(mixed >> np.uint64(11))) * _TO_UNIT
+        next_high = _mul_high(low, _CHEAP_MULT) + high * _CHEAP_MULT
+        product = low * _CHEAP_MULT
+        low = product + inc_low
+        high = next_high + inc_high + (_ONE if low < product else _ZERO)
+    state[0], state[1] = high, low
+
+
 class _SeedState(ISeedSequence):
     """The state words a bit generator asks its seed sequence for, computed already."""
 
@@ -139,23 +200,32 @@ class Streams(WeeklyDraws):
         self.seed = int(seed)
         self._seed_words = _words(self.seed)
 
+    def _entropy(self, name: str, step: int) -> np.ndarray:
+        return np.array([*self._seed_words, _name_key(name), *_words(int(step))], np.uint64)
+
     def generator(self, name: str, step: int = 0) -> np.random.Generator:
         """The generator of decision ``name`` at ``step``; the same triple gives the same draws.
 
         Seeded as ``PCG64DXSM(SeedSequence([seed, crc32(name), step]))``, to the bit.
         """
-        entropy = np.array([*self._seed_words, _name_key(name), *_words(int(step))], np.uint64)
-        return np.random.Generator(np.random.PCG64DXSM(_SeedState(_seed_state(entropy))))
+        state = _SeedState(_seed_state(self._entropy(name, step)))
+        return np.random.Generator(np.random.PCG64DXSM(state))
 
     def block(self, name: str, step: int, decisions: tuple[str, ...], n: int) -> np.ndarray:
-        """The block of ``(len(decisions), n)`` float64 uniforms of ``name`` at ``step``."""
-        return self.generator(name, step).random((len(decisions), n))
+        """The block of ``(len(decisions), n)`` float64 uniforms of ``name`` at ``step``.
+
+        ``generator(name, step).random((len(decisions), n))``, drawn by a compiled loop
+        (:func:`_fill_uniforms`: the same bits in about half the time).
+        """
+        block = np.empty((len(decisions), n))
+        _fill_uniforms(_pcg_state(self._entropy(name, step)), block.reshape(-1))
+        return block
 
     def fill(self, name: str, step: int, rows: list[np.ndarray]) -> None:
         """Fill ``rows`` (contiguous, one per decision) with the rows of :meth:`block`."""
-        generator = self.generator(name, step)
+        state = _pcg_state(self._entropy(name, step))
         for row in rows:  # a block is drawn row after row: the same numbers, in place
-            generator.random(out=row)
+            _fill_uniforms(state, row)
 
     def nx_seed(self, name: str) -> int:
         """An integer seed for a networkx generator, derived from the run seed and ``name``."""

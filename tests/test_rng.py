@@ -33,6 +33,23 @@ def test_edge_seeds_give_numpys_state() -> None:
                 == numpys_generator(seed, name, step).bit_generator.state)
 
 
+@settings(max_examples=200, deadline=None)
+@given(seed=st.one_of(st.integers(0, 2**32 + 1), st.integers(0, 2**80)),
+       step=st.integers(0, 2**40), rows=st.integers(1, 7), n=st.integers(0, 600))
+def test_a_block_is_numpys_generator_random_to_the_bit(seed: int, step: int, rows: int,
+                                                       n: int) -> None:
+    """The compiled PCG64DXSM draws exactly what NumPy's Generator.random draws."""
+    decisions = tuple("abcdefg"[:rows])
+    block = Streams(seed).block("market", step, decisions, n)
+    assert block.shape == (rows, n)
+    assert np.array_equal(block, numpys_generator(seed, "market", step).random((rows, n)))
+
+
+def test_a_large_block_is_numpys_to_the_bit() -> None:
+    block = Streams(2**63 + 5).block("staff", 311, ("a", "b", "c"), 100_003)
+    assert np.array_equal(block, numpys_generator(2**63 + 5, "staff", 311).random((3, 100_003)))
+
+
 def test_filling_rows_in_place_gives_the_block() -> None:
     streams = Streams(11)
     block = streams.block("market", 3, ("a", "b", "c"), 7)
