@@ -4,7 +4,8 @@ Each entry is keyed by everything its result depends on, including a hash of the
 so an entry made by other code is never used. Entries live in ``SIM_CACHE_DIR`` (default
 ``~/.cache/service-profit-sim``; ``SIM_CACHE_DIR=off`` turns the disk cache off), one folder per
 kind, written atomically (a reader never sees half an entry), and bounded in size
-(``SIM_CACHE_MB``, default 2 GB; the least recently written entries go first). A cache that
+(``SIM_CACHE_MB``, default 2 GB, give or take 1% per process writing; the least recently written
+entries go first). A cache that
 cannot be written is simply not used; an entry that cannot be read is rebuilt. A cached result
 gives the same bits as a fresh one.
 """
@@ -21,6 +22,13 @@ from typing import Any
 
 KINDS = ("starts", "fits", "runs")
 DEFAULT_LIMIT_MB = 2048  # the whole disk cache; SIM_CACHE_MB sets another bound
+# A process measures a folder after its first write there, then whenever it has written this
+# share of the folder's bound since: measuring lists the whole folder, and a sweep writes an
+# entry per run (once per write, a 1,000-run sweep listed 500,000 entries). A folder may so
+# exceed its bound by this share for each process writing to it.
+MEASURE_AFTER_SHARE = 0.01
+
+_written_since_measured: dict[Path, int] = {}
 
 
 @cache
@@ -71,10 +79,25 @@ def write(kind: str, name: str, blob: bytes) -> None:
             tmp = Path(handle.name)
             handle.write(blob)
         os.replace(tmp, where / name)
-        prune(where)
+        _prune_now_and_then(where, len(blob))
     except OSError:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+
+
+def _limit() -> float:
+    """A folder's bound in bytes: its share of ``SIM_CACHE_MB``."""
+    return float(os.environ.get("SIM_CACHE_MB", DEFAULT_LIMIT_MB)) * 2**20 / len(KINDS)
+
+
+def _prune_now_and_then(where: Path, written: int) -> None:
+    """:func:`prune` after this process's first write to ``where``, then now and then."""
+    since = _written_since_measured.get(where)
+    if since is not None and since + written < MEASURE_AFTER_SHARE * _limit():
+        _written_since_measured[where] = since + written
+        return
+    _written_since_measured[where] = 0
+    prune(where)
 
 
 def prune(where: Path) -> None:
@@ -82,7 +105,7 @@ def prune(where: Path) -> None:
 
     Also drops temporary files left by a process killed while writing (older than an hour).
     """
-    limit = float(os.environ.get("SIM_CACHE_MB", DEFAULT_LIMIT_MB)) * 2**20 / len(KINDS)
+    limit = _limit()
     now = time.time()
     entries = []
     for path in where.iterdir():

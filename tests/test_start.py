@@ -194,3 +194,19 @@ def test_the_disk_cache_stays_within_its_bound(monkeypatch, tmp_path):
         cache.write("runs", f"{i}.pkl", bytes(1000))
     kept = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert kept == ["3.pkl", "4.pkl", "5.pkl"]  # the newest three of 1 kB each
+
+
+def test_the_disk_cache_measures_its_folder_now_and_then(monkeypatch, tmp_path):
+    """A sweep's many small writes list the folder once per 1% of its bound, not per write."""
+    from sim import cache
+
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SIM_CACHE_MB", str(60 * len(cache.KINDS) / 1024))  # 60 kB per kind
+    measured = []
+    monkeypatch.setattr(cache, "prune", lambda where, prune=cache.prune: (measured.append(1),
+                                                                          prune(where)))
+    for i in range(1200):  # 120 kB of 100-byte entries
+        cache.write("runs", f"{i}.pkl", bytes(100))
+    size = sum(p.stat().st_size for p in (tmp_path / "runs").iterdir())
+    assert size <= 60 * 1024 * (1 + cache.MEASURE_AFTER_SHARE)
+    assert 100 <= len(measured) <= 200  # after the first write, then every ~6 entries (600 B)
