@@ -95,6 +95,25 @@ def test_timeseries_has_the_contract_columns():
     assert len(ts.columns) == len(set(ts.columns)) == len(KPI_COLUMNS) + len(SURVEY_KPIS) + 2
 
 
+def test_the_collectors_frames_are_mesas():
+    """The collector builds its frames from arrays; they are the frames Mesa builds."""
+    import mesa
+
+    from sim.model import UNITS_TABLE
+
+    model = ServiceModel(rng=3, **SMALL)
+    for steps in (0, 5):
+        model.run(steps)
+        collector = model.datacollector
+        pd.testing.assert_frame_equal(collector.get_model_vars_dataframe(),
+                                      mesa.DataCollector.get_model_vars_dataframe(collector))
+        pd.testing.assert_frame_equal(collector.get_table_dataframe(UNITS_TABLE),
+                                      mesa.DataCollector.get_table_dataframe(collector,
+                                                                             UNITS_TABLE))
+    with pytest.raises(Exception, match="No such table"):
+        collector.get_table_dataframe("nothing")
+
+
 def test_unit_timeseries_covers_every_unit_and_sums_to_the_total():
     model = ServiceModel(rng=2, **SMALL).run(10)
     units = model.unit_timeseries()
