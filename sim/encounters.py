@@ -154,7 +154,7 @@ def serve(
         *on_floor, pressure_factor(units.workload), units.service_norm,
     )
     _move_service_norm(params, units, *routine)
-    np.divide(satisfaction, visits, out=units.csat, where=visits > 0)
+    _record_csat(satisfaction, visits, units.csat)
     return Encounters(visitors, *enc)
 
 
@@ -275,11 +275,25 @@ def _move_service_norm(
     before a visit's problem and chance noise), so that chance alone does not ratchet the norm
     down.
     """
-    practice = np.divide(total, visits, out=units.service_norm.copy(), where=visits > 0)
-    gap = practice - units.service_norm
-    units.service_norm += gap / np.where(
-        gap < 0.0, params.norm_erosion_weeks, params.norm_recovery_weeks
-    )
+    _drift_norm(params.record, visits, total, units.service_norm)
+
+
+@jit
+def _drift_norm(params, visits, total, norm):
+    """:func:`_move_service_norm`, unit by unit."""
+    p = params[0]
+    for u in range(len(norm)):
+        practice = total[u] / visits[u] if visits[u] > 0 else norm[u]
+        gap = practice - norm[u]
+        norm[u] += gap / (p.norm_erosion_weeks if gap < 0.0 else p.norm_recovery_weeks)
+
+
+@jit
+def _record_csat(satisfaction, visits, csat):
+    """Each unit's CSAT: the mean satisfaction of this week's visits (kept if it had none)."""
+    for u in range(len(csat)):
+        if visits[u] > 0:
+            csat[u] = satisfaction[u] / visits[u]
 
 
 @formula

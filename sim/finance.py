@@ -14,8 +14,7 @@ profit, and units' margins would differ by several times their differences in sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from functools import cached_property
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from sim.state import Encounters, Market, Units, Workforce
 
 @dataclass
 class Ledger:
-    """One week's money per unit (arrays of length n_units)."""
+    """One week's money per unit (arrays of length n_units): revenue, each cost, the totals."""
 
     revenue: np.ndarray
     goods: np.ndarray
@@ -38,16 +37,8 @@ class Ledger:
     surveys: np.ndarray
     hiring: np.ndarray
     fixed: np.ndarray
-
-    @cached_property
-    def costs(self) -> np.ndarray:
-        """All costs per unit (summed once: a week's ledger is read by several reports)."""
-        return sum(getattr(self, f.name) for f in fields(self) if f.name != "revenue")
-
-    @cached_property
-    def profit(self) -> np.ndarray:
-        """Revenue minus costs per unit."""
-        return self.revenue - self.costs
+    costs: np.ndarray  # every cost line above, added in their order
+    profit: np.ndarray  # revenue minus costs
 
 
 def book(
@@ -67,13 +58,12 @@ def book(
 @jit
 def _book(params, unit_of_slot, visitors, spend, unit_of_position, filled, inducting, hires,
           csat, customer_count):
-    """Revenue and every cost line per unit, in the order of :class:`Ledger`'s fields."""
+    """Revenue, every cost line, costs and profit per unit, in the order of :class:`Ledger`."""
     p = params[0]
     revenue, staff, new, hired = _tally(len(csat), unit_of_slot, visitors, spend,
                                         unit_of_position, filled, inducting, hires)
     wage = p.wage_weekly * p.pay_level
-    return (
-        revenue,
+    lines = (
         revenue * p.goods_cost_share,
         staff * wage + p.manager_wage_weekly,
         (staff * p.training + new * p.induction_share) * wage * p.training_cost_share,
@@ -84,6 +74,10 @@ def _book(params, unit_of_slot, visitors, spend, unit_of_position, filled, induc
         hired * p.hiring_cost * (1.0 + p.hiring_selectivity),
         customer_count * p.fixed_cost_per_customer,
     )
+    costs = np.zeros(len(csat))
+    for line in lines:
+        costs += line
+    return (revenue, *lines, costs, revenue - costs)
 
 
 @jit

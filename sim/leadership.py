@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.compiled import formula, jit
 from sim.params import Params
-from sim.state import TRAIT_LEVERS, Units
+from sim.state import MANAGER_TRAITS, TRAIT_LEVERS, Units
 
 
 class ManagerEngagementFrom(NamedTuple):
@@ -32,11 +32,12 @@ class ManagerEngagementFrom(NamedTuple):
 
 
 MANAGER_ENGAGEMENT_FROM = ManagerEngagementFrom(base=0.15, team=0.45, csat=0.4)
+_CONTROL = MANAGER_TRAITS.index("control")
 
 
 @dataclass
 class Leadership:
-    """This week's effective manager behaviour, one value per unit (0-1)."""
+    """This week's effective manager behaviour per unit (0-1), in MANAGER_TRAITS order."""
 
     fairness: np.ndarray
     control: np.ndarray
@@ -45,24 +46,31 @@ class Leadership:
     communication: np.ndarray
 
 
-def manager_traits(params: Params, units: Units) -> np.ndarray:
-    """Traits (5, n_units): the policy means plus each manager's deviation, within 0-1."""
-    means = np.array([getattr(params, lever) for lever in TRAIT_LEVERS])[:, None]
-    return np.clip(means + units.trait_offset, 0.0, 1.0)
-
-
 def behaviour(params: Params, units: Units) -> Leadership:
     """Effective behaviour: engaged managers live their traits, disengaged ones less so."""
-    fairness, control, support, recognition, communication = manager_traits(params, units)
-    floor = params.manager_drive_floor
-    drive = floor + (1.0 - floor) * units.manager_engagement
-    return Leadership(
-        fairness=fairness * drive,
-        control=control,
-        support=support * drive,
-        recognition=recognition * drive,
-        communication=communication * drive,
-    )
+    return Leadership(*_behaviour(_trait_means(params), params.manager_drive_floor,
+                                  units.trait_offset, units.manager_engagement))
+
+
+def _trait_means(params: Params) -> np.ndarray:
+    """The policy means of the traits, in the order of MANAGER_TRAITS."""
+    return np.array([getattr(params, lever) for lever in TRAIT_LEVERS])
+
+
+@jit
+def _behaviour(means, drive_floor, trait_offset, manager_engagement):
+    """:func:`behaviour` as rows in MANAGER_TRAITS order: each trait (within 0-1) x drive.
+
+    Control is what a manager does whatever their drive; the other traits need drive, which
+    rises from ``drive_floor`` with the manager's engagement.
+    """
+    out = np.empty(trait_offset.shape)
+    for u in range(trait_offset.shape[1]):
+        drive = drive_floor + (1.0 - drive_floor) * manager_engagement[u]
+        for k in range(len(means)):
+            trait = min(max(means[k] + trait_offset[k, u], 0.0), 1.0)
+            out[k, u] = trait if k == _CONTROL else trait * drive
+    return out
 
 
 @jit
