@@ -14,7 +14,7 @@ profit, and units' margins would differ by several times their differences in sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -39,6 +39,9 @@ class Ledger:
     fixed: np.ndarray
     costs: np.ndarray  # every cost line above, added in their order
     profit: np.ndarray  # revenue minus costs
+
+
+COST_LINES = tuple(f.name for f in fields(Ledger) if f.name not in ("revenue", "costs", "profit"))
 
 
 def book(

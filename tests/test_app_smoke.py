@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import fields
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,7 +27,8 @@ from sim.app.files import read_scenario
 from sim.app.header import progress_text
 from sim.app.limits import LIMITS, LimitError
 from sim.app.page import Page
-from sim.finance import Ledger
+from sim.finance import COST_LINES
+from sim.metrics import COST_KPIS
 from sim.params import SPECS, ParameterError
 from sim.scenario import SCENARIO_DIR, Intervention, ServiceScenario
 from tests.browser.conftest import ROOT, group_members
@@ -637,7 +637,7 @@ def test_the_bridge_sums_to_the_profit_difference(paired):
 
 
 def test_the_page_shows_every_cost_line_of_the_ledger():
-    assert set(invest.COST_LABELS) == {f.name for f in fields(Ledger) if f.name != "revenue"}
+    assert set(invest.COST_LABELS) == set(COST_LINES) == set(COST_KPIS)
 
 
 def test_investment_npv_roi_payback_and_p_beats(paired):
