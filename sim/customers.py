@@ -125,6 +125,16 @@ def churn_chance(params: np.ndarray, loyalty: np.ndarray | float) -> np.ndarray 
     return p.churn_base * exp(p.churn_w_loyalty * (0.5 - loyalty))
 
 
+@formula
+def churn_ceiling(params: np.ndarray) -> float:
+    """A bound on :func:`churn_chance` for every loyalty within 0-1.
+
+    Its largest value at either end (the chance is monotone in loyalty), with a relative margin
+    of 1e-12, far beyond the rounding of the computed chance.
+    """
+    return churn_chance(params, 0.0 if params[0].churn_w_loyalty >= 0.0 else 1.0) * (1.0 + 1e-12)
+
+
 def churn_and_grow(
     params: Params,
     market: Market,
@@ -172,12 +182,18 @@ def _churn_and_grow(start, stop, params, u_fate, good, bad, very_bad, csat, unit
     renewed = np.empty(n, np.int64)
     counts = np.zeros(5, np.int64)  # churned, after a bad encounter, acquired, referred, renewed
     follow = 1.0 / p.loyalty_weeks
+    # an undisturbed customer whose draw is above the ceiling stays: their chance of leaving
+    # need not be computed (the same decisions, most of the weekly expm1 calls skipped)
+    ceiling = churn_ceiling(params)
     for c in range(start, stop):
         u = u_fate[c]
         if status[c] == ACTIVE:
             # an active customer's loyalty moves toward its pull; their tenure grows a week
             loyalty[c] += (loyalty_pull[c] - loyalty[c]) * follow
             tenure[c] += 1
+            if (u >= ceiling and bad[c] == 0 and not very_bad[c]
+                    and 0.0 <= loyalty[c] <= 1.0):
+                continue
             leave = churn_chance(params, loyalty[c])
             if bad[c] > 0:  # negative word of mouth pushes out
                 leave += p.wom_churn * bad[c]

@@ -131,6 +131,19 @@ def test_hazard_formulas_give_numpys_bits_on_arrays():
         p.churn_base * (special.expm1(p.churn_w_loyalty * (0.5 - loyalty)) + 1.0))
 
 
+@settings(max_examples=200, deadline=None)
+@given(weight=st.floats(0.0, 10.0), base=st.floats(0.0, 0.1))
+def test_no_loyalty_within_0_1_has_a_churn_chance_above_the_ceiling(weight: float,
+                                                                     base: float) -> None:
+    """The churn kernel keeps customers whose draw is above the ceiling without their chance."""
+    from sim.customers import churn_ceiling, churn_chance
+
+    p = Params(churn_w_loyalty=weight, churn_base=base)
+    loyalty = np.concatenate([np.linspace(0.0, 1.0, 2_001), np.random.default_rng(3).random(999)])
+    assert churn_chance(p, loyalty).max() <= churn_ceiling(p)
+    assert churn_ceiling(p) <= max(churn_chance(p, 0.0), churn_chance(p, 1.0)) * (1 + 2e-12)
+
+
 def test_kernels_run_in_halves_give_the_numbers_of_one_pass(monkeypatch):
     """Kernels split over two threads (as at a million customers) give one pass's bits."""
     import copy
