@@ -148,13 +148,11 @@ def serve(
     on_floor = _on_the_floor(params.record, wf.unit, wf.filled, wf.absent, inducting, wf.skill,
                              wf.engagement, wf.mood, wf.autonomy, wf.aptitude,
                              units.process_quality, demand, units.workload)
-    enc, routine, visits, satisfaction = _encounters(
+    enc = _encounters(
         params.record, visitors, market.unit, market.expectation, market.loyalty,
         draws["assign"], draws["problem"], draws["quality"],
-        *on_floor, pressure_factor(units.workload), units.service_norm,
+        *on_floor, pressure_factor(units.workload), units.service_norm, units.csat,
     )
-    _move_service_norm(params, units, *routine)
-    _record_csat(satisfaction, visits, units.csat)
     return Encounters(visitors, *enc)
 
 
@@ -211,15 +209,15 @@ def _visitors(params, u_visit, loyalty, status, first_slot, slot_count):
 
 @jit
 def _encounters(params, visitors, unit, expectation, loyalty, u_assign, u_problem, u_quality,
-                staff, staff_quality, staff_fix, headcount, first, pressure, norm):
+                staff, staff_quality, staff_fix, headcount, first, pressure, norm, csat):
     """Each visit in turn: who serves it, the quality given, how it lands, what it brings.
 
     A visitor is served by an employee of the home unit drawn at random (nobody if the unit has
     no one on the floor). Routine service is what the server gives under this week's pressure,
     pulled toward the unit's norm; a problem in the visit is then fixed (a small glow) or not
     (quality cut); chance varies the rest. Satisfaction adds the disconfirmation of the visitor's
-    expectation (Oliver 1980). Also returns, per unit, the routine quality served (for the norm)
-    and the visits and satisfaction summed (for CSAT).
+    expectation (Oliver 1980). Then each unit's norm drifts toward the routine quality it served
+    (:func:`_drift_norm`) and its CSAT becomes its visits' mean satisfaction.
     """
     p = params[0]
     n, n_units = len(visitors), len(headcount)
@@ -259,13 +257,15 @@ def _encounters(params, visitors, unit, expectation, loyalty, u_assign, u_proble
         very_bad[i] = q < p.bad_encounter_threshold
         satisfaction_total[home] += satisfaction[i]
         visits[home] += 1
-    return ((employee, quality, satisfaction, spend, very_bad), (routine_visits, routine_total),
-            visits, satisfaction_total)
+    _drift_norm(params, routine_visits, routine_total, norm)
+    for u in range(n_units):  # a unit without visits keeps its CSAT
+        if visits[u] > 0:
+            csat[u] = satisfaction_total[u] / visits[u]
+    return employee, quality, satisfaction, spend, very_bad
 
 
-def _move_service_norm(
-    params: Params, units: Units, visits: np.ndarray, total: np.ndarray
-) -> None:
+@jit
+def _drift_norm(params, visits, total, norm):
     """Each unit's service norm drifts toward the routine quality it delivered this week.
 
     Down fast, up slowly (goal erosion; Oliva & Sterman 2001): a squeeze that lowers delivered
@@ -275,25 +275,11 @@ def _move_service_norm(
     before a visit's problem and chance noise), so that chance alone does not ratchet the norm
     down.
     """
-    _drift_norm(params.record, visits, total, units.service_norm)
-
-
-@jit
-def _drift_norm(params, visits, total, norm):
-    """:func:`_move_service_norm`, unit by unit."""
     p = params[0]
     for u in range(len(norm)):
         practice = total[u] / visits[u] if visits[u] > 0 else norm[u]
         gap = practice - norm[u]
         norm[u] += gap / (p.norm_erosion_weeks if gap < 0.0 else p.norm_recovery_weeks)
-
-
-@jit
-def _record_csat(satisfaction, visits, csat):
-    """Each unit's CSAT: the mean satisfaction of this week's visits (kept if it had none)."""
-    for u in range(len(csat)):
-        if visits[u] > 0:
-            csat[u] = satisfaction[u] / visits[u]
 
 
 @formula
