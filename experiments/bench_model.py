@@ -17,7 +17,9 @@ Prints:
    (2 worker processes; the comparator's replications and the settled starts are already
    there, as on a page in use), as seconds and as a multiple of one whole default run;
 6. a sweep of default-size runs with ``sim sweep`` on 2 local workers, as runs per second and the
-   time 1,000 runs take at that rate.
+   time 1,000 runs take at that rate;
+7. where a default week's time goes: weeks of organisations of half, once and twice the default
+   size, fitted as a fixed cost per week plus a cost per agent (least squares).
 
 Every figure is measured in this one invocation (ratios are of figures from the same run).
 Usage: python experiments/bench_model.py [--skip-large] [--sweep-runs N]
@@ -36,6 +38,7 @@ import time
 from pathlib import Path
 
 import mesa
+import numpy as np
 
 from sim import ServiceModel
 
@@ -83,6 +86,18 @@ def timed_run(steps: int, repeats: int = 1, **params: object) -> dict[str, float
         "agents": agents,
         "ns_per_agent_step": run / (steps * agents) * 1e9,
     }
+
+
+def week_cost_by_size(factors: tuple[float, ...] = (0.5, 1.0, 2.0)) -> dict[str, float]:
+    """A week's time as fixed us plus ns per agent, fitted over organisations of several sizes."""
+    agents, weeks = [], []
+    for factor in factors:
+        run = timed_run(52, repeats=3, n_employees=round(DEFAULT.n_employees * factor),
+                        n_customers=round(DEFAULT.n_customers * factor))
+        agents.append(run["agents"])
+        weeks.append(run["run_s"] / 52)
+    per_agent, fixed = np.polyfit(agents, weeks, 1)
+    return {"fixed_us": fixed * 1e6, "per_agent_ns": per_agent * 1e9}
 
 
 def large_in_subprocess(cache_dir: Path) -> dict[str, float]:
@@ -203,6 +218,13 @@ def main() -> None:
         f"(build {default['build_s']:.3f} s + 104 weeks {default['run_s']:.3f} s)"
     )
     one = default["total_s"]
+    week = week_cost_by_size()
+    print(
+        f"default week, by size:          {week['fixed_us']:8.0f} us fixed + "
+        f"{week['per_agent_ns']:.0f} ns per agent (fitted over 0.5x, 1x and 2x the default "
+        f"size; the fixed part alone is {week['fixed_us'] * 1e3 / default['agents']:.0f} ns "
+        f"per default agent)"
+    )
     with tempfile.TemporaryDirectory(prefix="sim-bench-") as tmp:
         reps = _fresh_python(REPLICATIONS_CODE, Path(tmp) / "reps")
         page = _fresh_python(PAGE_CODE, Path(tmp) / "page")
