@@ -94,13 +94,15 @@ def _seed_state(entropy):
 
 
 @intrinsic
-def _mul_high(typingctx, a, b):
-    """The high 64 bits of the 128-bit product of two unsigned 64-bit integers (one ``mul``)."""
+def _mul_wide(typingctx, a, b):
+    """The 128-bit product of two unsigned 64-bit integers as (high, low) words (one ``mul``)."""
     def codegen(context, builder, signature, args):
         wide = ir.IntType(128)
         product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
-        return builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
-    return types.uint64(types.uint64, types.uint64), codegen
+        high = builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+        return context.make_tuple(builder, signature.return_type,
+                                  (high, builder.trunc(product, ir.IntType(64))))
+    return types.UniTuple(types.uint64, 2)(types.uint64, types.uint64), codegen
 
 
 @jit
@@ -116,11 +118,11 @@ def _pcg_state(entropy):
     inc_low = (words[3] << _ONE) | _ONE
     low = inc_low + words[1]
     high = inc_high + words[0] + (_ONE if low < inc_low else _ZERO)
-    high = _mul_high(low, _MULT_LOW) + high * _MULT_LOW + low * _MULT_HIGH
-    low = low * _MULT_LOW
-    stepped = low + inc_low
-    high += inc_high + (_ONE if stepped < low else _ZERO)
-    return np.array([high, stepped, inc_high, inc_low])
+    carried, product = _mul_wide(low, _MULT_LOW)
+    high = carried + high * _MULT_LOW + low * _MULT_HIGH
+    low = product + inc_low
+    high += inc_high + (_ONE if low < product else _ZERO)
+    return np.array([high, low, inc_high, inc_low])
 
 
 @jit
@@ -138,10 +140,9 @@ def _fill_uniforms(state, out):
         mixed ^= mixed >> np.uint64(48)
         mixed *= low | _ONE
         out[i] = np.float64(np.int64(mixed >> np.uint64(11))) * _TO_UNIT
-        next_high = _mul_high(low, _CHEAP_MULT) + high * _CHEAP_MULT
-        product = low * _CHEAP_MULT
+        carried, product = _mul_wide(low, _CHEAP_MULT)
         low = product + inc_low
-        high = next_high + inc_high + (_ONE if low < product else _ZERO)
+        high = carried + high * _CHEAP_MULT + inc_high + (_ONE if low < product else _ZERO)
     state[0], state[1] = high, low
 
 
