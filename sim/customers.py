@@ -165,18 +165,9 @@ def churn_and_grow(
 def _churn_and_grow(start, stop, params, u_fate, good, bad, very_bad, csat, unit, status,
                     expectation, satisfaction, loyalty, loyalty_pull, tenure, referred,
                     last_employee):
-    """:func:`churn_and_grow` for slots ``start`` to ``stop``: messages, then each decision."""
+    """:func:`churn_and_grow` for slots ``start`` to ``stop``, slot by slot: messages, then fate."""
     p = params[0]
     n = stop - start
-    # each message heard shifts the expectation by one step, positive ones first (Anderson 1998)
-    for c in range(start, stop):
-        if good[c] or bad[c]:
-            shifted = expectation[c]
-            for _ in range(good[c]):
-                shifted += p.wom_expectation
-            for _ in range(bad[c]):
-                shifted -= p.wom_expectation
-            expectation[c] = min(max(shifted, 0.0), 1.0)
     churned, after_bad = np.empty(n, np.int64), np.empty(n, np.int64)
     acquired, referrals = np.empty(n, np.int64), np.empty(n, np.int64)
     renewed = np.empty(n, np.int64)
@@ -186,6 +177,15 @@ def _churn_and_grow(start, stop, params, u_fate, good, bad, very_bad, csat, unit
     # need not be computed (the same decisions, most of the weekly expm1 calls skipped)
     ceiling = churn_ceiling(params)
     for c in range(start, stop):
+        if good[c] or bad[c]:
+            # each message heard shifts the expectation by one step, positive ones first
+            # (Anderson 1998)
+            shifted = expectation[c]
+            for _ in range(good[c]):
+                shifted += p.wom_expectation
+            for _ in range(bad[c]):
+                shifted -= p.wom_expectation
+            expectation[c] = min(max(shifted, 0.0), 1.0)
         u = u_fate[c]
         if status[c] == ACTIVE:
             # an active customer's loyalty moves toward its pull; their tenure grows a week
