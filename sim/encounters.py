@@ -37,6 +37,7 @@ class QualityFrom(NamedTuple):
 QUALITY_FROM = QualityFrom(skill=0.30, engagement=0.25, resources=0.15, display=0.10,
                            process=0.10, customer_focus=0.10)
 WORKLOAD_POINTS = ((1.0, 1.4, 2.0, 3.0), (1.0, 0.71, 0.15, 0.05))
+_WORKLOAD, _KEPT = (np.array(points) for points in WORKLOAD_POINTS)  # kernels read arrays
 
 
 @formula
@@ -83,9 +84,13 @@ def capacity_each(
     return capacity_of(params, wf.skill[staff], inducting)
 
 
+@jit
 def pressure_factor(workload: np.ndarray) -> np.ndarray:
-    """Share of quality kept under work pressure (the ``WORKLOAD_POINTS`` lookup)."""
-    return np.interp(workload, *WORKLOAD_POINTS)
+    """Share of quality kept under work pressure (the ``WORKLOAD_POINTS`` lookup).
+
+    Numba's ``np.interp`` is NumPy's algorithm (the same slopes, the same sums): the same bits.
+    """
+    return np.interp(workload, _WORKLOAD, _KEPT)
 
 
 @formula
@@ -143,17 +148,32 @@ def serve(
     inducting: np.ndarray,
 ) -> Encounters:
     """This week's encounters; also records each unit's workload and CSAT, moves its norm."""
-    visitors, demand = _visitors(params.record, draws["visit"], market.loyalty, market.status,
-                                 units.customer_start, units.customer_count)
-    on_floor = _on_the_floor(params.record, wf.unit, wf.filled, wf.absent, inducting, wf.skill,
-                             wf.engagement, wf.mood, wf.autonomy, wf.aptitude,
-                             units.process_quality, demand, units.workload)
-    enc = _encounters(
-        params.record, visitors, market.unit, market.expectation, market.loyalty,
-        draws["assign"], draws["problem"], draws["quality"],
-        *on_floor, pressure_factor(units.workload), units.service_norm, units.csat,
-    )
-    return Encounters(visitors, *enc)
+    return Encounters(*_serve(
+        params.record, draws["visit"], draws["assign"], draws["problem"], draws["quality"],
+        market.unit, market.status, market.loyalty, market.expectation, units.customer_start,
+        units.customer_count, wf.unit, wf.filled, wf.absent, inducting, wf.skill, wf.engagement,
+        wf.mood, wf.autonomy, wf.aptitude, units.process_quality, units.workload,
+        units.service_norm, units.csat,
+    ))
+
+
+@jit
+def _serve(params, u_visit, u_assign, u_problem, u_quality, unit_of_slot, status, loyalty,
+           expectation, first_slot, slot_count, unit, filled, absent, inducting, skill,
+           engagement, mood, autonomy, aptitude, process_quality, workload, norm, csat):
+    """:func:`serve` in one call: who visits, who is on the floor, then each visit.
+
+    One call instead of three hands back the visitors and the visits' arrays only, not the
+    staff's and units' arrays in between (each array a kernel returns costs a microsecond).
+    """
+    visitors, demand = _visitors(params, u_visit, loyalty, status, first_slot, slot_count)
+    staff, quality, fix, headcount, first = _on_the_floor(
+        params, unit, filled, absent, inducting, skill, engagement, mood, autonomy, aptitude,
+        process_quality, demand, workload)
+    employee, visit_quality, satisfaction, spend, very_bad = _encounters(
+        params, visitors, unit_of_slot, expectation, loyalty, u_assign, u_problem, u_quality,
+        staff, quality, fix, headcount, first, pressure_factor(workload), norm, csat)
+    return visitors, employee, visit_quality, satisfaction, spend, very_bad
 
 
 @jit

@@ -131,6 +131,17 @@ def test_hazard_formulas_give_numpys_bits_on_arrays():
         p.churn_base * (special.expm1(p.churn_w_loyalty * (0.5 - loyalty)) + 1.0))
 
 
+@settings(max_examples=100, deadline=None)
+@given(load=st.lists(st.floats(-1.0, 5.0, allow_subnormal=False), min_size=1, max_size=40))
+def test_the_work_pressure_lookup_is_numpys_interp(load: list[float]) -> None:
+    """The compiled lookup gives np.interp's bits, at the points, beside them and beyond."""
+    points = np.array(encounters.WORKLOAD_POINTS[0])
+    edges = np.concatenate([points, np.nextafter(points, 0.0), np.nextafter(points, 9.0)])
+    for workload in (np.array(load), edges, np.array(load[:2])):
+        np.testing.assert_array_equal(encounters.pressure_factor(workload),
+                                      np.interp(workload, *encounters.WORKLOAD_POINTS))
+
+
 @settings(max_examples=200, deadline=None)
 @given(weight=st.floats(0.0, 10.0), base=st.floats(0.0, 0.1))
 def test_no_loyalty_within_0_1_has_a_churn_chance_above_the_ceiling(weight: float,
