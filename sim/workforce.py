@@ -268,14 +268,30 @@ def update(
     peers: sp.csr_matrix,
 ) -> None:
     """One week of every employee's psychology and skill (all positions at once)."""
-    (peer_engagement, peer_mood), has_peers = peer_means(peers, wf.filled, wf.engagement, wf.mood)
-    _follow_targets(
-        params.record, wf.unit, wf.fit, wf.feedback, wf.disposition, inducting,
+    _update(
+        params.record, peers.indptr, peers.indices, peers.data,
+        wf.unit, wf.filled, wf.fit, wf.feedback, wf.disposition, inducting,
         wf.skill, wf.engagement, wf.mood, wf.burnout, wf.trust, wf.alignment, wf.autonomy,
-        peer_engagement, peer_mood, has_peers,
         lead.fairness, lead.control, lead.support, lead.recognition, lead.communication,
         units.csat, units.workload, team_size,
     )
+
+
+@jit
+def _update(params, indptr, indices, ties, unit, filled, fit, feedback, disposition, inducting,
+            skill, engagement, mood, burnout, trust, alignment, autonomy,
+            fairness, control, support, recognition, communication, csat, workload, team_size):
+    """:func:`update` in one call: peers' means at the start of the week, then each one's week."""
+    n = len(unit)
+    means, has_peers = np.zeros((2, n)), np.zeros(n, np.bool_)
+    values = np.empty((2, n))
+    values[0], values[1] = engagement, mood
+    _peer_means(indptr, indices, ties, filled, values, means, has_peers)
+    _follow_targets(params, unit, fit, feedback, disposition, inducting,
+                    skill, engagement, mood, burnout, trust, alignment, autonomy,
+                    means[0], means[1], has_peers,
+                    fairness, control, support, recognition, communication,
+                    csat, workload, team_size)
 
 
 @jit
