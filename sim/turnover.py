@@ -57,7 +57,13 @@ class StaffFlows:
 
 def staff_plan(params: Params, units: Units) -> np.ndarray:
     """Budgeted headcount of each unit: staffing ratio x planned staff, at least one."""
-    return np.maximum(np.round(units.planned_staff * params.staffing_ratio), 1).astype(np.int64)
+    return budgeted_headcount(params, units.planned_staff)
+
+
+@formula
+def budgeted_headcount(params: np.ndarray, planned_staff: np.ndarray) -> np.ndarray:
+    """:func:`staff_plan` of units with these planned staff (rounded half to even)."""
+    return np.maximum(np.round(planned_staff * params[0].staffing_ratio), 1.0).astype(np.int64)
 
 
 @formula
@@ -83,7 +89,7 @@ def quit_and_hire(
     """One week of quits, arrivals of pending hires and newly opened vacancies."""
     quits = _quit(params.record, draws["quit"], wf.filled, wf.engagement, wf.burnout, wf.trust,
                   wf.tenure)
-    hires = _hire(params.record, step, staff_plan(params, units), wf.unit, wf.rank,
+    hires = _hire(params.record, step, units.planned_staff, wf.unit, wf.rank,
                   draws["hire_fit"], draws["hire_skill"], draws["hire_disposition"],
                   draws["hire_aptitude"], draws["hiring_lag"],
                   wf.filled, wf.ti_hire, wf.tenure, wf.absence_rate, wf.fit, wf.skill,
@@ -106,7 +112,7 @@ def _quit(params, u_quit, filled, engagement, burnout, trust, tenure):
 
 
 @jit
-def _hire(params, step, plan, unit, rank, u_fit, u_skill, u_disposition, u_aptitude, u_lag,
+def _hire(params, step, planned_staff, unit, rank, u_fit, u_skill, u_disposition, u_aptitude, u_lag,
           filled, ti_hire, tenure, absence_rate, fit, skill, disposition, aptitude,
           engagement, alignment, trust, burnout, mood, feedback):
     """Pending hires arrive, budgeted vacancies start hiring, staff age a week.
@@ -117,6 +123,7 @@ def _hire(params, step, plan, unit, rank, u_fit, u_skill, u_disposition, u_aptit
     hiring is selective, at least a week. Returns the positions hired into, in order.
     """
     p = params[0]
+    plan = budgeted_headcount(params, planned_staff)
     mean_lag = p.hiring_lag_weeks * (1.0 + p.selectivity_lag * p.hiring_selectivity)
     low, high = OPEN_UNIT_INTERVAL, 1.0 - OPEN_UNIT_INTERVAL
     hires = np.empty(len(filled), np.int64)

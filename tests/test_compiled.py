@@ -132,6 +132,22 @@ def test_hazard_formulas_give_numpys_bits_on_arrays():
 
 
 @settings(max_examples=100, deadline=None)
+@given(share=st.floats(0.0, 1.0), planned=st.lists(st.integers(0, 60), min_size=1, max_size=30))
+def test_the_staff_plan_in_kernels_is_numpys(share: float, planned: list[int]) -> None:
+    """Budgeted headcounts: NumPy's round (half to even) and floor of one, also at the ties."""
+    from sim.turnover import budgeted_headcount
+
+    spec = SPECS["staffing_ratio"]
+    for ratio in (spec.low + share * (spec.high - spec.low), 0.5, 1.5):
+        if not spec.low <= ratio <= spec.high:
+            continue
+        staff = np.array(planned, dtype=np.float64)
+        expected = np.maximum(np.round(staff * ratio), 1).astype(np.int64)
+        np.testing.assert_array_equal(budgeted_headcount(Params(staffing_ratio=ratio), staff),
+                                      expected)
+
+
+@settings(max_examples=100, deadline=None)
 @given(load=st.lists(st.floats(-1.0, 5.0, allow_subnormal=False), min_size=1, max_size=40))
 def test_the_work_pressure_lookup_is_numpys_interp(load: list[float]) -> None:
     """The compiled lookup gives np.interp's bits, at the points, beside them and beyond."""
