@@ -179,20 +179,7 @@ class ServiceModel(mesa.Model):
         self.kpis.update(held.kpis)
         self.unit_kpis = np.column_stack([table, held.unit_engagement, held.unit_csat])
         self.datacollector.collect(self)
-        self._collect_units()
-
-    def _collect_units(self) -> None:
-        """This week's rows of the DataCollector's unit table, a column at a time.
-
-        Mesa's ``add_table_row`` takes one row; a week has a row per unit, and a column-wise
-        extend stores the same values without a Python call per unit.
-        """
-        columns = self.datacollector.tables[UNITS_TABLE]
-        n = self.units.n
-        columns["step"].extend([self.steps] * n)
-        columns["unit"].extend(range(n))
-        for name, values in zip(UNIT_TABLE_COLUMNS[2:], self.unit_kpis.T.tolist(), strict=True):
-            columns[name].extend(values)
+        self.datacollector.add_unit_rows(UNITS_TABLE, self.steps, self.unit_kpis)
 
 def _kpi(key: str, model: ServiceModel) -> float:
     """DataCollector reporter: one KPI of the current week."""
@@ -214,8 +201,40 @@ class KpiCollector(mesa.DataCollector):
     def __init__(self, tables: dict[str, list[str]]) -> None:
         reporters: dict[str, Any] = dict(self.LABELS)
         reporters.update({key: partial(_kpi, key) for key in self.KPIS})
+        self._held: dict[str, list[tuple[int, np.ndarray]]] = {}  # unit rows not yet in tables
         super().__init__(model_reporters=reporters, tables=tables)
         self._kpi_columns = [(key, self.model_vars[key]) for key in self.KPIS]
+
+    @property
+    def tables(self) -> dict[str, dict[str, list]]:
+        """Mesa's tables, with every row added so far (held rows join them when read)."""
+        for name, held in self._held.items():
+            if held:
+                self._join(self._tables[name], held)
+                held.clear()
+        return self._tables
+
+    @tables.setter
+    def tables(self, tables: dict[str, dict[str, list]]) -> None:
+        self._tables = tables
+
+    def add_unit_rows(self, table_name: str, step: int, rows: np.ndarray) -> None:
+        """Add a week's rows to a table of step, unit and ``rows``' columns (a row per unit).
+
+        The rows are held as the week's array and join Mesa's lists when the table is read:
+        a week's values made Python numbers one by one cost more than the rest of its records.
+        """
+        self._held.setdefault(table_name, []).append((step, rows))
+
+    @staticmethod
+    def _join(columns: dict[str, list], held: list[tuple[int, np.ndarray]]) -> None:
+        """Append held weeks to a table's columns (step, unit, then the rows' columns)."""
+        counts = [len(rows) for _, rows in held]
+        columns["step"].extend(np.repeat([step for step, _ in held], counts).tolist())
+        columns["unit"].extend(np.concatenate([np.arange(n) for n in counts]).tolist())
+        values = np.concatenate([rows for _, rows in held])
+        for name, column in zip(list(columns)[2:], values.T, strict=True):
+            columns[name].extend(column.tolist())
 
     def get_model_vars_dataframe(self) -> pd.DataFrame:
         """Mesa's frame of the label, step and KPIs (its columns made arrays first: faster)."""

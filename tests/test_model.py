@@ -96,13 +96,16 @@ def test_timeseries_has_the_contract_columns():
 
 
 def test_the_collectors_frames_are_mesas():
-    """The collector builds its frames from arrays; they are the frames Mesa builds."""
+    """The collector builds its frames from arrays; they are the frames Mesa builds.
+
+    A week's unit rows are held as an array until the table is read: read, run on, read again.
+    """
     import mesa
 
     from sim.model import UNITS_TABLE
 
     model = ServiceModel(rng=3, **SMALL)
-    for steps in (0, 5):
+    for steps in (0, 5, 3):
         model.run(steps)
         collector = model.datacollector
         pd.testing.assert_frame_equal(collector.get_model_vars_dataframe(),
@@ -110,6 +113,9 @@ def test_the_collectors_frames_are_mesas():
         pd.testing.assert_frame_equal(collector.get_table_dataframe(UNITS_TABLE),
                                       mesa.DataCollector.get_table_dataframe(collector,
                                                                              UNITS_TABLE))
+        table = collector.tables[UNITS_TABLE]
+        assert table["step"] == [t for t in range(model.steps + 1) for _ in range(model.units.n)]
+        assert table["unit"] == list(range(model.units.n)) * (model.steps + 1)
     with pytest.raises(Exception, match="No such table"):
         collector.get_table_dataframe("nothing")
 
