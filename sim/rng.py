@@ -64,8 +64,8 @@ def _hash(value, multiplier):
 def _seed_state(entropy):
     """``SeedSequence(entropy words).generate_state(4, uint64)``: NumPy's algorithm, compiled.
 
-    Creating NumPy's SeedSequence and its generator costs about 30 us, three times a week and
-    per batch member; this gives the same state words in about one.
+    Creating NumPy's SeedSequence costs about 30 us, and every weekly block and generator of
+    every run (each batch member too) needs its state words; this gives them in about one.
     """
     multiplier = np.array([_INIT_A])
     pool = np.empty(_POOL, np.uint64)
