@@ -79,16 +79,15 @@ def peer_means(
     adjacency: sp.csr_matrix, present: np.ndarray, *values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Means of each of ``values`` over each node's present neighbours, and whether it has any."""
-    means = np.zeros((len(values), adjacency.shape[0]))
-    has_peers = np.zeros(adjacency.shape[0], dtype=bool)
-    _peer_means(adjacency.indptr, adjacency.indices, adjacency.data, present,
-                np.array(values, dtype=np.float64), means, has_peers)
-    return means, has_peers
+    return _peer_means(adjacency.indptr, adjacency.indices, adjacency.data, present,
+                       np.array(values, dtype=np.float64))
 
 
 @jit
-def _peer_means(indptr, indices, ties, present, values, means, has_peers):
+def _peer_means(indptr, indices, ties, present, values):
     """Each row's sums over its ties in tie order (as a sparse product adds them), then means."""
+    means = np.zeros((len(values), len(indptr) - 1))
+    has_peers = np.zeros(len(indptr) - 1, np.bool_)
     sums = np.zeros(len(values))
     for i in range(len(indptr) - 1):
         sums[:] = 0.0
@@ -103,6 +102,7 @@ def _peer_means(indptr, indices, ties, present, values, means, has_peers):
         if has_peers[i]:
             for v in range(len(values)):
                 means[v, i] = sums[v] / count
+    return means, has_peers
 
 
 def peer_mean(
@@ -282,11 +282,9 @@ def _update(params, indptr, indices, ties, unit, filled, fit, feedback, disposit
             skill, engagement, mood, burnout, trust, alignment, autonomy,
             fairness, control, support, recognition, communication, csat, workload, team_size):
     """:func:`update` in one call: peers' means at the start of the week, then each one's week."""
-    n = len(unit)
-    means, has_peers = np.zeros((2, n)), np.zeros(n, np.bool_)
-    values = np.empty((2, n))
+    values = np.empty((2, len(unit)))
     values[0], values[1] = engagement, mood
-    _peer_means(indptr, indices, ties, filled, values, means, has_peers)
+    means, has_peers = _peer_means(indptr, indices, ties, filled, values)
     _follow_targets(params, unit, fit, feedback, disposition, inducting,
                     skill, engagement, mood, burnout, trust, alignment, autonomy,
                     means[0], means[1], has_peers,
