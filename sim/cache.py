@@ -13,12 +13,15 @@ gives the same bits as a fresh one.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tempfile
 import time
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from sim.params import ParameterError
 
 KINDS = ("starts", "fits", "runs")
 DEFAULT_LIMIT_MB = 2048  # the whole disk cache; SIM_CACHE_MB sets another bound
@@ -85,9 +88,24 @@ def write(kind: str, name: str, blob: bytes) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def limit_mb() -> float:
+    """The whole disk cache's bound in MB: ``SIM_CACHE_MB``, a number of 0 or more."""
+    raw = os.environ.get("SIM_CACHE_MB")
+    if raw is None:
+        return DEFAULT_LIMIT_MB
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ParameterError(f"SIM_CACHE_MB={raw!r}: allowed a number of megabytes, 0 or more "
+                             f"(default {DEFAULT_LIMIT_MB})")
+    return value
+
+
 def _limit() -> float:
     """A folder's bound in bytes: its share of ``SIM_CACHE_MB``."""
-    return float(os.environ.get("SIM_CACHE_MB", DEFAULT_LIMIT_MB)) * 2**20 / len(KINDS)
+    return limit_mb() * 2**20 / len(KINDS)
 
 
 def _prune_now_and_then(where: Path, written: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from sim import cache
 from sim.params import GROUPS, SPECS, ParameterError, shown
 from sim.scenario import load_scenario, preset_names
 
@@ -176,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
         except SystemExit as stop:  # --help, or a usage error already printed
             return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+        cache.limit_mb()  # a bad SIM_CACHE_MB is named before any work is done
         status = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at exit
         return status

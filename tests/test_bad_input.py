@@ -645,3 +645,15 @@ def test_sim_app_refuses_an_address_it_cannot_listen_on(capsys):
             assert main(argv) == 2
             err = capsys.readouterr().err.strip().splitlines()
             assert len(err) == 1 and words in err[0], err
+
+
+@pytest.mark.parametrize("value", ["abc", "-3", "nan", "inf", ""])
+def test_a_bad_cache_bound_is_named_before_any_work(value, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("SIM_CACHE_MB", value)
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path))
+    assert main(["run", "baseline", "--steps", "2", "--reps", "1",
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"sim: error: SIM_CACHE_MB={value!r}: allowed a number of megabytes, 0 or "
+                   "more (default 2048)"]
+    assert not (tmp_path / "out").exists() and not list(tmp_path.iterdir())
