@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sim import metrics, start
+from sim.compiled import jit
 from sim.customers import CustomerFlows
 from sim.finance import Ledger
 from sim.leadership import Leadership
@@ -170,22 +171,32 @@ def member_view(batch: Organisation, own: Organisation, extent: Extent) -> Organ
                         own.peer_network, own.peers, own.contacts)
 
 
-def _rows(slots: np.ndarray, where: Sequence[slice]) -> list[slice]:
-    """Rows of each member's part of sorted batch slot numbers (members' slots are in order)."""
-    ends = [*np.searchsorted(slots, [s.start for s in where[1:]]).tolist(), len(slots)]
-    return [slice(start, end) for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+@jit
+def _renumbered(slots, starts):
+    """Sorted batch slot numbers in their members' own numbering, and where members' rows end.
+
+    ``starts``: the members' first slots; member b's rows are ``ends[b]:ends[b + 1]``.
+    """
+    ends = np.empty(len(starts) + 1, np.int64)
+    ends[0], ends[-1] = 0, len(slots)
+    ends[1:-1] = np.searchsorted(slots, starts[1:])
+    return _less_start(slots, ends, starts), ends
 
 
-def _offsets(rows: Sequence[slice], starts: Sequence[int], dtype: np.dtype) -> np.ndarray:
-    """Each row's member offset (``starts[b]`` on member b's rows), in the slot numbers' dtype."""
-    return np.repeat(np.array(starts, dtype=dtype), [r.stop - r.start for r in rows])
+@jit
+def _less_start(values, ends, starts):
+    """Slot numbers of each member's rows less the member's first slot; -1 ("none") stays."""
+    local = np.empty_like(values)
+    for b in range(len(starts)):
+        for i in range(ends[b], ends[b + 1]):
+            local[i] = values[i] - starts[b] if values[i] >= 0 else values[i]
+    return local
 
 
-def _cut(slots: np.ndarray, where: Sequence[slice]) -> list[np.ndarray]:
+def _cut(slots: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
     """Sorted batch slot numbers cut into each member's part, in the member's own numbering."""
-    rows = _rows(slots, where)
-    local = slots - _offsets(rows, [s.start for s in where], slots.dtype)
-    return [local[r] for r in rows]
+    local, ends = _renumbered(slots, starts)
+    return [local[a:b] for a, b in zip(ends[:-1].tolist(), ends[1:].tolist(), strict=True)]
 
 
 _NAMES = {kind: tuple(f.name for f in fields(kind))
@@ -201,25 +212,23 @@ def split_week(week: Week, extents: Sequence[Extent],
                headcounts: Sequence[tuple[int, int]]) -> list[Week]:
     """The batch's week as each member's own week (``headcounts``: each member's at its start).
 
-    Slot numbers are renumbered once for the whole batch; each member gets views of its rows.
+    Each member gets views of its rows, with its slot numbers in its own numbering.
     """
-    market = [e.market for e in extents]
-    positions = [e.positions for e in extents]
+    market = np.array([e.market.start for e in extents], np.int64)
+    positions = np.array([e.positions.start for e in extents], np.int64)
     enc = week.encounters
-    rows = _rows(enc.customer, market)
-    customer = enc.customer - _offsets(rows, [m.start for m in market], enc.customer.dtype)
-    employee = enc.employee
-    employee = np.where(employee >= 0,
-                        employee - _offsets(rows, [p.start for p in positions], employee.dtype),
-                        employee)
+    customer, ends = _renumbered(enc.customer, market)
+    employee = _less_start(enc.employee, ends, positions)
     flows = {name: _cut(getattr(week.customers, name), market)
              for name in _NAMES[CustomerFlows]}
     staff = {name: _cut(getattr(week.staff, name), positions) for name in _NAMES[StaffFlows]}
     weeks = []
-    for b, (r, extent) in enumerate(zip(rows, extents, strict=True)):
-        encounters = Encounters(customer=customer[r], employee=employee[r],
-                                quality=enc.quality[r], satisfaction=enc.satisfaction[r],
-                                spend=enc.spend[r], very_bad=enc.very_bad[r])
+    for b, (extent, first, last) in enumerate(zip(extents, ends[:-1].tolist(), ends[1:].tolist(),
+                                                  strict=True)):
+        rows = slice(first, last)
+        encounters = Encounters(customer=customer[rows], employee=employee[rows],
+                                quality=enc.quality[rows], satisfaction=enc.satisfaction[rows],
+                                spend=enc.spend[rows], very_bad=enc.very_bad[rows])
         weeks.append(Week(
             leadership=_per_unit(week.leadership, extent.units),
             encounters=encounters,
