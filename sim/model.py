@@ -82,7 +82,6 @@ class ServiceModel(mesa.Model):
         self.units, self.workforce, self.market = org.units, org.workforce, org.market
         self.peer_network: nx.Graph = org.peer_network
         self.peers, self.contacts = org.peers, org.contacts
-        self.org_chart: nx.DiGraph = networks.org_hierarchy(self.units, self.workforce)
         self.cum_profit = 0.0
 
         self.managers = [Manager(self, u) for u in range(self.units.n)]
@@ -142,6 +141,11 @@ class ServiceModel(mesa.Model):
         frame = self.datacollector.get_table_dataframe(UNITS_TABLE)
         frame.insert(0, "replication", self.replication)
         return frame
+
+    @cached_property
+    def org_chart(self) -> nx.DiGraph:
+        """Organisation -> units -> managers -> positions as networkx (built on first use)."""
+        return networks.org_hierarchy(self.units, self.workforce)
 
     @cached_property
     def customer_network(self) -> nx.Graph:
@@ -227,14 +231,19 @@ class KpiCollector(mesa.DataCollector):
         self._held.setdefault(table_name, []).append((step, rows))
 
     @staticmethod
-    def _join(columns: dict[str, list], held: list[tuple[int, np.ndarray]]) -> None:
-        """Append held weeks to a table's columns (step, unit, then the rows' columns)."""
+    def _held_columns(names: list[str], held: list[tuple[int, np.ndarray]]
+                      ) -> dict[str, np.ndarray]:
+        """Held weeks as a table's columns (step, unit, then the rows' columns), as arrays."""
         counts = [len(rows) for _, rows in held]
-        columns["step"].extend(np.repeat([step for step, _ in held], counts).tolist())
-        columns["unit"].extend(np.concatenate([np.arange(n) for n in counts]).tolist())
         values = np.concatenate([rows for _, rows in held])
-        for name, column in zip(list(columns)[2:], values.T, strict=True):
-            columns[name].extend(column.tolist())
+        return {names[0]: np.repeat([step for step, _ in held], counts),
+                names[1]: np.concatenate([np.arange(n) for n in counts]),
+                **dict(zip(names[2:], values.T, strict=True))}
+
+    def _join(self, columns: dict[str, list], held: list[tuple[int, np.ndarray]]) -> None:
+        """Append held weeks to a table's columns."""
+        for name, values in self._held_columns(list(columns), held).items():
+            columns[name].extend(values.tolist())
 
     def get_model_vars_dataframe(self) -> pd.DataFrame:
         """Mesa's frame of the label, step and KPIs (its columns made arrays first: faster)."""
@@ -242,8 +251,11 @@ class KpiCollector(mesa.DataCollector):
 
     def get_table_dataframe(self, table_name: str) -> pd.DataFrame:
         """Mesa's frame of a table (its columns made arrays first: faster)."""
-        if table_name not in self.tables:
+        if table_name not in self._tables:
             return super().get_table_dataframe(table_name)  # Mesa's error
+        columns, held = self._tables[table_name], self._held.get(table_name)
+        if held and not any(columns.values()):  # nothing read yet: the frame of the arrays
+            return pd.DataFrame(self._held_columns(list(columns), held))
         return _frame(self.tables[table_name])
 
     def collect(self, model: ServiceModel) -> None:
