@@ -34,6 +34,7 @@ from numba import types
 from numba.extending import get_cython_function_address, overload
 
 from sim.cache import code_fingerprint
+from sim.params import RECORD
 
 KEPT_VERSIONS = 3  # compiled kernels of the latest versions of the code kept on disk
 # A kernel over at least this many elements runs in two threads (in_halves); below it, handing
@@ -91,6 +92,12 @@ def formula(fn: Callable) -> Callable:
     from_numpy.__name__, from_numpy.__qualname__ = fn.__name__, fn.__qualname__
     from_numpy.__doc__, from_numpy.__module__ = fn.__doc__, fn.__module__
     return from_numpy
+
+@jit
+def unpack(packed):
+    """In a kernel: the parameters' record (``params[0].name``) from :attr:`Params.packed`."""
+    return packed.view(RECORD)
+
 
 _threads: dict[str, ThreadPoolExecutor] = {}
 

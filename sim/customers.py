@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from sim.compiled import formula, in_halves, jit
+from sim.compiled import formula, in_halves, jit, unpack
 from sim.elementary import exp, power
 from sim.params import Params
 from sim.state import ACTIVE, LOST, PROSPECT, Encounters, Market, Units
@@ -70,15 +70,16 @@ def absorb_encounters(params: Params, market: Market, units: Units, enc: Encount
 
     Every customer's loyalty follows its pull in :func:`churn_and_grow`, before they decide.
     """
-    in_halves(_absorb, len(enc.customer), params.record, enc.customer, enc.satisfaction,
+    in_halves(_absorb, len(enc.customer), params.packed, enc.customer, enc.satisfaction,
               enc.quality, enc.employee, market.unit, market.taste, units.local_expectation,
               market.satisfaction, market.loyalty_pull, market.expectation, market.last_employee)
 
 
 @jit
-def _absorb(start, stop, params, visitors, satisfied, quality, employee, unit, taste,
+def _absorb(start, stop, packed, visitors, satisfied, quality, employee, unit, taste,
             local_expectation, satisfaction, loyalty_pull, expectation, last_employee):
     """Each visitor's satisfaction, the loyalty it pulls toward, and expectation after a visit."""
+    params = unpack(packed)
     p = params[0]
     for i in range(start, stop):
         c = visitors[i]
@@ -97,13 +98,14 @@ def word_of_mouth(
     draws: dict[str, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
     """How many positive and how many negative messages each market slot hears this week."""
-    return _word_of_mouth(params.record, enc.customer, enc.satisfaction, draws["talk"],
+    return _word_of_mouth(params.packed, enc.customer, enc.satisfaction, draws["talk"],
                           contacts.indptr, contacts.indices, market.n)
 
 
 @jit
-def _word_of_mouth(params, visitors, satisfaction, u_talk, first_contact, contact, n):
+def _word_of_mouth(packed, visitors, satisfaction, u_talk, first_contact, contact, n):
     """Delighted visitors may rave and unhappy ones complain, once to each of their contacts."""
+    params = unpack(packed)
     p = params[0]
     good, bad = np.zeros(n, np.int32), np.zeros(n, np.int32)  # small: they fit in the caches
     for i in range(len(visitors)):
@@ -153,7 +155,7 @@ def churn_and_grow(
     very_bad = np.zeros(market.n, dtype=bool)
     very_bad[enc.customer[enc.very_bad]] = True
     parts = in_halves(
-        _churn_and_grow, market.n, params.record, draws["fate"], *heard, very_bad, units.csat,
+        _churn_and_grow, market.n, params.packed, draws["fate"], *heard, very_bad, units.csat,
         market.unit, market.status, market.expectation, market.satisfaction, market.loyalty,
         market.loyalty_pull, market.tenure, market.referred, market.last_employee,
     )
@@ -162,10 +164,11 @@ def churn_and_grow(
 
 
 @jit
-def _churn_and_grow(start, stop, params, u_fate, good, bad, very_bad, csat, unit, status,
+def _churn_and_grow(start, stop, packed, u_fate, good, bad, very_bad, csat, unit, status,
                     expectation, satisfaction, loyalty, loyalty_pull, tenure, referred,
                     last_employee):
     """:func:`churn_and_grow` for slots ``start`` to ``stop``, slot by slot: messages, then fate."""
+    params = unpack(packed)
     p = params[0]
     n = stop - start
     churned, after_bad = np.empty(n, np.int64), np.empty(n, np.int64)

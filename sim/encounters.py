@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.compiled import formula, jit
+from sim.compiled import formula, jit, unpack
 from sim.params import Params
 from sim.state import ACTIVE, Encounters, Market, Units, Workforce
 
@@ -149,7 +149,7 @@ def serve(
 ) -> Encounters:
     """This week's encounters; also records each unit's workload and CSAT, moves its norm."""
     return Encounters(*_serve(
-        params.record, draws["visit"], draws["assign"], draws["problem"], draws["quality"],
+        params.packed, draws["visit"], draws["assign"], draws["problem"], draws["quality"],
         market.unit, market.status, market.loyalty, market.expectation, units.customer_start,
         units.customer_count, wf.unit, wf.filled, wf.absent, inducting, wf.skill, wf.engagement,
         wf.mood, wf.autonomy, wf.aptitude, units.process_quality, units.workload,
@@ -158,7 +158,7 @@ def serve(
 
 
 @jit
-def _serve(params, u_visit, u_assign, u_problem, u_quality, unit_of_slot, status, loyalty,
+def _serve(packed, u_visit, u_assign, u_problem, u_quality, unit_of_slot, status, loyalty,
            expectation, first_slot, slot_count, unit, filled, absent, inducting, skill,
            engagement, mood, autonomy, aptitude, process_quality, workload, norm, csat):
     """:func:`serve` in one call: who visits, who is on the floor, then each visit.
@@ -166,6 +166,7 @@ def _serve(params, u_visit, u_assign, u_problem, u_quality, unit_of_slot, status
     One call instead of three hands back the visitors and the visits' arrays only, not the
     staff's and units' arrays in between (each array a kernel returns costs a microsecond).
     """
+    params = unpack(packed)
     visitors, demand = _visitors(params, u_visit, loyalty, status, first_slot, slot_count)
     staff, quality, fix, headcount, first = _on_the_floor(
         params, unit, filled, absent, inducting, skill, engagement, mood, autonomy, aptitude,
@@ -315,12 +316,13 @@ def after_problem(params: np.ndarray, quality: np.ndarray | float,
 
 def pass_feedback_to_staff(params: Params, wf: Workforce, enc: Encounters) -> None:
     """The satisfaction of the customers each employee served this week lifts (or dents) them."""
-    _pass_feedback(params.record, enc.employee, enc.satisfaction, wf.feedback)
+    _pass_feedback(params.packed, enc.employee, enc.satisfaction, wf.feedback)
 
 
 @jit
-def _pass_feedback(params, employee, satisfaction, feedback):
+def _pass_feedback(packed, employee, satisfaction, feedback):
     """Each server's feedback moves toward the mean satisfaction of the visits they served."""
+    params = unpack(packed)
     total, count = np.zeros(len(feedback)), np.zeros(len(feedback), np.int64)
     for i in range(len(employee)):
         if employee[i] >= 0:

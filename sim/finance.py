@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from sim.compiled import jit
+from sim.compiled import jit, unpack
 from sim.params import Params
 from sim.state import Encounters, Market, Units, Workforce
 
@@ -55,14 +55,15 @@ def book(
 ) -> Ledger:
     """The week's ledger of every unit."""
     # one array of rows, not a dozen arrays: each array a kernel returns costs a microsecond
-    return Ledger(*_book(params.record, market.unit, enc.customer, enc.spend, wf.unit,
+    return Ledger(*_book(params.packed, market.unit, enc.customer, enc.spend, wf.unit,
                          wf.filled, inducting, hires, units.csat, units.customer_count))
 
 
 @jit
-def _book(params, unit_of_slot, visitors, spend, unit_of_position, filled, inducting, hires,
+def _book(packed, unit_of_slot, visitors, spend, unit_of_position, filled, inducting, hires,
           csat, customer_count):
     """Revenue, every cost line, costs and profit per unit: rows in the order of :class:`Ledger`."""
+    params = unpack(packed)
     p = params[0]
     revenue, staff, new, hired = _tally(len(csat), unit_of_slot, visitors, spend,
                                         unit_of_position, filled, inducting, hires)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.compiled import formula, jit
+from sim.compiled import formula, jit, unpack
 from sim.params import Params
 from sim.state import MANAGER_TRAITS, TRAIT_LEVERS, Units
 
@@ -101,13 +101,14 @@ def update_managers(params: Params, units: Units, unit: np.ndarray, filled: np.n
     ``unit``, ``filled``, ``engagement`` and ``trust`` are the positions': a team is the
     employees in post of a unit (none: engagement and trust count as 0).
     """
-    _update_managers(params.record, unit, filled, engagement, trust, units.csat,
+    _update_managers(params.packed, unit, filled, engagement, trust, units.csat,
                      units.manager_engagement, units.process_quality)
 
 
 @jit
-def _update_managers(params, unit, filled, engagement, trust, csat, manager_engagement,
+def _update_managers(packed, unit, filled, engagement, trust, csat, manager_engagement,
                      process_quality):
+    params = unpack(packed)
     p = params[0]
     n_units = len(csat)
     team, engagement_total, trust_total = np.zeros(n_units), np.zeros(n_units), np.zeros(n_units)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.compiled import jit
+from sim.compiled import jit, unpack
 from sim.params import Params
 from sim.state import ACTIVE, PROSPECT
 from sim.turnover import budgeted_headcount
@@ -145,7 +145,7 @@ def per_unit(params: Params, org: Organisation, week: Week) -> tuple[np.ndarray,
     units, wf, market, enc, ledger = (org.units, org.workforce, org.market, week.encounters,
                                       week.ledger)
     return _per_unit(
-        params.record, units.planned_staff, wf.unit, wf.rank, wf.filled, wf.absent,
+        params.packed, units.planned_staff, wf.unit, wf.rank, wf.filled, wf.absent,
         tuple(getattr(wf, state) for state in SUMMED_STATES),
         units.customer_start, units.customer_count, market.status, market.loyalty,
         market.satisfaction, market.unit, enc.customer, enc.quality, enc.satisfaction,
@@ -156,11 +156,12 @@ def per_unit(params: Params, org: Organisation, week: Week) -> tuple[np.ndarray,
 
 
 @jit
-def _per_unit(params, planned_staff, unit, rank, filled, absent, states, first_slot, slot_count,
+def _per_unit(packed, planned_staff, unit, rank, filled, absent, states, first_slot, slot_count,
               status, loyalty, satisfaction, unit_of_slot, visitors, visit_quality,
               visit_satisfaction, very_bad, staff_flows, market_flows, money, manager_engagement,
               process_quality, workload, csat):
     """Every sum of UNIT_SUMS per unit, in its order, then the unit table from them."""
+    params = unpack(packed)
     out = np.zeros((len(UNIT_SUMS), len(first_slot)))  # a row per sum, then transposed
     rows = _add_staff(out, unit, filled, states, absent, rank,
                       budgeted_headcount(params, planned_staff))

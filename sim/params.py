@@ -598,12 +598,21 @@ class Params:
 
     @cached_property
     def record(self) -> np.ndarray:
-        """Every parameter in a one-element NumPy record array: how compiled kernels read them."""
-        kinds = {float: np.float64, int: np.int64}
-        values = np.zeros(1, [(name, kinds[spec.kind]) for name, spec in SPECS.items()])
+        """Every parameter in a one-element NumPy record array (dtype :data:`RECORD`)."""
+        values = np.zeros(1, RECORD)
         for name in SPECS:
             values[name] = getattr(self, name)
         return values
+
+    @cached_property
+    def packed(self) -> np.ndarray:
+        """:attr:`record`'s bytes: how the week's kernels take the parameters.
+
+        Numba checks a record array's type field by field at every call (about 14 us for
+        these fields, more than most kernels' work at default size); bytes pass in half a
+        microsecond, and a kernel reads them as the record (:func:`sim.compiled.unpack`).
+        """
+        return self.record.view(np.uint8)
 
     @property
     def n_units(self) -> int:
@@ -620,6 +629,8 @@ def _build_specs() -> dict[str, ParamSpec]:
 
 
 SPECS: dict[str, ParamSpec] = _build_specs()
+RECORD = np.dtype([(name, {float: np.float64, int: np.int64}[spec.kind])
+                   for name, spec in SPECS.items()])  # Params.record's fields, in SPECS order
 LEVERS: tuple[str, ...] = tuple(n for n, s in SPECS.items() if s.is_lever and not s.structural)
 
 

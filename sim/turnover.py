@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.compiled import formula, jit
+from sim.compiled import formula, jit, unpack
 from sim.elementary import log1p, normal_quantile, power
 from sim.params import Params
 from sim.state import Units, Workforce
@@ -87,9 +87,9 @@ def quit_and_hire(
     params: Params, units: Units, wf: Workforce, draws: dict[str, np.ndarray], step: int
 ) -> StaffFlows:
     """One week of quits, arrivals of pending hires and newly opened vacancies."""
-    quits = _quit(params.record, draws["quit"], wf.filled, wf.engagement, wf.burnout, wf.trust,
+    quits = _quit(params.packed, draws["quit"], wf.filled, wf.engagement, wf.burnout, wf.trust,
                   wf.tenure)
-    hires = _hire(params.record, step, units.planned_staff, wf.unit, wf.rank,
+    hires = _hire(params.packed, step, units.planned_staff, wf.unit, wf.rank,
                   draws["hire_fit"], draws["hire_skill"], draws["hire_disposition"],
                   draws["hire_aptitude"], draws["hiring_lag"],
                   wf.filled, wf.ti_hire, wf.tenure, wf.absence_rate, wf.fit, wf.skill,
@@ -99,8 +99,9 @@ def quit_and_hire(
 
 
 @jit
-def _quit(params, u_quit, filled, engagement, burnout, trust, tenure):
+def _quit(packed, u_quit, filled, engagement, burnout, trust, tenure):
     """Who quits this week (positions, in order); their positions fall vacant."""
+    params = unpack(packed)
     quits = np.empty(len(filled), np.int64)
     n = 0
     for i in range(len(filled)):
@@ -112,7 +113,7 @@ def _quit(params, u_quit, filled, engagement, burnout, trust, tenure):
 
 
 @jit
-def _hire(params, step, planned_staff, unit, rank, u_fit, u_skill, u_disposition, u_aptitude, u_lag,
+def _hire(packed, step, planned_staff, unit, rank, u_fit, u_skill, u_disposition, u_aptitude, u_lag,
           filled, ti_hire, tenure, absence_rate, fit, skill, disposition, aptitude,
           engagement, alignment, trust, burnout, mood, feedback):
     """Pending hires arrive, budgeted vacancies start hiring, staff age a week.
@@ -122,6 +123,7 @@ def _hire(params, step, planned_staff, unit, rank, u_fit, u_skill, u_disposition
     vacancy not yet hiring starts now: the hire arrives after an exponential lag, longer when
     hiring is selective, at least a week. Returns the positions hired into, in order.
     """
+    params = unpack(packed)
     p = params[0]
     plan = budgeted_headcount(params, planned_staff)
     mean_lag = p.hiring_lag_weeks * (1.0 + p.selectivity_lag * p.hiring_selectivity)

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from sim.compiled import formula, jit
+from sim.compiled import formula, jit, unpack
 from sim.elementary import exp, logistic
 from sim.leadership import Leadership
 from sim.params import Params
@@ -269,7 +269,7 @@ def update(
 ) -> None:
     """One week of every employee's psychology and skill (all positions at once)."""
     _update(
-        params.record, peers.indptr, peers.indices, peers.data,
+        params.packed, peers.indptr, peers.indices, peers.data,
         wf.unit, wf.filled, wf.fit, wf.feedback, wf.disposition, inducting,
         wf.skill, wf.engagement, wf.mood, wf.burnout, wf.trust, wf.alignment, wf.autonomy,
         lead.fairness, lead.control, lead.support, lead.recognition, lead.communication,
@@ -278,10 +278,11 @@ def update(
 
 
 @jit
-def _update(params, indptr, indices, ties, unit, filled, fit, feedback, disposition, inducting,
+def _update(packed, indptr, indices, ties, unit, filled, fit, feedback, disposition, inducting,
             skill, engagement, mood, burnout, trust, alignment, autonomy,
             fairness, control, support, recognition, communication, csat, workload, team_size):
     """:func:`update` in one call: peers' means at the start of the week, then each one's week."""
+    params = unpack(packed)
     values = np.empty((2, len(unit)))
     values[0], values[1] = engagement, mood
     means, has_peers = _peer_means(indptr, indices, ties, filled, values)
@@ -353,12 +354,13 @@ def absence_chance(params: np.ndarray, burnout: np.ndarray | float,
 
 def record_absence(params: Params, wf: Workforce, u_absent: np.ndarray) -> None:
     """Who is away this week, and each employee's recent absence rate."""
-    _record_absence(params.record, u_absent, wf.filled, wf.burnout, wf.engagement, wf.absent,
+    _record_absence(params.packed, u_absent, wf.filled, wf.burnout, wf.engagement, wf.absent,
                     wf.absence_rate)
 
 
 @jit
-def _record_absence(params, u_absent, filled, burnout, engagement, absent, absence_rate):
+def _record_absence(packed, u_absent, filled, burnout, engagement, absent, absence_rate):
+    params = unpack(packed)
     for i in range(len(filled)):
         absent[i] = filled[i] & (u_absent[i] < absence_chance(params, burnout[i], engagement[i]))
         absence_rate[i] += (absent[i] - absence_rate[i]) / ABSENCE_MEMORY_WEEKS
