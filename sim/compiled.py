@@ -93,6 +93,7 @@ def formula(fn: Callable) -> Callable:
     from_numpy.__doc__, from_numpy.__module__ = fn.__doc__, fn.__module__
     return from_numpy
 
+
 @jit
 def unpack(packed):
     """In a kernel: the parameters' record (``params[0].name``) from :attr:`Params.packed`."""
