@@ -13,7 +13,7 @@ An experiment file looks like::
     design:
       method: grid                # grid | lhs | sobol | morris
       samples: 64                 # lhs: points; sobol: base N (power of 2); morris: trajectories
-      levels: 4                   # morris only
+      levels: 4                   # morris only (even)
       second_order: false         # sobol only
       paired: true                # same replication seeds at every point (common random numbers)
     parameters:
@@ -277,6 +277,11 @@ def _parse(data: Any, source: str, directory: Path) -> Experiment:
     elif "samples" in design:
         raise ParameterError("design.samples: not used by a grid (list the values instead)")
     levels = _int(design, "levels", 4, 2, 100, prefix="design.")
+    if method == "morris" and levels % 2:
+        raise ParameterError(
+            f"design.levels={levels}: Morris sampling needs an even number of levels (e.g. "
+            f"{levels + 1}); with an odd number its grid is not sampled evenly"
+        )
     second_order = _bool(design, "second_order", False, "design.")
     paired = _bool(design, "paired", True, "design.")
     if method in ("sobol", "morris") and len(parameters) < 2:

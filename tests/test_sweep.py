@@ -114,6 +114,8 @@ def reference(tmp_path_factory) -> Path:
         ({"set": 0}, "set: expected a mapping of parameter: value, got 0"),
         ({"outputs": ["profit"]}, "outputs: expected a mapping, got ['profit']"),
         ({"design": {"method": "grid", "levels": 4}}, "design.levels: only used by a morris"),
+        ({"design": {"method": "morris", "samples": 2, "levels": 5}, "parameters": RANGES},
+         "design.levels=5: Morris sampling needs an even number of levels (e.g. 6)"),
         ({"design": {"method": "lhs", "samples": 4, "second_order": True}, "parameters": RANGES},
          "design.second_order: only used by a sobol"),
         ({"parameters": {"span_of_control": {"low": 5, "high": 6, "num": 5}}},
