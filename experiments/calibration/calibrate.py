@@ -169,17 +169,24 @@ def _markdown(table: pd.DataFrame, note: str) -> str:
 
 
 def identifiability(history: pd.DataFrame) -> pd.DataFrame:
-    """Spearman correlation of each searched parameter with the loss and with each target."""
-    from scipy.stats import spearmanr
+    """Spearman correlation of each searched parameter with the loss and with each target.
+
+    A correlation with a column that did not vary across the trials is undefined: NaN.
+    """
+    import warnings
+
+    from scipy.stats import ConstantInputWarning, spearmanr
 
     targets = [t for t in CALIBRATED if t in history]
     rows = []
-    for name in SEARCH:
-        row = {"parameter": name,
-               "loss": spearmanr(history[name], history["loss"]).statistic}
-        for t in targets:
-            row[t] = spearmanr(history[name], history[t], nan_policy="omit").statistic
-        rows.append(row)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantInputWarning)  # the NaN says it
+        for name in SEARCH:
+            row = {"parameter": name,
+                   "loss": spearmanr(history[name], history["loss"]).statistic}
+            for t in targets:
+                row[t] = spearmanr(history[name], history[t], nan_policy="omit").statistic
+            rows.append(row)
     frame = pd.DataFrame(rows)
     frame["strongest"] = frame[targets].abs().max(axis=1)
     return frame.sort_values("strongest", ascending=False)
