@@ -126,12 +126,27 @@ def _pcg_state(entropy):
 
 
 @jit
-def _fill_uniforms(state, out):
+def _stepped_pcg_state(named, step):
+    """:func:`_pcg_state` of the entropy words ``named`` followed by ``step``'s words."""
+    n_words, rest = 1, np.uint64(step) >> _WORD
+    while rest:
+        n_words, rest = n_words + 1, rest >> _WORD
+    entropy = np.empty(len(named) + n_words, np.uint64)
+    entropy[:len(named)] = named
+    rest = np.uint64(step)
+    for i in range(n_words):  # least significant first, as _words splits it
+        entropy[len(named) + i], rest = rest & _LOW32, rest >> _WORD
+    return _pcg_state(entropy)
+
+
+@jit
+def fill_uniforms(state, out):
     """Fill ``out`` with PCG64DXSM's next doubles in [0, 1) and advance ``state`` in place.
 
     NumPy's ``Generator.random`` to the bit: each draw is the DXSM output of the state before
     the step, its top 53 bits scaled by 2**-53; a step multiplies the 128-bit state by the
     64-bit multiplier and adds the increment. Integer arithmetic only: the same on every CPU.
+    Kernels call it too, with a state from :meth:`Streams.state`.
     """
     high, low, inc_high, inc_low = state[0], state[1], state[2], state[3]
     for i in range(len(out)):
@@ -188,7 +203,7 @@ class WeeklyDraws:
         return dict(zip(decisions, block, strict=True))
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_ahead"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_ahead", "_named")}
 
 
 class Streams(WeeklyDraws):
@@ -204,6 +219,13 @@ class Streams(WeeklyDraws):
     def _entropy(self, name: str, step: int) -> np.ndarray:
         return np.array([*self._seed_words, _name_key(name), *_words(int(step))], np.uint64)
 
+    def _entropy_of(self, name: str) -> np.ndarray:
+        """The entropy words of ``name`` before the step's (kept: a week asks for them often)."""
+        kept = self.__dict__.setdefault("_named", {})
+        if name not in kept:
+            kept[name] = np.array([*self._seed_words, _name_key(name)], np.uint64)
+        return kept[name]
+
     def generator(self, name: str, step: int = 0) -> np.random.Generator:
         """The generator of decision ``name`` at ``step``; the same triple gives the same draws.
 
@@ -212,21 +234,29 @@ class Streams(WeeklyDraws):
         state = _SeedState(_seed_state(self._entropy(name, step)))
         return np.random.Generator(np.random.PCG64DXSM(state))
 
+    def state(self, name: str, step: int = 0) -> np.ndarray:
+        """The state of ``generator(name, step)`` as kernels draw from it (:func:`fill_uniforms`).
+
+        Lets a compiled mechanism draw its own uniforms without building a NumPy generator
+        (about 7 us each): the draws are those of ``generator(name, step).random``.
+        """
+        return _stepped_pcg_state(self._entropy_of(name), step)
+
     def block(self, name: str, step: int, decisions: tuple[str, ...], n: int) -> np.ndarray:
         """The block of ``(len(decisions), n)`` float64 uniforms of ``name`` at ``step``.
 
         ``generator(name, step).random((len(decisions), n))``, drawn by a compiled loop
-        (:func:`_fill_uniforms`: the same bits in about half the time).
+        (:func:`fill_uniforms`: the same bits in about half the time).
         """
         block = np.empty((len(decisions), n))
-        _fill_uniforms(_pcg_state(self._entropy(name, step)), block.reshape(-1))
+        fill_uniforms(self.state(name, step), block.reshape(-1))
         return block
 
     def fill(self, name: str, step: int, rows: list[np.ndarray]) -> None:
         """Fill ``rows`` (contiguous, one per decision) with the rows of :meth:`block`."""
-        state = _pcg_state(self._entropy(name, step))
+        state = self.state(name, step)
         for row in rows:  # a block is drawn row after row: the same numbers, in place
-            _fill_uniforms(state, row)
+            fill_uniforms(state, row)
 
     def nx_seed(self, name: str) -> int:
         """An integer seed for a networkx generator, derived from the run seed and ``name``."""

@@ -21,9 +21,10 @@ from math import nan, sqrt
 import numpy as np
 
 from sim.compiled import jit
+from sim.elementary import normal_quantile
 from sim.metrics import DETRACTOR_RATING, DISENGAGED_BELOW, ENGAGED_AT, PROMOTER_RATING
 from sim.params import Params
-from sim.rng import Streams
+from sim.rng import Streams, fill_uniforms
 from sim.state import Encounters, Market, Units, Workforce
 
 CUSTOMER_RATING_NOISE = 1.0  # rating points: the same visit can be scored 7 or 8
@@ -79,16 +80,9 @@ def engagement_survey(params: Params, wf: Workforce, units: Units, streams: Stre
     """Survey the staff (in survey weeks): update the organisation's and units' engagement."""
     if week % params.survey_weeks:
         return
-    rng = streams.generator("survey.staff", week)
-    answers = rng.random(wf.n) < params.survey_response_rate
-    noise = rng.normal(0.0, params.survey_item_noise, wf.n)
-    respondents = wf.filled & answers
-    score = np.clip(wf.engagement + noise, 0.0, 1.0)[respondents]
-    unit = wf.unit[respondents]
-    count = np.bincount(unit, minlength=units.n)
-    total = np.bincount(unit, weights=score, minlength=units.n)
-    held.unit_engagement[:] = np.where(count > 0, total / np.maximum(count, 1),
-                                       held.unit_engagement)
+    score = _answer_survey(streams.state("survey.staff", week), params.survey_response_rate,
+                           params.survey_item_noise, wf.filled, wf.engagement, wf.unit,
+                           held.unit_engagement)
     held.kpis["survey_respondents"] = float(len(score))
     if len(score):
         held.kpis.update({
@@ -100,14 +94,40 @@ def engagement_survey(params: Params, wf: Workforce, units: Units, streams: Stre
         })
 
 
+@jit
+def _answer_survey(state, response_rate, item_noise, filled, engagement, unit, unit_engagement):
+    """The answers of the staff in post who respond (engagement plus item noise, within 0-1).
+
+    Each position draws whether it would answer, then each respondent draws its noise, from one
+    stream; a normal is the quantile of a uniform. Sets each unit's mean where it has answers.
+    """
+    answers = np.empty(len(unit))
+    fill_uniforms(state, answers)
+    respondent = filled & (answers < response_rate)
+    noise = np.empty(np.count_nonzero(respondent))
+    fill_uniforms(state, noise)
+    score = np.empty(len(noise))
+    count, total = np.zeros(len(unit_engagement), np.int64), np.zeros(len(unit_engagement))
+    k = 0
+    for i in range(len(unit)):
+        if respondent[i]:
+            error = item_noise * normal_quantile(noise[k]) if item_noise > 0.0 else 0.0
+            score[k] = min(max(engagement[i] + error, 0.0), 1.0)
+            count[unit[i]] += 1
+            total[unit[i]] += score[k]
+            k += 1
+    for u in range(len(unit_engagement)):
+        if count[u] > 0:
+            unit_engagement[u] = total[u] / count[u]
+    return score
+
+
 def customer_survey(params: Params, enc: Encounters, market: Market, streams: Streams, week: int,
                     held: Surveys) -> None:
     """Rate a sample of this week's visits 0-10: the surveyed CSAT (0-1) and NPS."""
-    rng = streams.generator("survey.customers", week)
-    asked = rng.random(len(enc.customer)) < params.customer_survey_rate
-    noise = rng.normal(0.0, CUSTOMER_RATING_NOISE, int(np.count_nonzero(asked)))  # asked only
     n, points, squares, promoters, detractors = _rate_visits(
-        asked, noise, enc.satisfaction, enc.customer, market.unit, held.unit_csat)
+        streams.state("survey.customers", week), params.customer_survey_rate, enc.satisfaction,
+        enc.customer, market.unit, held.unit_csat)
     held.kpis["customer_ratings"] = float(n)
     if n:
         promoters, detractors = promoters / n, detractors / n
@@ -124,17 +144,25 @@ def customer_survey(params: Params, enc: Encounters, market: Market, streams: St
 
 
 @jit
-def _rate_visits(asked, noise, satisfaction, visitors, unit_of_slot, unit_csat):
+def _rate_visits(state, survey_rate, satisfaction, visitors, unit_of_slot, unit_csat):
     """The asked visits' 0-10 ratings, summed per unit and over all.
 
-    Sets each unit's mean (0-1) where it has ratings; returns the ratings' count, sum, sum of
-    squares, promoters and detractors (whole numbers: exact sums).
+    Each visit draws whether it is rated, then each rated visit draws its noise, from one stream
+    (a normal is the quantile of a uniform). Sets each unit's mean (0-1) where it has ratings;
+    returns the ratings' count, sum, sum of squares, promoters and detractors (whole numbers:
+    exact sums).
     """
+    draws = np.empty(len(visitors))
+    fill_uniforms(state, draws)
+    asked = draws < survey_rate
+    noise = np.empty(np.count_nonzero(asked))
+    fill_uniforms(state, noise)
     count, total = np.zeros(len(unit_csat), np.int64), np.zeros(len(unit_csat))
     n, points, squares, promoters, detractors = 0, 0.0, 0.0, 0, 0
     for i in range(len(visitors)):
         if asked[i]:
-            rating = min(max(np.rint(10.0 * satisfaction[i] + noise[n]), 0.0), 10.0)
+            noisy = 10.0 * satisfaction[i] + CUSTOMER_RATING_NOISE * normal_quantile(noise[n])
+            rating = min(max(np.rint(noisy), 0.0), 10.0)
             unit = unit_of_slot[visitors[i]]
             count[unit] += 1
             total[unit] += rating / 10.0
