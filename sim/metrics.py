@@ -262,47 +262,52 @@ def total(per_unit: np.ndarray) -> float:
     return float(np.add.reduceat(per_unit, [0])[0])
 
 
+# Each KPI as (numerator, denominator): sums of UNIT_SUMS or the week's own values
+# (KPI_WEEK_VALUES); a ratio is 0 when its denominator is (no employees, no visits...), and a
+# count or an amount is itself over "one".
+KPI_FROM: dict[str, tuple[str, str]] = {
+    **{kpi: (state, "employees") for kpi, state in STAFF_MEANS.items()},
+    **{group: (group, "employees") for group in ENGAGEMENT_GROUPS},
+    "manager_engagement_mean": ("manager_engagement", "units"),
+    "process_quality_mean": ("process_quality", "units"),
+    "workload_mean": ("workload_weighted", "market_slots"),
+    "employee_turnover_rate": ("quits", "staff_before"),
+    "service_quality": ("visit_quality", "visits"),
+    "csat": ("visit_satisfaction", "visits"),
+    "nps": ("net_promoters", "visits"),  # then x 100
+    "very_bad_share": ("very_bad", "visits"),
+    "customer_churn_rate": ("churned", "active_before"),
+    "loyalty_mean": ("customer_loyalty", "customers"),
+    "customer_satisfaction_mean": ("customer_satisfaction", "customers"),
+    **{kpi: (total, "one") for kpi, total in (
+        ("employees", "employees"), ("quits", "quits"), ("hires", "hires"),
+        ("vacancies", "vacancies"), ("visits", "visits"), ("customers_active", "customers"),
+        ("prospects", "prospects"), ("customers_churned", "churned"),
+        ("churned_after_bad_encounter", "churned_after_bad"), ("new_customers", "acquired"),
+        ("referrals", "referred"), ("revenue", "revenue"), ("costs", "costs"),
+        ("profit", "profit"), *((kpi, line) for line, kpi in COST_KPIS.items()),
+        ("cum_profit", "cum_profit"))},
+}
+KPI_WEEK_VALUES = ("net_promoters", "staff_before", "active_before", "cum_profit", "one")
+_KPI_VALUES = (*UNIT_SUMS, *KPI_WEEK_VALUES)
+_NUMERATOR, _DENOMINATOR = (np.array([_KPI_VALUES.index(KPI_FROM[kpi][side])
+                                      for kpi in KPI_COLUMNS]) for side in (0, 1))
+_PROMOTERS, _DETRACTORS = UNIT_SUMS.index("promoters"), UNIT_SUMS.index("detractors")
+_NPS = KPI_COLUMNS.index("nps")
+
+
 def kpis(summed: np.ndarray, week: Week, cum_profit: float) -> dict[str, float]:
-    """The week's organisation-wide KPIs from its row ``summed`` of :func:`totals`."""
-    t = dict(zip(UNIT_SUMS, summed.tolist(), strict=True))
-    employees, visits, customers = t["employees"], t["visits"], t["customers"]
+    """The week's organisation-wide KPIs (KPI_COLUMNS) from its row ``summed`` of :func:`totals`.
 
-    def per(value: float, count: float) -> float:
-        return value / count if count else 0.0
-
-    shares = {kpi: per(t[state], employees) for kpi, state in STAFF_MEANS.items()}
-    shares.update({group: per(t[group], employees) for group in ENGAGEMENT_GROUPS})
-    quits, churned = t["quits"], t["churned"]
-    return {
-        **shares,
-        "manager_engagement_mean": t["manager_engagement"] / t["units"],
-        "process_quality_mean": t["process_quality"] / t["units"],
-        "workload_mean": per(t["workload_weighted"], t["market_slots"]),
-        "employees": employees,
-        "employee_turnover_rate": per(quits, week.staff_before),
-        "quits": quits,
-        "hires": t["hires"],
-        "vacancies": t["vacancies"],
-        "service_quality": per(t["visit_quality"], visits),
-        "csat": per(t["visit_satisfaction"], visits),
-        "nps": 100.0 * per(t["promoters"] - t["detractors"], visits),
-        "visits": visits,
-        "very_bad_share": per(t["very_bad"], visits),
-        "customers_active": customers,
-        "prospects": t["prospects"],
-        "customer_churn_rate": per(churned, week.active_before),
-        "customers_churned": churned,
-        "churned_after_bad_encounter": t["churned_after_bad"],
-        "new_customers": t["acquired"],
-        "referrals": t["referred"],
-        "loyalty_mean": t["customer_loyalty"] / max(customers, 1.0),
-        "customer_satisfaction_mean": t["customer_satisfaction"] / max(customers, 1.0),
-        "revenue": t["revenue"],
-        "costs": t["costs"],
-        "profit": t["profit"],
-        **{kpi: t[line] for line, kpi in COST_KPIS.items()},
-        "cum_profit": cum_profit,
-    }
+    Divided all at once as :data:`KPI_FROM` says (a sixth of the time of a KPI at a time).
+    """
+    values = np.concatenate([summed, (summed[_PROMOTERS] - summed[_DETRACTORS],
+                                      week.staff_before, week.active_before, cum_profit, 1.0)])
+    denominator = values[_DENOMINATOR]
+    out = np.divide(values[_NUMERATOR], denominator, out=np.zeros(len(KPI_COLUMNS)),
+                    where=denominator != 0.0)
+    out[_NPS] *= 100.0
+    return dict(zip(KPI_COLUMNS, out.tolist(), strict=True))
 
 
 # Where the sums the unit table reads sit in a unit's row of sums (UNIT_SUMS order).
