@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numba import literal_unroll
 
 from sim.compiled import formula, jit, unpack
 from sim.params import Params
@@ -48,22 +49,24 @@ class Leadership:
 
 def behaviour(params: Params, units: Units) -> Leadership:
     """Effective behaviour: engaged managers live their traits, disengaged ones less so."""
-    return Leadership(*_behaviour(_trait_means(params), params.manager_drive_floor,
-                                  units.trait_offset, units.manager_engagement))
-
-
-def _trait_means(params: Params) -> np.ndarray:
-    """The policy means of the traits, in the order of MANAGER_TRAITS."""
-    return np.array([getattr(params, lever) for lever in TRAIT_LEVERS])
+    return Leadership(*_behaviour(params.packed, units.trait_offset, units.manager_engagement))
 
 
 @jit
-def _behaviour(means, drive_floor, trait_offset, manager_engagement):
+def _behaviour(packed, trait_offset, manager_engagement):
     """:func:`behaviour` as rows in MANAGER_TRAITS order: each trait (within 0-1) x drive.
 
-    Control is what a manager does whatever their drive; the other traits need drive, which
-    rises from ``drive_floor`` with the manager's engagement.
+    A trait's policy mean is its lever (TRAIT_LEVERS). Control is what a manager does whatever
+    their drive; the other traits need drive, which rises from ``manager_drive_floor`` with the
+    manager's engagement.
     """
+    params = unpack(packed)[0]
+    means = np.empty(len(TRAIT_LEVERS))
+    k = 0
+    for lever in literal_unroll(TRAIT_LEVERS):  # each name a constant: the record's field
+        means[k] = params[lever]
+        k += 1
+    drive_floor = params.manager_drive_floor
     out = np.empty(trait_offset.shape)
     for u in range(trait_offset.shape[1]):
         drive = drive_floor + (1.0 - drive_floor) * manager_engagement[u]

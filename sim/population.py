@@ -185,10 +185,6 @@ SELECTION_CANDIDATES = 8   # hiring-pool candidates drawn per starting position
 FIXED_POINT_SWEEPS = 4     # sweeps of the unit-level fixed point (converges in 2-3)
 
 
-def _team_size(units: Units, wf: Workforce) -> np.ndarray:
-    return np.bincount(wf.unit, weights=wf.filled, minlength=units.n)
-
-
 def _select_stayers(params: Params, units: Units, wf: Workforce, streams: Streams,
                     experience: np.ndarray) -> None:
     """Replace fresh hiring-pool draws by the selected mix a steady-state workforce holds.
@@ -204,7 +200,7 @@ def _select_stayers(params: Params, units: Units, wf: Workforce, streams: Stream
     u_pick = rng.random(n)
     fit = hire_fit(params, u_fit.ravel()).reshape(u_fit.shape)
     lead = leadership.behaviour(params, units)
-    team = _team_size(units, wf)
+    team = workforce.team_size(wf, units.n)
     stay = np.empty((k, n))
     for j in range(k):
         wf.fit[:] = fit[j]
@@ -230,7 +226,7 @@ def _settle_units(params: Params, units: Units, wf: Workforce) -> None:
     (encounters, workforce); workload = expected visits / capacity and the service norm = routine
     quality under that workload (encounters).
     """
-    team = _team_size(units, wf)
+    team = workforce.team_size(wf, units.n)
     on = wf.filled
     staff = np.flatnonzero(on)
     no_induction = np.zeros(len(staff), dtype=bool)

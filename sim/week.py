@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sim import customers, encounters, finance, leadership, turnover, workforce
+from sim.compiled import jit
 from sim.customers import CustomerFlows
 from sim.finance import Ledger
 from sim.leadership import Leadership
@@ -59,14 +60,19 @@ class Organisation:
 
     def headcounts(self) -> tuple[int, int]:
         """Employees in post and active customers (a week's flows are rated against these)."""
-        return (int(np.count_nonzero(self.workforce.filled)),
-                int(np.count_nonzero(self.market.status == ACTIVE)))
+        return _headcounts(self.workforce.filled, self.market.status)
 
     def team_size(self) -> np.ndarray:
         """Employees in post per unit."""
-        return np.bincount(
-            self.workforce.unit, weights=self.workforce.filled, minlength=self.units.n
-        )
+        return workforce.team_size(self.workforce, self.units.n)
+
+
+@jit
+def _headcounts(filled, status):
+    active = 0
+    for c in range(len(status)):
+        active += status[c] == ACTIVE
+    return np.count_nonzero(filled), active
 
 
 @dataclass

@@ -121,6 +121,20 @@ def mentoring_of(params: np.ndarray, support: np.ndarray | float,
     return support * np.minimum(1.0, p.mentoring_span / np.maximum(team_size, 1.0))
 
 
+def team_size(wf: Workforce, n_units: int) -> np.ndarray:
+    """Employees in post per unit (as floats: formulas divide by it)."""
+    return _team_size(wf.unit, wf.filled, n_units)
+
+
+@jit
+def _team_size(unit, filled, n_units):
+    team = np.zeros(n_units)
+    for i in range(len(unit)):
+        if filled[i]:
+            team[unit[i]] += 1.0
+    return team
+
+
 def mentoring_received(params: Params, lead: Leadership, team_size: np.ndarray) -> np.ndarray:
     """Mentoring per employee of each unit (:func:`mentoring_of`)."""
     return mentoring_of(params, lead.support, team_size)
