@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.rng import Streams
+from sim.rng import Streams, fill_uniforms
 
 
 def numpys_generator(seed: int, name: str, step: int) -> np.random.Generator:
@@ -48,6 +48,20 @@ def test_a_block_is_numpys_generator_random_to_the_bit(seed: int, step: int, row
 def test_a_large_block_is_numpys_to_the_bit() -> None:
     block = Streams(2**63 + 5).block("staff", 311, ("a", "b", "c"), 100_003)
     assert np.array_equal(block, numpys_generator(2**63 + 5, "staff", 311).random((3, 100_003)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**70), step=st.integers(0, 2**40),
+       sizes=st.lists(st.integers(0, 5_000), min_size=1, max_size=4))
+def test_consecutive_draws_from_a_state_continue_numpys_sequence(seed: int, step: int,
+                                                                  sizes: list[int]) -> None:
+    """A kernel's draws (each fill drawn in two halves side by side) are the generator's."""
+    state, drawn = Streams(seed).state("survey.staff", step), []
+    for size in sizes:
+        drawn.append(np.empty(size))
+        fill_uniforms(state, drawn[-1])
+    expected = numpys_generator(seed, "survey.staff", step).random(sum(sizes))
+    assert np.array_equal(np.concatenate(drawn), expected)
 
 
 def test_filling_rows_in_place_gives_the_block() -> None:
