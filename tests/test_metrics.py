@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -78,3 +80,12 @@ def test_the_unit_table_adds_up_to_the_kpis(measured):
     staff = column["staff"]
     assert (column["engagement"] * staff).sum() / staff.sum() == pytest.approx(
         kpis["engagement_mean"], rel=1e-12)
+
+
+def test_a_ratio_over_nothing_is_zero():
+    """No employees, visits, customers or starting headcounts: every KPI is 0, never NaN."""
+    summed = np.zeros(len(metrics.UNIT_SUMS))
+    summed[metrics.UNIT_SUMS.index("units")] = 1.0
+    kpis = metrics.kpis(summed, SimpleNamespace(staff_before=0, active_before=0), 0.0)
+    assert list(kpis) == list(metrics.KPI_COLUMNS)
+    assert all(value == 0.0 for value in kpis.values())
