@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from sim.params import SPECS
 from tests.browser.test_explorer import (
     RUN_TIMEOUT_MS,
+    charts_drawn,
     choose,
     edited,
     generation,
@@ -53,6 +54,7 @@ def test_explain_why_and_sensitivity(page: Page, app_url: str, artifacts: Path) 
     reps.press("Enter")
     wait_for_run(page, g)
     settle(page)
+    charts_drawn(page)  # before the tab is left
 
     page.get_by_role("tab", name="Why & sensitivity").click()
     expect(page.locator(".spc-explain-week")).to_have_text("Week 104 of 104")

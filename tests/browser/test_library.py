@@ -28,6 +28,7 @@ from tests.browser.conftest import ROOT, _free_port, served
 from tests.browser.test_explorer import (
     RUN_TIMEOUT_MS,
     card,
+    charts_drawn,
     choose,
     download,
     generation,
@@ -82,6 +83,7 @@ def test_saved_scenarios_survive_reload_and_restart(browser: Browser, tmp_path: 
         open_page(page, url)
         step_lever(page)
         expect(page.locator(".spc-story-name")).to_have_text("invest in training (modified)")
+        charts_drawn(page)  # before the tab is left
         page.get_by_role("tab", name="Files").click()
         name = page.locator(".spc-input-name input")
         # A bad name: one line naming what is allowed; nothing written, nothing lost.

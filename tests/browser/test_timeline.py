@@ -12,7 +12,13 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_explorer import RUN_TIMEOUT_MS, choose, generation, wait_for_run
+from tests.browser.test_explorer import (
+    RUN_TIMEOUT_MS,
+    charts_drawn,
+    choose,
+    generation,
+    wait_for_run,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -37,11 +43,7 @@ def test_for_n_weeks_and_ramp_in_the_page(page: Page, app_url: str, artifacts: P
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.goto(app_url)
     wait_for_run(page, 0)
-    # Wait for the first tab's charts to be drawn before leaving the tab: Solara's ECharts
-    # component loads echarts.js on mount and then draws into its element; a chart removed
-    # before that load ends (a tab left at once) throws "Initialize failed: invalid dom" in the
-    # browser. That race is Solara's, not the page's, and this test checks the page's errors.
-    expect(page.locator("[data-chart] canvas").first).to_be_visible()
+    charts_drawn(page)  # before the tab is left
     page.get_by_role("tab", name="Timeline").click()
     # Readable lever names with units, from the schema; the structural lever is explained.
     page.locator(".spc-input-lever").click()
@@ -73,7 +75,7 @@ def test_for_n_weeks_and_ramp_in_the_page(page: Page, app_url: str, artifacts: P
 
     # The chart marks them; the scenario file has the compact entries.
     page.get_by_role("tab", name="Trajectories").click()
-    expect(page.locator("[data-chart] canvas").first).to_be_visible()
+    charts_drawn(page)  # then the tab is left again
     page.screenshot(path=artifacts / "timeline-chart.png", full_page=True)
     page.get_by_role("tab", name="Files").click()
     data = yaml.safe_load(page.locator(".spc-yaml").inner_text())

@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from sim.app.invest import COST_LINES
 from tests.browser.test_explorer import (
     RUN_TIMEOUT_MS,
+    charts_drawn,
     choose,
     download,
     edited,
@@ -66,6 +67,7 @@ def test_labels_name_the_comparator_and_the_plan(page: Page, app_url: str, artif
     page.keyboard.press("ArrowLeft")
     expect(page.locator(".spc-story-name")).to_have_text("invest in training (modified)")
     wait_for_run(page, g)
+    charts_drawn(page)  # before the tab is left
     page.get_by_role("tab", name="Files").click()
     exported = tmp_path / "plan.yaml"
     assert download(page, "Export scenario YAML", exported) == "invest_in_training-modified.yaml"
