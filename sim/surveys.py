@@ -98,27 +98,20 @@ def engagement_survey(params: Params, wf: Workforce, units: Units, streams: Stre
 def _answer_survey(state, response_rate, item_noise, filled, engagement, unit, unit_engagement):
     """The answers of the staff in post who respond (engagement plus item noise, within 0-1).
 
-    Each position draws whether it would answer, then each respondent draws its noise, from one
-    stream; a normal is the quantile of a uniform. Sets each unit's mean where it has answers.
+    Sets each unit's mean where it has answers.
     """
-    answers = np.empty(len(unit))
-    fill_uniforms(state, answers)
-    respondent = filled & (answers < response_rate)
-    noise = np.empty(np.count_nonzero(respondent))
-    fill_uniforms(state, noise)
-    score = np.empty(len(noise))
+    respondent, normals = _sample(state, response_rate, filled)
+    score = np.empty(len(normals))
     count, total = np.zeros(len(unit_engagement), np.int64), np.zeros(len(unit_engagement))
     k = 0
     for i in range(len(unit)):
         if respondent[i]:
-            error = item_noise * normal_quantile(noise[k]) if item_noise > 0.0 else 0.0
+            error = item_noise * normals[k] if item_noise > 0.0 else 0.0
             score[k] = min(max(engagement[i] + error, 0.0), 1.0)
             count[unit[i]] += 1
             total[unit[i]] += score[k]
             k += 1
-    for u in range(len(unit_engagement)):
-        if count[u] > 0:
-            unit_engagement[u] = total[u] / count[u]
+    _set_means(count, total, unit_engagement)
     return score
 
 
@@ -147,21 +140,15 @@ def customer_survey(params: Params, enc: Encounters, market: Market, streams: St
 def _rate_visits(state, survey_rate, satisfaction, visitors, unit_of_slot, unit_csat):
     """The asked visits' 0-10 ratings, summed per unit and over all.
 
-    Each visit draws whether it is rated, then each rated visit draws its noise, from one stream
-    (a normal is the quantile of a uniform). Sets each unit's mean (0-1) where it has ratings;
-    returns the ratings' count, sum, sum of squares, promoters and detractors (whole numbers:
-    exact sums).
+    Sets each unit's mean (0-1) where it has ratings; returns the ratings' count, sum, sum of
+    squares, promoters and detractors (whole numbers: exact sums).
     """
-    draws = np.empty(len(visitors))
-    fill_uniforms(state, draws)
-    asked = draws < survey_rate
-    noise = np.empty(np.count_nonzero(asked))
-    fill_uniforms(state, noise)
+    asked, normals = _sample(state, survey_rate, np.ones(len(visitors), np.bool_))
     count, total = np.zeros(len(unit_csat), np.int64), np.zeros(len(unit_csat))
     n, points, squares, promoters, detractors = 0, 0.0, 0.0, 0, 0
     for i in range(len(visitors)):
         if asked[i]:
-            noisy = 10.0 * satisfaction[i] + CUSTOMER_RATING_NOISE * normal_quantile(noise[n])
+            noisy = 10.0 * satisfaction[i] + CUSTOMER_RATING_NOISE * normals[n]
             rating = min(max(np.rint(noisy), 0.0), 10.0)
             unit = unit_of_slot[visitors[i]]
             count[unit] += 1
@@ -171,7 +158,30 @@ def _rate_visits(state, survey_rate, satisfaction, visitors, unit_of_slot, unit_
             squares += rating * rating
             promoters += rating >= PROMOTER_RATING
             detractors += rating <= DETRACTOR_RATING
-    for unit in range(len(unit_csat)):
-        if count[unit] > 0:
-            unit_csat[unit] = total[unit] / count[unit]
+    _set_means(count, total, unit_csat)
     return n, points, squares, promoters, detractors
+
+
+@jit
+def _sample(state, share, eligible):
+    """Who of ``eligible`` is asked (each with chance ``share``), and a standard normal each.
+
+    Every element draws a uniform, then each one asked draws its normal (the quantile of a
+    uniform), from one stream.
+    """
+    draws = np.empty(len(eligible))
+    fill_uniforms(state, draws)
+    asked = eligible & (draws < share)
+    normals = np.empty(np.count_nonzero(asked))
+    fill_uniforms(state, normals)
+    for k in range(len(normals)):
+        normals[k] = normal_quantile(normals[k])
+    return asked, normals
+
+
+@jit
+def _set_means(count, total, means):
+    """Each unit's mean where it has answers (``count > 0``); elsewhere the last one stands."""
+    for u in range(len(means)):
+        if count[u] > 0:
+            means[u] = total[u] / count[u]
