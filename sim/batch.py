@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
+from itertools import pairwise
 from typing import Any
 
 import networkx as nx
@@ -196,7 +197,12 @@ def _less_start(values, ends, starts):
 def _cut(slots: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
     """Sorted batch slot numbers cut into each member's part, in the member's own numbering."""
     local, ends = _renumbered(slots, starts)
-    return [local[a:b] for a, b in zip(ends[:-1].tolist(), ends[1:].tolist(), strict=True)]
+    return [local[rows] for rows in _spans(ends)]
+
+
+def _spans(ends: np.ndarray) -> list[slice]:
+    """Each member's rows, from where members' rows end (``ends[b]:ends[b + 1]``)."""
+    return [slice(first, last) for first, last in pairwise(ends.tolist())]
 
 
 _NAMES = {kind: tuple(f.name for f in fields(kind))
@@ -223,9 +229,7 @@ def split_week(week: Week, extents: Sequence[Extent],
              for name in _NAMES[CustomerFlows]}
     staff = {name: _cut(getattr(week.staff, name), positions) for name in _NAMES[StaffFlows]}
     weeks = []
-    for b, (extent, first, last) in enumerate(zip(extents, ends[:-1].tolist(), ends[1:].tolist(),
-                                                  strict=True)):
-        rows = slice(first, last)
+    for b, (extent, rows) in enumerate(zip(extents, _spans(ends), strict=True)):
         encounters = Encounters(customer=customer[rows], employee=employee[rows],
                                 quality=enc.quality[rows], satisfaction=enc.satisfaction[rows],
                                 spend=enc.spend[rows], very_bad=enc.very_bad[rows])

@@ -268,7 +268,7 @@ class Streams(WeeklyDraws):
         self._seed_words = _words(self.seed)
 
     def _entropy(self, name: str, step: int) -> np.ndarray:
-        return np.array([*self._seed_words, _name_key(name), *_words(int(step))], np.uint64)
+        return np.array([*self._entropy_of(name), *_words(int(step))], np.uint64)
 
     def _entropy_of(self, name: str) -> np.ndarray:
         """The entropy words of ``name`` before the step's (kept: a week asks for them often)."""
