@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 
 from sim.compiled import formula, in_halves, jit, unpack
 from sim.elementary import exp, power
@@ -93,18 +92,12 @@ def _absorb(start, stop, packed, visitors, satisfied, quality, employee, unit, t
         last_employee[c] = employee[i]
 
 
-def word_of_mouth(
-    params: Params, market: Market, enc: Encounters, contacts: sp.csr_matrix,
-    draws: dict[str, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
-    """How many positive and how many negative messages each market slot hears this week."""
-    return _word_of_mouth(params.packed, enc.customer, enc.satisfaction, draws["talk"],
-                          contacts.indptr, contacts.indices, market.n)
-
-
 @jit
-def _word_of_mouth(packed, visitors, satisfaction, u_talk, first_contact, contact, n):
-    """Delighted visitors may rave and unhappy ones complain, once to each of their contacts."""
+def word_of_mouth(packed, visitors, satisfaction, u_talk, first_contact, contact, n):
+    """How many positive and how many negative messages each of ``n`` market slots hears.
+
+    Delighted visitors may rave and unhappy ones complain, once to each of their contacts.
+    """
     params = unpack(packed)
     p = params[0]
     good, bad = np.zeros(n, np.int32), np.zeros(n, np.int32)  # small: they fit in the caches
@@ -141,21 +134,21 @@ def churn_and_grow(
     params: Params,
     market: Market,
     units: Units,
-    enc: Encounters,
-    heard: tuple[np.ndarray, np.ndarray],
-    draws: dict[str, np.ndarray],
+    u_fate: np.ndarray,
+    good: np.ndarray,
+    bad: np.ndarray,
+    very_bad: np.ndarray,
 ) -> CustomerFlows:
     """Loyalty follows its pull; customers leave, prospects join, lost places renew.
 
-    Each market slot draws one uniform a week for the decision its status allows: an active
-    customer, whose loyalty has first moved toward its pull, may leave (more likely after
-    negative word of mouth or a very bad encounter), a prospect may join (by referral or
-    unprompted; more likely after positive word of mouth), a lost place may renew.
+    Each market slot draws one uniform a week (``u_fate``) for the decision its status allows:
+    an active customer, whose loyalty has first moved toward its pull, may leave (more likely
+    after ``bad`` negative messages or a ``very_bad`` encounter this week), a prospect may join
+    (by referral or unprompted; more likely after ``good`` positive messages), a lost place may
+    renew.
     """
-    very_bad = np.zeros(market.n, dtype=bool)
-    very_bad[enc.customer[enc.very_bad]] = True
     parts = in_halves(
-        _churn_and_grow, market.n, params.packed, draws["fate"], *heard, very_bad, units.csat,
+        _churn_and_grow, market.n, params.packed, u_fate, good, bad, very_bad, units.csat,
         market.unit, market.status, market.expectation, market.satisfaction, market.loyalty,
         market.loyalty_pull, market.tenure, market.referred, market.last_employee,
     )

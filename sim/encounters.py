@@ -20,7 +20,7 @@ import numpy as np
 
 from sim.compiled import formula, jit, unpack
 from sim.params import Params
-from sim.state import ACTIVE, Encounters, Market, Units, Workforce
+from sim.state import ACTIVE, Market, Units, Workforce
 
 
 class QualityFrom(NamedTuple):
@@ -139,32 +139,14 @@ def fix_probability(params: Params, wf: Workforce, staff: np.ndarray) -> np.ndar
     return fix_chance(params, wf.autonomy[staff], wf.skill[staff])
 
 
-def serve(
-    params: Params,
-    wf: Workforce,
-    units: Units,
-    market: Market,
-    draws: dict[str, np.ndarray],
-    inducting: np.ndarray,
-) -> Encounters:
-    """This week's encounters; also records each unit's workload and CSAT, moves its norm."""
-    return Encounters(*_serve(
-        params.packed, draws["visit"], draws["assign"], draws["problem"], draws["quality"],
-        market.unit, market.status, market.loyalty, market.expectation, units.customer_start,
-        units.customer_count, wf.unit, wf.filled, wf.absent, inducting, wf.skill, wf.engagement,
-        wf.mood, wf.autonomy, wf.aptitude, units.process_quality, units.workload,
-        units.service_norm, units.csat,
-    ))
-
-
 @jit
-def _serve(packed, u_visit, u_assign, u_problem, u_quality, unit_of_slot, status, loyalty,
-           expectation, first_slot, slot_count, unit, filled, absent, inducting, skill,
-           engagement, mood, autonomy, aptitude, process_quality, workload, norm, csat):
-    """:func:`serve` in one call: who visits, who is on the floor, then each visit.
+def serve(packed, u_visit, u_assign, u_problem, u_quality, unit_of_slot, status, loyalty,
+          expectation, first_slot, slot_count, unit, filled, absent, inducting, skill,
+          engagement, mood, autonomy, aptitude, process_quality, workload, norm, csat):
+    """This week's encounters, as the fields of :class:`Encounters`, in one call.
 
-    One call instead of three hands back the visitors and the visits' arrays only, not the
-    staff's and units' arrays in between (each array a kernel returns costs a microsecond).
+    Who visits, who is on the floor, then each visit; also records each unit's workload and
+    CSAT, and moves its norm.
     """
     params = unpack(packed)
     visitors, demand = _visitors(params, u_visit, loyalty, status, first_slot, slot_count)
@@ -314,14 +296,12 @@ def after_problem(params: np.ndarray, quality: np.ndarray | float,
     return quality + p.fixed_problem_bonus if fixed else quality * p.unfixed_problem_factor
 
 
-def pass_feedback_to_staff(params: Params, wf: Workforce, enc: Encounters) -> None:
-    """The satisfaction of the customers each employee served this week lifts (or dents) them."""
-    _pass_feedback(params.packed, enc.employee, enc.satisfaction, wf.feedback)
-
-
 @jit
-def _pass_feedback(packed, employee, satisfaction, feedback):
-    """Each server's feedback moves toward the mean satisfaction of the visits they served."""
+def pass_feedback_to_staff(packed, employee, satisfaction, feedback):
+    """The satisfaction of the customers each employee served this week lifts (or dents) them.
+
+    Each server's feedback moves toward the mean satisfaction of the visits they served.
+    """
     params = unpack(packed)
     total, count = np.zeros(len(feedback)), np.zeros(len(feedback), np.int64)
     for i in range(len(employee)):

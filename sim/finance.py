@@ -19,8 +19,6 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from sim.compiled import jit, unpack
-from sim.params import Params
-from sim.state import Encounters, Market, Units, Workforce
 
 
 @dataclass
@@ -44,25 +42,14 @@ class Ledger:
 COST_LINES = tuple(f.name for f in fields(Ledger) if f.name not in ("revenue", "costs", "profit"))
 
 
-def book(
-    params: Params,
-    units: Units,
-    wf: Workforce,
-    market: Market,
-    enc: Encounters,
-    inducting: np.ndarray,
-    hires: np.ndarray,
-) -> Ledger:
-    """The week's ledger of every unit."""
-    # one array of rows, not a dozen arrays: each array a kernel returns costs a microsecond
-    return Ledger(*_book(params.packed, market.unit, enc.customer, enc.spend, wf.unit,
-                         wf.filled, inducting, hires, units.csat, units.customer_count))
-
-
 @jit
-def _book(packed, unit_of_slot, visitors, spend, unit_of_position, filled, inducting, hires,
-          csat, customer_count):
-    """Revenue, every cost line, costs and profit per unit: rows in the order of :class:`Ledger`."""
+def book(packed, unit_of_slot, visitors, spend, unit_of_position, filled, inducting, hires,
+         csat, customer_count):
+    """The week's ledger of every unit, as rows in the order of :class:`Ledger`.
+
+    Revenue, every cost line, costs and profit per unit: one array, not a dozen (each array a
+    kernel returns costs a microsecond).
+    """
     params = unpack(packed)
     p = params[0]
     revenue, staff, new, hired = _tally(len(csat), unit_of_slot, visitors, spend,

@@ -49,11 +49,11 @@ class Leadership:
 
 def behaviour(params: Params, units: Units) -> Leadership:
     """Effective behaviour: engaged managers live their traits, disengaged ones less so."""
-    return Leadership(*_behaviour(params.packed, units.trait_offset, units.manager_engagement))
+    return Leadership(*behaviour_rows(params.packed, units.trait_offset, units.manager_engagement))
 
 
 @jit
-def _behaviour(packed, trait_offset, manager_engagement):
+def behaviour_rows(packed, trait_offset, manager_engagement):
     """:func:`behaviour` as rows in MANAGER_TRAITS order: each trait (within 0-1) x drive.
 
     A trait's policy mean is its lever (TRAIT_LEVERS). Control is what a manager does whatever
@@ -97,20 +97,14 @@ def process_quality_at_rest(params: np.ndarray, ideas: np.ndarray | float) -> np
     return ideas / (ideas + params[0].process_decay_share)
 
 
-def update_managers(params: Params, units: Units, unit: np.ndarray, filled: np.ndarray,
-                    engagement: np.ndarray, trust: np.ndarray) -> None:
+@jit
+def update_managers(packed, unit, filled, engagement, trust, csat, manager_engagement,
+                    process_quality):
     """Managers' engagement follows their team and their customers; ideas improve service.
 
     ``unit``, ``filled``, ``engagement`` and ``trust`` are the positions': a team is the
     employees in post of a unit (none: engagement and trust count as 0).
     """
-    _update_managers(params.packed, unit, filled, engagement, trust, units.csat,
-                     units.manager_engagement, units.process_quality)
-
-
-@jit
-def _update_managers(packed, unit, filled, engagement, trust, csat, manager_engagement,
-                     process_quality):
     params = unpack(packed)
     p = params[0]
     n_units = len(csat)

@@ -239,10 +239,8 @@ class WeeklyDraws:
         """The block of ``(len(decisions), n)`` float64 uniforms of ``name`` at ``step``."""
         raise NotImplementedError
 
-    def uniforms(
-        self, name: str, step: int, decisions: tuple[str, ...], n: int
-    ) -> dict[str, np.ndarray]:
-        """One row of ``n`` float64 uniforms per decision, drawn as one block."""
+    def uniforms(self, name: str, step: int, decisions: tuple[str, ...], n: int) -> np.ndarray:
+        """One row of ``n`` float64 uniforms per decision, in their order: :meth:`block`."""
         pending = self.__dict__.setdefault("_ahead", {})
         key = (step, decisions, n)
         ahead = pending.pop(name, None)
@@ -251,7 +249,7 @@ class WeeklyDraws:
         if len(decisions) * n >= DRAW_AHEAD_FROM:
             pending[name] = ((step + 1, decisions, n), thread("draws").submit(
                 self.block, name, step + 1, decisions, n))
-        return dict(zip(decisions, block, strict=True))
+        return block
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("_ahead", "_named")}

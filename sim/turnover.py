@@ -17,7 +17,7 @@ import numpy as np
 from sim.compiled import formula, jit, unpack
 from sim.elementary import log1p, normal_quantile, power
 from sim.params import Params
-from sim.state import Units, Workforce
+from sim.state import Units
 from sim.workforce import quit_chance
 
 
@@ -83,23 +83,8 @@ def starting_skill(params: np.ndarray, fit: np.ndarray | float,
         0.0), 1.0)
 
 
-def quit_and_hire(
-    params: Params, units: Units, wf: Workforce, draws: dict[str, np.ndarray], step: int
-) -> StaffFlows:
-    """One week of quits, arrivals of pending hires and newly opened vacancies."""
-    quits = _quit(params.packed, draws["quit"], wf.filled, wf.engagement, wf.burnout, wf.trust,
-                  wf.tenure)
-    hires = _hire(params.packed, step, units.planned_staff, wf.unit, wf.rank,
-                  draws["hire_fit"], draws["hire_skill"], draws["hire_disposition"],
-                  draws["hire_aptitude"], draws["hiring_lag"],
-                  wf.filled, wf.ti_hire, wf.tenure, wf.absence_rate, wf.fit, wf.skill,
-                  wf.disposition, wf.aptitude, wf.engagement, wf.alignment, wf.trust,
-                  wf.burnout, wf.mood, wf.feedback)
-    return StaffFlows(quits=quits, hires=hires)
-
-
 @jit
-def _quit(packed, u_quit, filled, engagement, burnout, trust, tenure):
+def quit_jobs(packed, u_quit, filled, engagement, burnout, trust, tenure):
     """Who quits this week (positions, in order); their positions fall vacant."""
     params = unpack(packed)
     quits = np.empty(len(filled), np.int64)
@@ -113,8 +98,8 @@ def _quit(packed, u_quit, filled, engagement, burnout, trust, tenure):
 
 
 @jit
-def _hire(packed, step, planned_staff, unit, rank, u_fit, u_skill, u_disposition, u_aptitude, u_lag,
-          filled, ti_hire, tenure, absence_rate, fit, skill, disposition, aptitude,
+def hire(packed, step, planned_staff, unit, rank, u_fit, u_skill, u_disposition, u_aptitude, u_lag,
+         filled, ti_hire, tenure, absence_rate, fit, skill, disposition, aptitude,
           engagement, alignment, trust, burnout, mood, feedback):
     """Pending hires arrive, budgeted vacancies start hiring, staff age a week.
 

@@ -16,10 +16,15 @@ mechanisms, not by a second copy of their formulas. Randomness comes from
 :class:`sim.rng.Streams`: one block of draws per population and week, one row per decision.
 
 The mechanisms work elementwise, or sum per unit or per person in slot order; none sums over a
-whole population (their per-element chains run as NumPy calls or as compiled kernels of
-:mod:`sim.compiled`, with the same bits). That is what lets :mod:`sim.batch` step several runs
-laid end to end in one organisation, each bit-identical to its run alone
-(``tests/test_batch.py`` holds them to it).
+whole population (their per-element chains run as compiled kernels of :mod:`sim.compiled`).
+That is what lets :mod:`sim.batch` step several runs laid end to end in one organisation, each
+bit-identical to its run alone (``tests/test_batch.py`` holds them to it).
+
+At default size a call's fixed cost rivals its work, so the week is four compiled calls after
+its draws: everything up to the customers' own updates (:func:`_meet`), the customers' updates
+(two, over the market's slots: a large market splits each between two threads), then the rest
+(:func:`_close`). Word of mouth runs in the first, before visitors absorb their encounters: it
+reads only the week's encounters and draws, which they do not change.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sim import customers, encounters, finance, leadership, turnover, workforce
-from sim.compiled import jit
+from sim.compiled import jit, unpack
 from sim.customers import CustomerFlows
 from sim.finance import Ledger
 from sim.leadership import Leadership
@@ -40,11 +45,14 @@ from sim.rng import Streams
 from sim.state import ACTIVE, Encounters, Market, Units, Workforce
 from sim.turnover import StaffFlows
 
-# The weekly random decisions, one row of uniforms per slot each (see sim.rng).
+# The weekly random decisions, one row of uniforms per slot each (see sim.rng), and their rows.
 MARKET_DECISIONS = ("visit", "assign", "problem", "quality", "talk", "fate")
+_VISIT, _ASSIGN, _PROBLEM, _QUALITY, _TALK, _FATE = range(len(MARKET_DECISIONS))
 STAFF_DECISIONS = (
     "quit", "hiring_lag", "hire_fit", "hire_skill", "hire_disposition", "absent", "hire_aptitude"
 )
+_QUIT, _HIRING_LAG, _HIRE_FIT, _HIRE_SKILL, _HIRE_DISPOSITION, _ABSENT, _HIRE_APTITUDE = range(
+    len(STAFF_DECISIONS))
 
 
 @dataclass
@@ -92,23 +100,79 @@ def run_week(
     org: Organisation, params: Params, streams: Streams, week: int, stream: str = ""
 ) -> Week:
     """Advance ``org`` by one week under ``params``; ``stream`` prefixes the random streams."""
-    units, wf, market = org.units, org.workforce, org.market
-    staff_before, active_before = org.headcounts()  # only turnover and churn change these
-    lead = leadership.behaviour(params, units)
-    inducting = wf.filled & (wf.tenure < params.induction_weeks)
+    units, wf, market, packed = org.units, org.workforce, org.market, params.packed
     market_draws = streams.uniforms(f"{stream}market", week, MARKET_DECISIONS, market.n)
     staff_draws = streams.uniforms(f"{stream}staff", week, STAFF_DECISIONS, wf.n)
-    workforce.record_absence(params, wf, staff_draws["absent"])
-    enc = encounters.serve(params, wf, units, market, market_draws, inducting)
-    encounters.pass_feedback_to_staff(params, wf, enc)
-
+    (staff_before, active_before, lead, inducting, visits, good, bad, very_bad) = _meet(
+        packed, market_draws, staff_draws, org.contacts.indptr, org.contacts.indices,
+        units.trait_offset, units.manager_engagement, units.customer_start,
+        units.customer_count, units.process_quality, units.workload, units.service_norm,
+        units.csat, wf.unit, wf.filled, wf.tenure, wf.absent, wf.absence_rate, wf.burnout,
+        wf.engagement, wf.skill, wf.mood, wf.autonomy, wf.aptitude, wf.feedback, market.unit,
+        market.status, market.loyalty, market.expectation)
+    enc = Encounters(*visits)
     customers.absorb_encounters(params, market, units, enc)
-    heard = customers.word_of_mouth(params, market, enc, org.contacts, market_draws)
-    customer_flows = customers.churn_and_grow(params, market, units, enc, heard, market_draws)
+    customer_flows = customers.churn_and_grow(params, market, units, market_draws[_FATE],
+                                              good, bad, very_bad)
+    quits, hires, ledger = _close(
+        packed, week, staff_draws, org.peers.indptr, org.peers.indices, org.peers.data, lead,
+        inducting, visits, units.planned_staff, units.csat, units.workload,
+        units.manager_engagement, units.process_quality, units.customer_count, wf.unit,
+        wf.rank, wf.filled, wf.ti_hire, wf.tenure, wf.absence_rate, wf.fit, wf.feedback,
+        wf.disposition, wf.aptitude, wf.skill, wf.engagement, wf.mood, wf.burnout, wf.trust,
+        wf.alignment, wf.autonomy, market.unit)
+    return Week(Leadership(*lead), enc, customer_flows, StaffFlows(quits=quits, hires=hires),
+                Ledger(*ledger), staff_before, active_before)
 
-    workforce.update(params, wf, lead, units, org.team_size(), inducting, org.peers)
-    leadership.update_managers(params, units, wf.unit, wf.filled, wf.engagement, wf.trust)
 
-    staff_flows = turnover.quit_and_hire(params, units, wf, staff_draws, week)
-    ledger = finance.book(params, units, wf, market, enc, inducting, staff_flows.hires)
-    return Week(lead, enc, customer_flows, staff_flows, ledger, staff_before, active_before)
+@jit
+def _meet(packed, market_draws, staff_draws, first_contact, contact, trait_offset,
+          manager_engagement, first_slot, slot_count, process_quality, workload, norm, csat,
+          unit, filled, tenure, absent, absence_rate, burnout, engagement, skill, mood,
+          autonomy, aptitude, feedback, unit_of_slot, status, loyalty, expectation):
+    """The week up to the market's own updates: behaviour, absence, visits, feedback, talk."""
+    params = unpack(packed)
+    staff_before, active_before = _headcounts(filled, status)
+    lead = leadership.behaviour_rows(packed, trait_offset, manager_engagement)
+    inducting = filled & (tenure < params[0].induction_weeks)
+    workforce.record_absence(packed, staff_draws[_ABSENT], filled, burnout, engagement, absent,
+                             absence_rate)
+    visits = encounters.serve(
+        packed, market_draws[_VISIT], market_draws[_ASSIGN], market_draws[_PROBLEM],
+        market_draws[_QUALITY], unit_of_slot, status, loyalty, expectation, first_slot,
+        slot_count, unit, filled, absent, inducting, skill, engagement, mood, autonomy,
+        aptitude, process_quality, workload, norm, csat)
+    visitors, employee, _, satisfaction, _, very_bad_visit = visits
+    encounters.pass_feedback_to_staff(packed, employee, satisfaction, feedback)
+    good, bad = customers.word_of_mouth(packed, visitors, satisfaction, market_draws[_TALK],
+                                        first_contact, contact, len(status))
+    very_bad = np.zeros(len(status), np.bool_)
+    for i in range(len(visitors)):
+        if very_bad_visit[i]:
+            very_bad[visitors[i]] = True
+    return staff_before, active_before, lead, inducting, visits, good, bad, very_bad
+
+
+@jit
+def _close(packed, week, staff_draws, indptr, indices, ties, lead, inducting, visits,
+           planned_staff, csat, workload, manager_engagement, process_quality, customer_count,
+           unit, rank, filled, ti_hire, tenure, absence_rate, fit, feedback, disposition,
+           aptitude, skill, engagement, mood, burnout, trust, alignment, autonomy, unit_of_slot):
+    """The rest of the week: staff psychology, managers, quits and hires, the ledger."""
+    team = workforce.employees_per_unit(unit, filled, len(csat))
+    workforce.update(packed, indptr, indices, ties, unit, filled, fit, feedback, disposition,
+                     inducting, skill, engagement, mood, burnout, trust, alignment, autonomy,
+                     lead[0], lead[1], lead[2], lead[3], lead[4], csat, workload, team)
+    leadership.update_managers(packed, unit, filled, engagement, trust, csat,
+                               manager_engagement, process_quality)
+    quits = turnover.quit_jobs(packed, staff_draws[_QUIT], filled, engagement, burnout, trust,
+                               tenure)
+    hires = turnover.hire(
+        packed, week, planned_staff, unit, rank, staff_draws[_HIRE_FIT], staff_draws[_HIRE_SKILL],
+        staff_draws[_HIRE_DISPOSITION], staff_draws[_HIRE_APTITUDE], staff_draws[_HIRING_LAG],
+        filled, ti_hire, tenure, absence_rate, fit, skill, disposition, aptitude, engagement,
+        alignment, trust, burnout, mood, feedback)
+    visitors, _, _, _, spend, _ = visits
+    ledger = finance.book(packed, unit_of_slot, visitors, spend, unit, filled, inducting, hires,
+                          csat, customer_count)
+    return quits, hires, ledger

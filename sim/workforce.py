@@ -123,11 +123,12 @@ def mentoring_of(params: np.ndarray, support: np.ndarray | float,
 
 def team_size(wf: Workforce, n_units: int) -> np.ndarray:
     """Employees in post per unit (as floats: formulas divide by it)."""
-    return _team_size(wf.unit, wf.filled, n_units)
+    return employees_per_unit(wf.unit, wf.filled, n_units)
 
 
 @jit
-def _team_size(unit, filled, n_units):
+def employees_per_unit(unit, filled, n_units):
+    """:func:`team_size` from the positions' units and who fills them."""
     team = np.zeros(n_units)
     for i in range(len(unit)):
         if filled[i]:
@@ -272,30 +273,15 @@ def settle(
         wf.engagement[:] = (pull * own + c * peer) / (pull + c)
 
 
-def update(
-    params: Params,
-    wf: Workforce,
-    lead: Leadership,
-    units: Units,
-    team_size: np.ndarray,
-    inducting: np.ndarray,
-    peers: sp.csr_matrix,
-) -> None:
-    """One week of every employee's psychology and skill (all positions at once)."""
-    _update(
-        params.packed, peers.indptr, peers.indices, peers.data,
-        wf.unit, wf.filled, wf.fit, wf.feedback, wf.disposition, inducting,
-        wf.skill, wf.engagement, wf.mood, wf.burnout, wf.trust, wf.alignment, wf.autonomy,
-        lead.fairness, lead.control, lead.support, lead.recognition, lead.communication,
-        units.csat, units.workload, team_size,
-    )
-
-
 @jit
-def _update(packed, indptr, indices, ties, unit, filled, fit, feedback, disposition, inducting,
-            skill, engagement, mood, burnout, trust, alignment, autonomy,
-            fairness, control, support, recognition, communication, csat, workload, team_size):
-    """:func:`update` in one call: peers' means at the start of the week, then each one's week."""
+def update(packed, indptr, indices, ties, unit, filled, fit, feedback, disposition, inducting,
+           skill, engagement, mood, burnout, trust, alignment, autonomy,
+           fairness, control, support, recognition, communication, csat, workload, team_size):
+    """One week of every employee's psychology and skill (all positions at once).
+
+    Peers' means are taken at the start of the week (ties: ``indptr``, ``indices``, ``ties``
+    as a CSR matrix's), then each one follows their targets.
+    """
     params = unpack(packed)
     values = np.empty((2, len(unit)))
     values[0], values[1] = engagement, mood
@@ -366,14 +352,9 @@ def absence_chance(params: np.ndarray, burnout: np.ndarray | float,
     return np.minimum(p.absence_base * exp(log_hazard), MAX_WEEKLY_HAZARD)
 
 
-def record_absence(params: Params, wf: Workforce, u_absent: np.ndarray) -> None:
-    """Who is away this week, and each employee's recent absence rate."""
-    _record_absence(params.packed, u_absent, wf.filled, wf.burnout, wf.engagement, wf.absent,
-                    wf.absence_rate)
-
-
 @jit
-def _record_absence(packed, u_absent, filled, burnout, engagement, absent, absence_rate):
+def record_absence(packed, u_absent, filled, burnout, engagement, absent, absence_rate):
+    """Who is away this week, and each employee's recent absence rate."""
     params = unpack(packed)
     for i in range(len(filled)):
         absent[i] = filled[i] & (u_absent[i] < absence_chance(params, burnout[i], engagement[i]))

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import ServiceModel, turnover
+from sim import ServiceModel
+from sim import model as model_module
 from sim.encounters import visit_probability
 from sim.workforce import peer_mean, quit_chance
 from tests.conftest import SEEDS, SMALL, run_small
@@ -120,21 +121,21 @@ def test_noisy_lever_moves_outcome(lever, low, high, outcome, measured):
 
 
 def test_hiring_selectivity_raises_fit_and_starting_skill(monkeypatch):
-    """Every hire made during the run is recorded at the moment of hiring."""
+    """Every hire made during the run is recorded as hired (hires come last in a week)."""
     hired: list[tuple[float, float]] = []
-    quit_and_hire = turnover.quit_and_hire
+    run_week = model_module.run_week
 
-    def record(params, units, wf, draws, step):
-        flows = quit_and_hire(params, units, wf, draws, step)
-        hired.extend(zip(wf.fit[flows.hires].tolist(), wf.skill[flows.hires].tolist(),
-                         strict=True))
-        return flows
+    def record(org, params, streams, step, stream=""):
+        week = run_week(org, params, streams, step, stream)
+        wf, hires = org.workforce, week.staff.hires
+        hired.extend(zip(wf.fit[hires].tolist(), wf.skill[hires].tolist(), strict=True))
+        return week
 
-    monkeypatch.setattr(turnover, "quit_and_hire", record)
+    monkeypatch.setattr(model_module, "run_week", record)  # a run's weeks, not settling's
     fits, skills = [], []
     for selectivity in (0.0, 1.0):
         model = ServiceModel(rng=5, hiring_selectivity=selectivity, quit_base=0.05, **SMALL)
-        hired.clear()  # only the hires of the run, not those of settling today's organisation
+        hired.clear()
         model.run(26)
         fit, skill = np.array(hired).T
         fits.append(fit.mean())

@@ -83,9 +83,9 @@ def test_drawing_ahead_gives_the_numbers_drawn_on_demand(monkeypatch) -> None:
         alone, batch = Streams(5), BatchStreams([Streams(6), Streams(7)], {"m": [30, 20]})
         got = []
         for step in (0, 1, 2, 5, 6, 6, 3):  # in turn, a jump, a repeat, back
-            got.append(np.array(list(alone.uniforms("m", step, ("a", "b"), 40).values())))
-            got.append(np.array(list(batch.uniforms("m", step, ("a", "b"), 50).values())))
-            got.append(np.array(list(alone.uniforms("s", step, ("c",), 9).values())))
+            got.append(alone.uniforms("m", step, ("a", "b"), 40))
+            got.append(batch.uniforms("m", step, ("a", "b"), 50))
+            got.append(alone.uniforms("s", step, ("c",), 9))
         return got
 
     ahead, on_demand = weeks(0), weeks(10**12)
