@@ -17,9 +17,9 @@ bit-identical to its run alone, whatever its companions, because
   sums) in slot order, and no unit, person or tie spans two members;
 * members share their parameters (the same scenario and timeline; only seeds differ), so every
   scalar in a formula is the one each would use alone;
-* the week's measurement is made once for the batch as sums per unit (the unit table and
-  :func:`sim.metrics.per_unit`); a member's KPIs add its own units' sums in the order its run
-  alone adds them. The week's headcounts and the surveys are each member's own, computed on
+* the week's sums per unit (:func:`sim.metrics.unit_sums`) are made once for the batch; a
+  member's KPIs add its own units' sums in the order its run alone adds them. The week's
+  headcounts and the surveys are each member's own, computed on
   views of its slices by the model's own code (:meth:`ServiceModel.step`).
 
 Members stay ordinary :class:`~sim.model.ServiceModel` instances: while batched their state
@@ -39,7 +39,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from sim import metrics, start
+from sim import start
 from sim.compiled import jit
 from sim.customers import CustomerFlows
 from sim.finance import Ledger
@@ -241,6 +241,8 @@ def split_week(week: Week, extents: Sequence[Extent],
             ledger=_per_unit(week.ledger, extent.units),
             staff_before=headcounts[b][0],
             active_before=headcounts[b][1],
+            sums=week.sums[extent.units],
+            table=week.table[extent.units],
         ))
     return weeks
 
@@ -278,8 +280,6 @@ class Batch:
         self._step: int | None = None  # the week being stepped, and its parts:
         self._week: Week | None = None  # the batch's week
         self._weeks: list[Week] = []  # each member's part of it
-        self._tables: list[np.ndarray] = []  # each member's rows of the batch's unit table
-        self._totals = np.zeros((0, 0))  # each member's totals of the week (a row each)
         for m, own, extent in zip(members, self._own, self.extents, strict=True):
             view = m.organisation = member_view(self.organisation, own, extent)
             m.units, m.workforce, m.market = view.units, view.workforce, view.market
@@ -297,23 +297,9 @@ class Batch:
             self._week = run_week(self.organisation, params, self.streams, step)
             self._weeks = split_week(self._week, self.extents, headcounts)
             self._step = step
-            self._tables = []
         elif step != self._step:
             raise RuntimeError("batched runs step together, in batch order (Batch.run)")
         return self._weeks[b]
-
-    def measure_of(self, member: ServiceModel, week: Week) -> tuple[dict[str, float], np.ndarray]:
-        """What :func:`sim.metrics.measure` gives ``member`` alone for its ``week``.
-
-        The first member's call sums the batch's week per unit once; each member takes its
-        rows of the unit table and the totals of its units, added as its run alone adds them.
-        """
-        b = self._index[id(member)]
-        if not self._tables:
-            sums, table = metrics.per_unit(member.params, self.organisation, self._week)
-            self._tables = [table[e.units] for e in self.extents]
-            self._totals = metrics.totals(sums, [e.units.start for e in self.extents])
-        return metrics.kpis(self._totals[b], week, member.cum_profit), self._tables[b]
 
     def run(self, steps: int | None = None, on_week: Callable[[int], None] | None = None
             ) -> list[ServiceModel]:

@@ -39,7 +39,8 @@ class Ledger:
     profit: np.ndarray  # revenue minus costs
 
 
-COST_LINES = tuple(f.name for f in fields(Ledger) if f.name not in ("revenue", "costs", "profit"))
+LEDGER_LINES = tuple(f.name for f in fields(Ledger))  # the order of the rows book returns
+COST_LINES = tuple(line for line in LEDGER_LINES if line not in ("revenue", "costs", "profit"))
 
 
 @jit

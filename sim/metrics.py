@@ -10,18 +10,17 @@ quits / employees at the start of the week. Week 0 is an ordinary settled week (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.compiled import jit, unpack
-from sim.params import Params
+from sim.finance import LEDGER_LINES
 from sim.state import ACTIVE, PROSPECT
 from sim.turnover import budgeted_headcount
 
 if TYPE_CHECKING:
-    from sim.week import Organisation, Week
+    from sim.week import Week
 
 ENGAGED_AT = 0.65  # engagement at or above: "engaged"
 DISENGAGED_BELOW = 0.35  # engagement below: "actively disengaged"
@@ -122,60 +121,44 @@ UNIT_SUMS = (
 )
 
 
-def measure(
-    params: Params, org: Organisation, week: Week, cum_profit: float
-) -> tuple[dict[str, float], np.ndarray]:
+def measure(week: Week, cum_profit: float) -> tuple[dict[str, float], np.ndarray]:
     """The week's KPIs (dict) and unit table (n_units x len(UNIT_COLUMNS))."""
-    sums, table = per_unit(params, org, week)
-    return kpis(totals(sums, [0])[0], week, cum_profit), table
+    return kpis(week.sums, week, cum_profit), week.table
 
 
-# Staff states summed per unit, in UNIT_SUMS order (absence is counted apart).
-SUMMED_STATES = tuple(state for state in STAFF_MEANS.values() if state != "absent")
-MARKET_FLOWS = ("churned", "churned_after_bad", "acquired", "referred")
+# Where each money line of UNIT_SUMS sits among the ledger's rows (Ledger's fields).
+_LEDGER_ROWS = np.array([LEDGER_LINES.index(line) for line in MONEY])
 
 
-def per_unit(params: Params, org: Organisation, week: Week) -> tuple[np.ndarray, np.ndarray]:
+@jit
+def unit_sums(packed, planned_staff, unit, rank, filled, absent, engagement, trust, burnout,
+              skill, mood, alignment, autonomy, feedback, first_slot, slot_count, status,
+              loyalty, satisfaction, unit_of_slot, visitors, visit_quality, visit_satisfaction,
+              very_bad, quits, hires, churned, churned_after_bad, acquired, referred, ledger,
+              manager_engagement, process_quality, workload, csat):
     """The week's counts and sums per business unit, and the unit table, in one pass.
 
     Sums: n_units x len(UNIT_SUMS); table: n_units x len(UNIT_COLUMNS). Each sum is added slot by
     slot over its unit's own slots only, so a unit's row is the same whether its organisation
-    is measured alone or in a batch (:mod:`sim.batch`).
+    is measured alone or in a batch (:mod:`sim.batch`). ``ledger``: the rows of the week's
+    :class:`~sim.finance.Ledger`.
     """
-    units, wf, market, enc, ledger = (org.units, org.workforce, org.market, week.encounters,
-                                      week.ledger)
-    return _per_unit(
-        params.packed, units.planned_staff, wf.unit, wf.rank, wf.filled, wf.absent,
-        tuple(getattr(wf, state) for state in SUMMED_STATES),
-        units.customer_start, units.customer_count, market.status, market.loyalty,
-        market.satisfaction, market.unit, enc.customer, enc.quality, enc.satisfaction,
-        enc.very_bad, (week.staff.quits, week.staff.hires),
-        tuple(getattr(week.customers, flow) for flow in MARKET_FLOWS),
-        tuple(getattr(ledger, line) for line in MONEY),
-        units.manager_engagement, units.process_quality, units.workload, units.csat)
-
-
-@jit
-def _per_unit(packed, planned_staff, unit, rank, filled, absent, states, first_slot, slot_count,
-              status, loyalty, satisfaction, unit_of_slot, visitors, visit_quality,
-              visit_satisfaction, very_bad, staff_flows, market_flows, money, manager_engagement,
-              process_quality, workload, csat):
-    """Every sum of UNIT_SUMS per unit, in its order, then the unit table from them."""
     params = unpack(packed)
     out = np.zeros((len(UNIT_SUMS), len(first_slot)))  # a row per sum, then transposed
+    states = (engagement, trust, burnout, skill, mood, alignment, autonomy, feedback)
     rows = _add_staff(out, unit, filled, states, absent, rank,
                       budgeted_headcount(params, planned_staff))
     rows = _add_market(out, rows, first_slot, slot_count, status, loyalty, satisfaction)
     rows = _add_visits(out, rows, unit_of_slot, visitors, visit_quality, visit_satisfaction,
                        very_bad)
-    for slots in staff_flows:
+    for slots in (quits, hires):
         _count(out[rows], unit, slots)
         rows += 1
-    for slots in market_flows:
+    for slots in (churned, churned_after_bad, acquired, referred):
         _count(out[rows], unit_of_slot, slots)
         rows += 1
-    for values in money:
-        out[rows] = values
+    for line in _LEDGER_ROWS:
+        out[rows] = ledger[line]
         rows += 1
     out[rows], out[rows + 1] = manager_engagement, process_quality
     out[rows + 2] = workload * slot_count
@@ -248,18 +231,49 @@ def _count(out, unit, slots):
         out[unit[slot]] += 1.0
 
 
-def totals(sums: np.ndarray, unit_starts: Sequence[int] | np.ndarray) -> np.ndarray:
-    """Organisation totals of per-unit ``sums``, a row per organisation.
-
-    Organisation k's units start at ``unit_starts[k]``; its units are added in order, so its
-    totals are the same alone or in a batch.
-    """
-    return np.add.reduceat(sums, unit_starts, axis=0)
-
-
 def total(per_unit: np.ndarray) -> float:
-    """The organisation's total of one per-unit array, added as :func:`totals` adds it."""
-    return float(np.add.reduceat(per_unit, [0])[0])
+    """The organisation's total of one per-unit array, added as its KPIs add their sums."""
+    return _organisation_total(per_unit)
+
+
+@jit
+def _organisation_total(per_unit):
+    """Units' values added as ``np.add.reduceat`` adds them.
+
+    The first value plus NumPy's pairwise sum of the rest, written out for kernels. An
+    organisation's total is the same alone or in a batch, where its units are a slice.
+    """
+    return per_unit[0] + _pairwise_sum(per_unit[1:]) if len(per_unit) > 1 else per_unit[0]
+
+
+@jit
+def _pairwise_sum(values):
+    """NumPy's pairwise summation of floats, to the bit.
+
+    Below 8 values, in order; up to 128, eight running sums combined in pairs, then the rest in
+    order; above, the sum of the two halves' sums.
+    """
+    n = len(values)
+    if n < 8:
+        whole = 0.0
+        for k in range(n):
+            whole += values[k]
+        return whole
+    if n <= 128:
+        partial = values[:8].copy()
+        k = 8
+        while k < n - n % 8:
+            for j in range(8):
+                partial[j] += values[k + j]
+            k += 8
+        whole = (((partial[0] + partial[1]) + (partial[2] + partial[3]))
+                 + ((partial[4] + partial[5]) + (partial[6] + partial[7])))
+        for rest in range(k, n):
+            whole += values[rest]
+        return whole
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(values[:half]) + _pairwise_sum(values[half:])
 
 
 # Each KPI as (numerator, denominator): sums of UNIT_SUMS or the week's own values
@@ -296,18 +310,34 @@ _PROMOTERS, _DETRACTORS = UNIT_SUMS.index("promoters"), UNIT_SUMS.index("detract
 _NPS = KPI_COLUMNS.index("nps")
 
 
-def kpis(summed: np.ndarray, week: Week, cum_profit: float) -> dict[str, float]:
-    """The week's organisation-wide KPIs (KPI_COLUMNS) from its row ``summed`` of :func:`totals`.
+def kpis(sums: np.ndarray, week: Week, cum_profit: float) -> dict[str, float]:
+    """The week's organisation-wide KPIs (KPI_COLUMNS) from its per-unit ``sums``.
 
-    Divided all at once as :data:`KPI_FROM` says (a sixth of the time of a KPI at a time).
+    The units' sums added in unit order, then divided as :data:`KPI_FROM` says.
     """
-    values = np.concatenate([summed, (summed[_PROMOTERS] - summed[_DETRACTORS],
-                                      week.staff_before, week.active_before, cum_profit, 1.0)])
-    denominator = values[_DENOMINATOR]
-    out = np.divide(values[_NUMERATOR], denominator, out=np.zeros(len(KPI_COLUMNS)),
-                    where=denominator != 0.0)
+    values = _kpi_values(sums, week.staff_before, week.active_before, cum_profit)
+    return dict(zip(KPI_COLUMNS, values.tolist(), strict=True))
+
+
+@jit
+def _kpi_values(sums, staff_before, active_before, cum_profit):
+    """:func:`kpis` as an array in KPI_COLUMNS order; a ratio over 0 is 0."""
+    summed = np.empty(sums.shape[1])
+    for k in range(len(summed)):
+        summed[k] = _organisation_total(sums[:, k])
+    values = np.empty(len(_KPI_VALUES))
+    n = len(summed)
+    values[:n] = summed
+    values[n] = summed[_PROMOTERS] - summed[_DETRACTORS]  # then KPI_WEEK_VALUES' others
+    values[n + 1], values[n + 2], values[n + 3], values[n + 4] = (
+        staff_before, active_before, cum_profit, 1.0)
+    out = np.zeros(len(KPI_COLUMNS))
+    for k in range(len(out)):
+        denominator = values[_DENOMINATOR[k]]
+        if denominator != 0.0:
+            out[k] = values[_NUMERATOR[k]] / denominator
     out[_NPS] *= 100.0
-    return dict(zip(KPI_COLUMNS, out.tolist(), strict=True))
+    return out
 
 
 # Where the sums the unit table reads sit in a unit's row of sums (UNIT_SUMS order).

@@ -171,11 +171,7 @@ class ServiceModel(mesa.Model):
         """Record the week's KPIs and unit table (Mesa's DataCollector and the unit history)."""
         self.leadership = week.leadership
         self.encounters = week.encounters
-        if self.batch is None:
-            self.kpis, table = metrics.measure(self.params, self.organisation, week,
-                                               self.cum_profit)
-        else:
-            self.kpis, table = self.batch.measure_of(self, week)
+        self.kpis, table = metrics.measure(week, self.cum_profit)
         held, t = self.surveys, self.steps
         surveys.engagement_survey(self.params, self.workforce, self.units, self.streams, t, held)
         surveys.customer_survey(self.params, week.encounters, self.market, self.streams, t,

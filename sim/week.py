@@ -35,7 +35,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from sim import customers, encounters, finance, leadership, turnover, workforce
+from sim import customers, encounters, finance, leadership, metrics, turnover, workforce
 from sim.compiled import jit, unpack
 from sim.customers import CustomerFlows
 from sim.finance import Ledger
@@ -94,6 +94,8 @@ class Week:
     ledger: Ledger
     staff_before: int  # employees at the start of the week
     active_before: int  # active customers at the start of the week
+    sums: np.ndarray  # the week's sums per unit, a row each (sim.metrics.UNIT_SUMS)
+    table: np.ndarray  # the week's unit table, a row per unit (sim.metrics.UNIT_COLUMNS)
 
 
 def run_week(
@@ -114,15 +116,17 @@ def run_week(
     customers.absorb_encounters(params, market, units, enc)
     customer_flows = customers.churn_and_grow(params, market, units, market_draws[_FATE],
                                               good, bad, very_bad)
-    quits, hires, ledger = _close(
+    quits, hires, ledger, sums, table = _close(
         packed, week, staff_draws, org.peers.indptr, org.peers.indices, org.peers.data, lead,
-        inducting, visits, units.planned_staff, units.csat, units.workload,
-        units.manager_engagement, units.process_quality, units.customer_count, wf.unit,
-        wf.rank, wf.filled, wf.ti_hire, wf.tenure, wf.absence_rate, wf.fit, wf.feedback,
-        wf.disposition, wf.aptitude, wf.skill, wf.engagement, wf.mood, wf.burnout, wf.trust,
-        wf.alignment, wf.autonomy, market.unit)
+        inducting, visits, customer_flows.churned, customer_flows.churned_after_bad,
+        customer_flows.acquired, customer_flows.referred, units.planned_staff, units.csat,
+        units.workload, units.manager_engagement, units.process_quality, units.customer_start,
+        units.customer_count, wf.unit, wf.rank, wf.filled, wf.ti_hire, wf.tenure, wf.absent,
+        wf.absence_rate, wf.fit, wf.feedback, wf.disposition, wf.aptitude, wf.skill,
+        wf.engagement, wf.mood, wf.burnout, wf.trust, wf.alignment, wf.autonomy, market.unit,
+        market.status, market.loyalty, market.satisfaction)
     return Week(Leadership(*lead), enc, customer_flows, StaffFlows(quits=quits, hires=hires),
-                Ledger(*ledger), staff_before, active_before)
+                Ledger(*ledger), staff_before, active_before, sums, table)
 
 
 @jit
@@ -154,11 +158,16 @@ def _meet(packed, market_draws, staff_draws, first_contact, contact, trait_offse
 
 
 @jit
-def _close(packed, week, staff_draws, indptr, indices, ties, lead, inducting, visits,
-           planned_staff, csat, workload, manager_engagement, process_quality, customer_count,
-           unit, rank, filled, ti_hire, tenure, absence_rate, fit, feedback, disposition,
-           aptitude, skill, engagement, mood, burnout, trust, alignment, autonomy, unit_of_slot):
-    """The rest of the week: staff psychology, managers, quits and hires, the ledger."""
+def _close(packed, week, staff_draws, indptr, indices, ties, lead, inducting, visits, churned,
+           churned_after_bad, acquired, referred, planned_staff, csat, workload,
+           manager_engagement, process_quality, first_slot, slot_count, unit, rank, filled,
+           ti_hire, tenure, absent, absence_rate, fit, feedback, disposition, aptitude, skill,
+           engagement, mood, burnout, trust, alignment, autonomy, unit_of_slot, status, loyalty,
+           satisfaction):
+    """The rest of the week: staff psychology, managers, quits and hires, the ledger.
+
+    Then the week's sums per unit, which its KPIs are made of (:mod:`sim.metrics`).
+    """
     team = workforce.employees_per_unit(unit, filled, len(csat))
     workforce.update(packed, indptr, indices, ties, unit, filled, fit, feedback, disposition,
                      inducting, skill, engagement, mood, burnout, trust, alignment, autonomy,
@@ -172,7 +181,13 @@ def _close(packed, week, staff_draws, indptr, indices, ties, lead, inducting, vi
         staff_draws[_HIRE_DISPOSITION], staff_draws[_HIRE_APTITUDE], staff_draws[_HIRING_LAG],
         filled, ti_hire, tenure, absence_rate, fit, skill, disposition, aptitude, engagement,
         alignment, trust, burnout, mood, feedback)
-    visitors, _, _, _, spend, _ = visits
+    visitors, _, visit_quality, visit_satisfaction, spend, very_bad = visits
     ledger = finance.book(packed, unit_of_slot, visitors, spend, unit, filled, inducting, hires,
-                          csat, customer_count)
-    return quits, hires, ledger
+                          csat, slot_count)
+    sums, table = metrics.unit_sums(
+        packed, planned_staff, unit, rank, filled, absent, engagement, trust, burnout, skill,
+        mood, alignment, autonomy, feedback, first_slot, slot_count, status, loyalty,
+        satisfaction, unit_of_slot, visitors, visit_quality, visit_satisfaction, very_bad,
+        quits, hires, churned, churned_after_bad, acquired, referred, ledger,
+        manager_engagement, process_quality, workload, csat)
+    return quits, hires, ledger, sums, table

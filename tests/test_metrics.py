@@ -17,7 +17,7 @@ def measured():
     model = ServiceModel(rng=5, n_employees=120, n_customers=2500).run(6)
     org, params = model.organisation, model.params
     week = run_week(org, params, model.streams, 7)
-    kpis, table = metrics.measure(params, org, week, cum_profit=123.0)
+    kpis, table = metrics.measure(week, cum_profit=123.0)
     return org, params, week, kpis, table
 
 
@@ -84,8 +84,8 @@ def test_the_unit_table_adds_up_to_the_kpis(measured):
 
 def test_a_ratio_over_nothing_is_zero():
     """No employees, visits, customers or starting headcounts: every KPI is 0, never NaN."""
-    summed = np.zeros(len(metrics.UNIT_SUMS))
-    summed[metrics.UNIT_SUMS.index("units")] = 1.0
-    kpis = metrics.kpis(summed, SimpleNamespace(staff_before=0, active_before=0), 0.0)
+    sums = np.zeros((1, len(metrics.UNIT_SUMS)))  # one unit
+    sums[0, metrics.UNIT_SUMS.index("units")] = 1.0
+    kpis = metrics.kpis(sums, SimpleNamespace(staff_before=0, active_before=0), 0.0)
     assert list(kpis) == list(metrics.KPI_COLUMNS)
     assert all(value == 0.0 for value in kpis.values())
