@@ -37,7 +37,7 @@ def ensemble(weeks: int, seeds: int, params: Params) -> pd.DataFrame:
         rows = []
         for week in range(1, weeks + 1):
             result = run_week(org, params, streams, week, stream="settle.")
-            kpis = measure(params, org, result, 0.0)[0]
+            kpis = measure(result, 0.0)[0]
             rows.append([kpis[k] for k in STOCKS])
         runs.append(rows)
     mean = np.asarray(runs).mean(axis=0)[: weeks // BLOCK * BLOCK]
