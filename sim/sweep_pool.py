@@ -48,7 +48,8 @@ from typing import Any
 # cost grows by about half a run per member (experiments/bench_model.py), so more saves little.
 MAX_BATCH = 8
 MAX_WORKER_DEATHS = 3  # a run in flight when its worker died this often is recorded as failed
-FORKSERVER_PRELOAD = ["sim.sweep_pool", "sim.model"]  # this module first: its exit hook
+# this module first (its exit hook), then the model with its kernels loaded
+FORKSERVER_PRELOAD = ["sim.sweep_pool", "sim.model", "sim.preload"]
 ORPHANED_EXIT = 75  # exit status of a worker that found its parent gone
 
 _IMPORT_PID = os.getpid()

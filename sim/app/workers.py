@@ -194,6 +194,6 @@ def context() -> Any:
     """The start method for workers: forkserver with the model preloaded, else spawn."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["sim.app.workers"])
+        ctx.set_forkserver_preload(["sim.app.workers", "sim.preload"])
         return ctx
     return multiprocessing.get_context("spawn")
