@@ -212,6 +212,12 @@ def fill_uniforms(state, out):
     state[0], state[1] = later_high, later_low
 
 
+@jit
+def _fill_stepped(named, step, out):
+    """Fill ``out`` from the stream of entropy words ``named`` at ``step``, in one call."""
+    fill_uniforms(_stepped_pcg_state(named, step), out)
+
+
 class _SeedState(ISeedSequence):
     """The state words a bit generator asks its seed sequence for, computed already."""
 
@@ -298,7 +304,7 @@ class Streams(WeeklyDraws):
         (:func:`fill_uniforms`: the same bits in about half the time).
         """
         block = np.empty((len(decisions), n))
-        fill_uniforms(self.state(name, step), block.reshape(-1))
+        _fill_stepped(self._entropy_of(name), step, block.reshape(-1))
         return block
 
     def fill(self, name: str, step: int, rows: list[np.ndarray]) -> None:
