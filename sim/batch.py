@@ -66,16 +66,16 @@ class BatchStreams(WeeklyDraws):
     def __init__(self, members: Sequence[Streams], sizes: Mapping[str, Sequence[int]]) -> None:
         """``sizes``: each population's (stream name's) size in every member, in batch order."""
         self.members = list(members)
-        self.sizes = {name: list(counts) for name, counts in sizes.items()}
+        self.parts = {name: _slices(counts) for name, counts in sizes.items()}
 
     def block(self, name: str, step: int, decisions: tuple[str, ...], n: int) -> np.ndarray:
         """The members' blocks laid end to end (each row: the members' rows in batch order)."""
-        sizes = self.sizes[name]
-        if sum(sizes) != n:
-            raise ValueError(f"{name}: the batch has {sum(sizes)} slots, asked for {n}")
+        parts = self.parts[name]
+        if parts[-1].stop != n:
+            raise ValueError(f"{name}: the batch has {parts[-1].stop} slots, asked for {n}")
         block = np.empty((len(decisions), n))
-        for member, where in zip(self.members, _slices(sizes), strict=True):
-            member.fill(name, step, [row[where] for row in block])
+        for member, part in zip(self.members, parts, strict=True):
+            member.fill(name, step, block, part.start, part.stop)
         return block
 
 

@@ -218,6 +218,14 @@ def _fill_stepped(named, step, out):
     fill_uniforms(_stepped_pcg_state(named, step), out)
 
 
+@jit
+def _fill_columns(named, step, block, start, stop):
+    """:meth:`Streams.fill`: a block is drawn row after row, so each row's part in turn."""
+    state = _stepped_pcg_state(named, step)
+    for row in range(block.shape[0]):
+        fill_uniforms(state, block[row, start:stop])
+
+
 class _SeedState(ISeedSequence):
     """The state words a bit generator asks its seed sequence for, computed already."""
 
@@ -307,11 +315,13 @@ class Streams(WeeklyDraws):
         _fill_stepped(self._entropy_of(name), step, block.reshape(-1))
         return block
 
-    def fill(self, name: str, step: int, rows: list[np.ndarray]) -> None:
-        """Fill ``rows`` (contiguous, one per decision) with the rows of :meth:`block`."""
-        state = self.state(name, step)
-        for row in rows:  # a block is drawn row after row: the same numbers, in place
-            fill_uniforms(state, row)
+    def fill(self, name: str, step: int, block: np.ndarray, start: int, stop: int) -> None:
+        """Fill columns ``start:stop`` of ``block`` with :meth:`block`'s rows, in one call.
+
+        ``block`` has a row per decision; the rows' columns ``start:stop`` receive this
+        stream's block of ``stop - start`` columns (a batch member's part of the batch's block).
+        """
+        _fill_columns(self._entropy_of(name), step, block, start, stop)
 
     def nx_seed(self, name: str) -> int:
         """An integer seed for a networkx generator, derived from the run seed and ``name``."""

@@ -64,11 +64,12 @@ def test_consecutive_draws_from_a_state_continue_numpys_sequence(seed: int, step
     assert np.array_equal(np.concatenate(drawn), expected)
 
 
-def test_filling_rows_in_place_gives_the_block() -> None:
+def test_filling_columns_in_place_gives_the_block() -> None:
+    """A batch member's part of a wider block holds its own block, and nothing else changes."""
     streams = Streams(11)
     block = streams.block("market", 3, ("a", "b", "c"), 7)
     wide = np.zeros((3, 12))
-    streams.fill("market", 3, [row[2:9] for row in wide])
+    streams.fill("market", 3, wide, 2, 9)
     assert np.array_equal(wide[:, 2:9], block)
     assert not wide[:, :2].any() and not wide[:, 9:].any()
 
