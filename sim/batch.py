@@ -173,36 +173,46 @@ def member_view(batch: Organisation, own: Organisation, extent: Extent) -> Organ
 
 
 @jit
-def _renumbered(slots, starts):
-    """Sorted batch slot numbers in their members' own numbering, and where members' rows end.
+def _renumbered(sorted_slots, starts):
+    """Arrays of sorted batch slot numbers in their members' own numbering, in one pass.
 
-    ``starts``: the members' first slots; member b's rows are ``ends[b]:ends[b + 1]``.
+    ``starts``: the members' first slots. Returns the arrays' local numbers end to end, and
+    where their members' rows end: array k's rows of member b are ``ends[k, b]:ends[k, b + 1]``.
     """
-    ends = np.empty(len(starts) + 1, np.int64)
-    ends[0], ends[-1] = 0, len(slots)
-    ends[1:-1] = np.searchsorted(slots, starts[1:])
-    return _less_start(slots, ends, starts), ends
+    total = 0
+    for slots in sorted_slots:
+        total += len(slots)
+    batch = np.empty(total, np.int64)
+    ends = np.empty((len(sorted_slots), len(starts) + 1), np.int64)
+    offset = 0
+    for k in range(len(sorted_slots)):
+        slots = sorted_slots[k]
+        ends[k, 0], ends[k, -1] = offset, offset + len(slots)
+        ends[k, 1:-1] = offset + np.searchsorted(slots, starts[1:])
+        batch[offset:offset + len(slots)] = slots
+        offset += len(slots)
+    return _less_start(batch, ends.ravel(), starts, len(starts)), ends
 
 
 @jit
-def _less_start(values, ends, starts):
-    """Slot numbers of each member's rows less the member's first slot; -1 ("none") stays."""
+def _less_start(values, ends, starts, members):
+    """Slot numbers less their member's first slot; -1 ("none") stays.
+
+    ``ends``: where members' rows end, ``members + 1`` numbers per array of rows, arrays end to
+    end; member b's first slot is ``starts[b]``.
+    """
     local = np.empty_like(values)
-    for b in range(len(starts)):
-        for i in range(ends[b], ends[b + 1]):
-            local[i] = values[i] - starts[b] if values[i] >= 0 else values[i]
+    for k in range(len(ends) // (members + 1)):
+        row = k * (members + 1)
+        for b in range(members):
+            for i in range(ends[row + b], ends[row + b + 1]):
+                local[i] = values[i] - starts[b] if values[i] >= 0 else values[i]
     return local
 
 
-def _cut(slots: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
-    """Sorted batch slot numbers cut into each member's part, in the member's own numbering."""
-    local, ends = _renumbered(slots, starts)
-    return [local[rows] for rows in _spans(ends)]
-
-
-def _spans(ends: np.ndarray) -> list[slice]:
-    """Each member's rows, from where members' rows end (``ends[b]:ends[b + 1]``)."""
-    return [slice(first, last) for first, last in pairwise(ends.tolist())]
+def _parts(values: np.ndarray, ends: list[int]) -> list[np.ndarray]:
+    """Each member's rows of ``values``, from where members' rows end (``ends[b]:ends[b + 1]``)."""
+    return [values[first:last] for first, last in pairwise(ends)]
 
 
 _NAMES = {kind: tuple(f.name for f in fields(kind))
@@ -218,26 +228,32 @@ def split_week(week: Week, extents: Sequence[Extent],
                headcounts: Sequence[tuple[int, int]]) -> list[Week]:
     """The batch's week as each member's own week (``headcounts``: each member's at its start).
 
-    Each member gets views of its rows, with its slot numbers in its own numbering.
+    Each member gets views of its rows, with its slot numbers in its own numbering: the visits'
+    and the market's flows renumbered in one compiled call, the staff's flows in another.
     """
     market = np.array([e.market.start for e in extents], np.int64)
     positions = np.array([e.positions.start for e in extents], np.int64)
-    enc = week.encounters
-    customer, ends = _renumbered(enc.customer, market)
-    employee = _less_start(enc.employee, ends, positions)
-    flows = {name: _cut(getattr(week.customers, name), market)
-             for name in _NAMES[CustomerFlows]}
-    staff = {name: _cut(getattr(week.staff, name), positions) for name in _NAMES[StaffFlows]}
+    enc, flows, staff = week.encounters, week.customers, week.staff
+    local, ends = _renumbered(
+        (enc.customer, *(getattr(flows, name) for name in _NAMES[CustomerFlows])), market)
+    staff_local, staff_ends = _renumbered(
+        tuple(getattr(staff, name) for name in _NAMES[StaffFlows]), positions)
+    visits = ends[0]
+    employee = _less_start(enc.employee, visits, positions, len(extents))
+    visits = visits.tolist()
+    flow_parts = [_parts(local, rows) for rows in ends[1:].tolist()]
+    staff_parts = [_parts(staff_local, rows) for rows in staff_ends.tolist()]
     weeks = []
-    for b, (extent, rows) in enumerate(zip(extents, _spans(ends), strict=True)):
-        encounters = Encounters(customer=customer[rows], employee=employee[rows],
-                                quality=enc.quality[rows], satisfaction=enc.satisfaction[rows],
-                                spend=enc.spend[rows], very_bad=enc.very_bad[rows])
+    for b, (extent, first, last) in enumerate(zip(extents, visits, visits[1:], strict=False)):
+        encounters = Encounters(
+            customer=local[first:last], employee=employee[first:last],
+            quality=enc.quality[first:last], satisfaction=enc.satisfaction[first:last],
+            spend=enc.spend[first:last], very_bad=enc.very_bad[first:last])
         weeks.append(Week(
             leadership=_per_unit(week.leadership, extent.units),
             encounters=encounters,
-            customers=CustomerFlows(**{name: parts[b] for name, parts in flows.items()}),
-            staff=StaffFlows(**{name: parts[b] for name, parts in staff.items()}),
+            customers=CustomerFlows(*(parts[b] for parts in flow_parts)),
+            staff=StaffFlows(*(parts[b] for parts in staff_parts)),
             ledger=_per_unit(week.ledger, extent.units),
             staff_before=headcounts[b][0],
             active_before=headcounts[b][1],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,6 +48,36 @@ def test_a_batch_of_three_default_runs_matches_three_runs_alone():
         assert member.batch is None
         np.testing.assert_array_equal(solo.market.last_employee, member.market.last_employee)
         np.testing.assert_array_equal(solo.workforce.engagement, member.workforce.engagement)
+
+
+def test_a_members_weeks_are_its_weeks_alone(monkeypatch):
+    """Every record of a member's week (visits, flows, ledger, sums...) is its run's alone."""
+    weeks: dict[int, list] = {}
+    observe = ServiceModel._observe
+
+    def record(model, week):
+        weeks.setdefault(id(model), []).append(week)
+        observe(model, week)
+
+    monkeypatch.setattr(ServiceModel, "_observe", record)
+    seeds, size = (3, 4, 5), {"n_employees": 60, "n_customers": 1500}
+    alone = [ServiceModel(rng=s, **size).run(8) for s in seeds]
+    together = list(run_together((ServiceModel(rng=s, **size) for s in seeds), steps=8))
+
+    def arrays(week) -> dict[str, np.ndarray]:
+        parts = {"": week}
+        parts.update({name: getattr(week, name) for name in
+                      ("leadership", "encounters", "customers", "staff", "ledger")})
+        return {f"{part}.{f.name}": np.asarray(getattr(record, f.name))
+                for part, record in parts.items() for f in dataclasses.fields(record)
+                if not dataclasses.is_dataclass(getattr(record, f.name))}
+
+    for solo, member in zip(alone, together, strict=True):
+        assert len(weeks[id(solo)]) == len(weeks[id(member)]) == 9  # week 0, then 8
+        for mine, its in zip(weeks[id(solo)], weeks[id(member)], strict=True):
+            for name, values in arrays(mine).items():
+                np.testing.assert_array_equal(values, arrays(its)[name], err_msg=name)
+    assert any(len(w.customers.churned) and len(w.staff.quits) for w in weeks[id(together[0])])
 
 
 def test_a_member_goes_on_alone_after_its_batch_as_if_never_batched():
