@@ -1,9 +1,11 @@
 """Batched replications: several runs of one scenario stepped together in one set of arrays.
 
-Why. A week is a fixed number of calls (about twenty compiled kernels, the random draws, the
-week's measurement), each with a cost of its own beside its work per agent. Stepping B
-replications as one organisation of B times the units, staff and customers pays those calls once a
-week instead of B times (at default size, 5 replications cost about 3.5 runs instead of 5).
+Why. A week is a fixed number of calls (its compiled calls and the draws), each with a cost of
+its own beside its work per agent. Stepping B replications as one organisation of B times the
+units, staff and customers pays those calls once a week instead of B times. Each member still
+has its own step, KPIs, surveys and records, and a batch's week must be cut into its members'
+weeks, so at default size a batch pays from three members on (5 default runs: 0.86 of 5 alone; 2:
+1.02).
 
 How (a flattened batch). The members' organisations are laid end to end: member b's unit,
 position and market-slot numbers are shifted by the sizes of the members before it, and its peer
