@@ -37,7 +37,6 @@ from dataclasses import dataclass, fields
 from itertools import pairwise
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
@@ -151,8 +150,7 @@ def join(orgs: Sequence[Organisation], extents: Sequence[Extent]) -> Organisatio
             )
         return _PARTS[part](**values)
 
-    # the batch's peer graph is never drawn or inspected: each member keeps its own networkx view
-    return Organisation(joined("units"), joined("workforce"), joined("market"), nx.Graph(),
+    return Organisation(joined("units"), joined("workforce"), joined("market"),
                         _block_diagonal([o.peers for o in orgs]),
                         _block_diagonal([o.contacts for o in orgs]))
 
@@ -171,7 +169,7 @@ def member_view(batch: Organisation, own: Organisation, extent: Extent) -> Organ
         return _PARTS[part](**values)
 
     return Organisation(view("units"), view("workforce"), view("market"),
-                        own.peer_network, own.peers, own.contacts)
+                        own.peers, own.contacts)
 
 
 @jit

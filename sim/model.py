@@ -80,7 +80,6 @@ class ServiceModel(mesa.Model):
         self.settle_weeks = start.settle_weeks
         org = self.organisation = start.organisation
         self.units, self.workforce, self.market = org.units, org.workforce, org.market
-        self.peer_network: nx.Graph = org.peer_network
         self.peers, self.contacts = org.peers, org.contacts
         self.cum_profit = 0.0
 
@@ -146,6 +145,11 @@ class ServiceModel(mesa.Model):
     def org_chart(self) -> nx.DiGraph:
         """Organisation -> units -> managers -> positions as networkx (built on first use)."""
         return networks.org_hierarchy(self.units, self.workforce)
+
+    @cached_property
+    def peer_network(self) -> nx.Graph:
+        """Employees' peer ties as networkx, nodes the positions (built on first use)."""
+        return networks.to_networkx(self.peers)
 
     @cached_property
     def customer_network(self) -> nx.Graph:

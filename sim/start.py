@@ -57,13 +57,12 @@ def build(params: Params, streams: Streams) -> Organisation:
     units = build_units(params, streams)
     wf = build_workforce(units, params, streams)
     market = build_market(units, params, streams)
-    peer_network = networks.peer_network(params, units, wf, streams)
-    peers = networks.graph_adjacency(peer_network, wf.n)
+    peers = networks.graph_adjacency(networks.peer_network(params, units, wf, streams), wf.n)
     src, dst = networks.word_of_mouth_edges(
         units, params.wom_degree, params.wom_nonlocal, streams
     )
     org = Organisation(
-        units, wf, market, peer_network, peers, networks.adjacency(src, dst, market.n)
+        units, wf, market, peers, networks.adjacency(src, dst, market.n)
     )
     lead = leadership.behaviour(params, units)
     workforce.settle(params, wf, lead, units, org.team_size(), peers)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
@@ -62,8 +61,7 @@ class Organisation:
     units: Units
     workforce: Workforce
     market: Market
-    peer_network: nx.Graph  # employees' peer ties (networkx, for inspection and the page)
-    peers: sp.csr_matrix  # the same ties as a sparse adjacency (the hot path)
+    peers: sp.csr_matrix  # employees' peer ties, a sparse adjacency (networkx: the model's view)
     contacts: sp.csr_matrix  # customers' word-of-mouth ties
 
     def headcounts(self) -> tuple[int, int]:
