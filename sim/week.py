@@ -9,6 +9,7 @@
 6. managers   - managers' engagement follows their team; voiced ideas improve service processes
 7. turnover   - quits open vacancies; pending hires arrive; new vacancies start hiring
 8. finance    - revenue from spend, costs of people and policies, profit
+9. sums       - the week's counts and sums per unit, which its KPIs are made of (sim.metrics)
 
 The same function advances the settling of today's organisation (:mod:`sim.start`) and every
 week of a run (:class:`sim.model.ServiceModel`), so the start is settled by the model's own
