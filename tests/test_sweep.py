@@ -456,12 +456,17 @@ def private_tmp() -> Iterator[Path]:
 
 
 def start_sweep(tmp_path: Path, out: Path, tmpdir: Path) -> tuple[subprocess.Popen, Path]:
-    """``sim sweep`` in its own session and temporary directory, once it has committed a run."""
+    """``sim sweep`` in its own session and temporary directory, once it has committed a run.
+
+    Its disk cache is off: every run is simulated (none read from the runs the reference
+    sweep left in the cache), so the sweep lasts long enough for a kill to land mid-way.
+    """
     path = write(tmp_path, KILLABLE)
     command = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out),
                "--workers", "2", "--quiet", "--commit-every", "0.05"]
-    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
-                            env={**os.environ, "TMPDIR": str(tmpdir)}, stderr=subprocess.PIPE)
+    env = {**os.environ, "TMPDIR": str(tmpdir), "SIM_CACHE_DIR": "off"}
+    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True, env=env,
+                            stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not list((out / "runs").glob("part-*.parquet")) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -540,7 +545,6 @@ def test_sigkill_of_the_sweep_then_resume_gives_exactly_the_uninterrupted_rows(
 ):
     out = tmp_path / "killed"
     proc, path = start_sweep(tmp_path, out, private_tmp)
-    time.sleep(0.15)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, mid-run
     proc.wait()
     partial = load_table(out)
