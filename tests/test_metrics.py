@@ -6,6 +6,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import ServiceModel, metrics, turnover
 from sim.state import ACTIVE, PROSPECT
@@ -89,3 +91,17 @@ def test_a_ratio_over_nothing_is_zero():
     kpis = metrics.kpis(sums, SimpleNamespace(staff_before=0, active_before=0), 0.0)
     assert list(kpis) == list(metrics.KPI_COLUMNS)
     assert all(value == 0.0 for value in kpis.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.floats(-1e9, 1e9), min_size=1, max_size=300),
+       columns=st.integers(1, 4))
+def test_an_organisation_adds_its_units_as_numpy_does(values, columns):
+    """An organisation's total (the KPIs' sums, the cumulative profit) is np.add.reduceat's,
+    to the bit, for a flat array and for a column of a week's sums (a strided view)."""
+    flat = np.array(values)
+    assert metrics.total(flat) == np.add.reduceat(flat, [0])[0]
+    sums = np.tile(flat, (columns, 1)).T  # n_units x columns, as the week's sums are laid out
+    sums[:, -1] *= 1.5
+    expected = np.add.reduceat(sums, [0], axis=0)[0]
+    assert [metrics.total(sums[:, k]) for k in range(columns)] == expected.tolist()
