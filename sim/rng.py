@@ -136,17 +136,23 @@ def _pcg_state(entropy):
 
 
 @jit
-def _stepped_pcg_state(named, step):
-    """:func:`_pcg_state` of the entropy words ``named`` followed by ``step``'s words."""
+def _stepped_entropy(named, step):
+    """The entropy words ``named`` followed by ``step``'s words (split as :func:`_words` does)."""
     n_words, rest = 1, np.uint64(step) >> _WORD
     while rest:
         n_words, rest = n_words + 1, rest >> _WORD
     entropy = np.empty(len(named) + n_words, np.uint64)
     entropy[:len(named)] = named
     rest = np.uint64(step)
-    for i in range(n_words):  # least significant first, as _words splits it
+    for i in range(n_words):  # least significant first
         entropy[len(named) + i], rest = rest & _LOW32, rest >> _WORD
-    return _pcg_state(entropy)
+    return entropy
+
+
+@jit
+def _stepped_pcg_state(named, step):
+    """:func:`_pcg_state` of the entropy words ``named`` followed by ``step``'s words."""
+    return _pcg_state(_stepped_entropy(named, step))
 
 
 @jit
@@ -213,12 +219,6 @@ def fill_uniforms(state, out):
 
 
 @jit
-def _fill_stepped(named, step, out):
-    """Fill ``out`` from the stream of entropy words ``named`` at ``step``, in one call."""
-    fill_uniforms(_stepped_pcg_state(named, step), out)
-
-
-@jit
 def _fill_columns(named, step, block, start, stop):
     """:meth:`Streams.fill`: a block is drawn row after row, so each row's part in turn."""
     state = _stepped_pcg_state(named, step)
@@ -279,9 +279,6 @@ class Streams(WeeklyDraws):
         self.seed = int(seed)
         self._seed_words = _words(self.seed)
 
-    def _entropy(self, name: str, step: int) -> np.ndarray:
-        return np.array([*self._entropy_of(name), *_words(int(step))], np.uint64)
-
     def _entropy_of(self, name: str) -> np.ndarray:
         """The entropy words of ``name`` before the step's (kept: a week asks for them often)."""
         kept = self.__dict__.setdefault("_named", {})
@@ -294,7 +291,7 @@ class Streams(WeeklyDraws):
 
         Seeded as ``PCG64DXSM(SeedSequence([seed, crc32(name), step]))``, to the bit.
         """
-        state = _SeedState(_seed_state(self._entropy(name, step)))
+        state = _SeedState(_seed_state(_stepped_entropy(self._entropy_of(name), step)))
         return np.random.Generator(np.random.PCG64DXSM(state))
 
     def state(self, name: str, step: int = 0) -> np.ndarray:
@@ -312,7 +309,7 @@ class Streams(WeeklyDraws):
         (:func:`fill_uniforms`: the same bits in about half the time).
         """
         block = np.empty((len(decisions), n))
-        _fill_stepped(self._entropy_of(name), step, block.reshape(-1))
+        self.fill(name, step, block, 0, n)
         return block
 
     def fill(self, name: str, step: int, block: np.ndarray, start: int, stop: int) -> None:
