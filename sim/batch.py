@@ -191,16 +191,17 @@ def _renumbered(sorted_slots, starts):
         ends[k, 1:-1] = offset + np.searchsorted(slots, starts[1:])
         batch[offset:offset + len(slots)] = slots
         offset += len(slots)
-    return _less_start(batch, ends.ravel(), starts, len(starts)), ends
+    return _less_start(batch, ends.ravel(), starts), ends
 
 
 @jit
-def _less_start(values, ends, starts, members):
+def _less_start(values, ends, starts):
     """Slot numbers less their member's first slot; -1 ("none") stays.
 
-    ``ends``: where members' rows end, ``members + 1`` numbers per array of rows, arrays end to
-    end; member b's first slot is ``starts[b]``.
+    ``ends``: where members' rows end, ``len(starts) + 1`` numbers per array of rows, arrays
+    end to end; member b's first slot is ``starts[b]``.
     """
+    members = len(starts)
     local = np.empty_like(values)
     for k in range(len(ends) // (members + 1)):
         row = k * (members + 1)
@@ -239,7 +240,7 @@ def split_week(week: Week, extents: Sequence[Extent],
     staff_local, staff_ends = _renumbered(
         tuple(getattr(staff, name) for name in _NAMES[StaffFlows]), positions)
     visits = ends[0]
-    employee = _less_start(enc.employee, visits, positions, len(extents))
+    employee = _less_start(enc.employee, visits, positions)
     visits = visits.tolist()
     flow_parts = [_parts(local, rows) for rows in ends[1:].tolist()]
     staff_parts = [_parts(staff_local, rows) for rows in staff_ends.tolist()]
