@@ -98,22 +98,21 @@ def process_quality_at_rest(params: np.ndarray, ideas: np.ndarray | float) -> np
 
 
 @jit
-def update_managers(packed, unit, filled, engagement, trust, csat, manager_engagement,
+def update_managers(packed, unit, filled, engagement, trust, team, csat, manager_engagement,
                     process_quality):
     """Managers' engagement follows their team and their customers; ideas improve service.
 
-    ``unit``, ``filled``, ``engagement`` and ``trust`` are the positions': a team is the
-    employees in post of a unit (none: engagement and trust count as 0).
+    ``unit``, ``filled``, ``engagement`` and ``trust`` are the positions'; ``team`` is each
+    unit's employees in post (none: engagement and trust count as 0).
     """
     params = unpack(packed)
     p = params[0]
     n_units = len(csat)
-    team, engagement_total, trust_total = np.zeros(n_units), np.zeros(n_units), np.zeros(n_units)
+    engagement_total, trust_total = np.zeros(n_units), np.zeros(n_units)
     for i in range(len(unit)):  # sums in slot order, as a per-unit mean adds them
         present = 1.0 if filled[i] else 0.0
         engagement_total[unit[i]] += engagement[i] * present
         trust_total[unit[i]] += trust[i] * present
-        team[unit[i]] += present
     for u in range(n_units):
         team_engagement = engagement_total[u] / team[u] if team[u] > 0 else 0.0
         team_trust = trust_total[u] / team[u] if team[u] > 0 else 0.0

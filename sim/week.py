@@ -171,7 +171,7 @@ def _close(packed, week, staff_draws, indptr, indices, ties, lead, inducting, vi
     workforce.update(packed, indptr, indices, ties, unit, filled, fit, feedback, disposition,
                      inducting, skill, engagement, mood, burnout, trust, alignment, autonomy,
                      lead[0], lead[1], lead[2], lead[3], lead[4], csat, workload, team)
-    leadership.update_managers(packed, unit, filled, engagement, trust, csat,
+    leadership.update_managers(packed, unit, filled, engagement, trust, team, csat,
                                manager_engagement, process_quality)
     quits = turnover.quit_jobs(packed, staff_draws[_QUIT], filled, engagement, burnout, trust,
                                tenure)
