@@ -121,11 +121,6 @@ UNIT_SUMS = (
 )
 
 
-def measure(week: Week, cum_profit: float) -> tuple[dict[str, float], np.ndarray]:
-    """The week's KPIs (dict) and unit table (n_units x len(UNIT_COLUMNS))."""
-    return kpis(week.sums, week, cum_profit), week.table
-
-
 # Where each money line of UNIT_SUMS sits among the ledger's rows (Ledger's fields).
 _LEDGER_ROWS = np.array([LEDGER_LINES.index(line) for line in MONEY])
 
@@ -310,18 +305,22 @@ _PROMOTERS, _DETRACTORS = UNIT_SUMS.index("promoters"), UNIT_SUMS.index("detract
 _NPS = KPI_COLUMNS.index("nps")
 
 
-def kpis(sums: np.ndarray, week: Week, cum_profit: float) -> dict[str, float]:
-    """The week's organisation-wide KPIs (KPI_COLUMNS) from its per-unit ``sums``.
+def kpi_values(week: Week, cum_profit: float) -> np.ndarray:
+    """The week's organisation-wide KPIs, in KPI_COLUMNS order, from its per-unit sums.
 
     The units' sums added in unit order, then divided as :data:`KPI_FROM` says.
     """
-    values = _kpi_values(sums, week.staff_before, week.active_before, cum_profit)
-    return dict(zip(KPI_COLUMNS, values.tolist(), strict=True))
+    return _kpi_values(week.sums, week.staff_before, week.active_before, cum_profit)
+
+
+def kpis(week: Week, cum_profit: float) -> dict[str, float]:
+    """:func:`kpi_values` by name."""
+    return dict(zip(KPI_COLUMNS, kpi_values(week, cum_profit).tolist(), strict=True))
 
 
 @jit
 def _kpi_values(sums, staff_before, active_before, cum_profit):
-    """:func:`kpis` as an array in KPI_COLUMNS order; a ratio over 0 is 0."""
+    """:func:`kpi_values` of a week's sums and headcounts; a ratio over 0 is 0."""
     summed = np.empty(sums.shape[1])
     for k in range(len(summed)):
         summed[k] = _organisation_total(sums[:, k])

@@ -171,19 +171,25 @@ class ServiceModel(mesa.Model):
             self.params = self.params.replace(**changes)
         return self.params
 
+    @property
+    def kpis(self) -> dict[str, float]:
+        """This week's KPIs by name: :attr:`kpi_row` as the DataCollector's columns name it."""
+        return dict(zip(KpiCollector.KPIS, self.kpi_row.tolist(), strict=True))
+
     def _observe(self, week: Week) -> None:
         """Record the week's KPIs and unit table (Mesa's DataCollector and the unit history)."""
         self.leadership = week.leadership
         self.encounters = week.encounters
-        self.kpis, table = metrics.measure(week, self.cum_profit)
         held, t = self.surveys, self.steps
         surveys.engagement_survey(self.params, self.workforce, self.units, self.streams, t, held)
         surveys.customer_survey(self.params, week.encounters, self.market, self.streams, t,
                                 held)
-        self.kpis.update(held.kpis)
-        self.unit_kpis = np.column_stack([table, held.unit_engagement, held.unit_csat])
+        self.kpi_row = np.concatenate((metrics.kpi_values(week, self.cum_profit), held.values))
+        table = self.unit_kpis = np.empty((self.units.n, len(UNIT_TABLE_COLUMNS) - 2))
+        table[:, :-2], table[:, -2], table[:, -1] = week.table, held.unit_engagement, held.unit_csat
         self.datacollector.collect(self)
-        self.datacollector.add_unit_rows(UNITS_TABLE, self.steps, self.unit_kpis)
+        self.datacollector.add_unit_rows(UNITS_TABLE, self.steps, table)
+
 
 def _kpi(key: str, model: ServiceModel) -> float:
     """DataCollector reporter: one KPI of the current week."""
@@ -194,9 +200,10 @@ class KpiCollector(mesa.DataCollector):
     """Mesa's DataCollector of the run's label, step and every KPI, collected in one pass.
 
     Mesa's ``collect`` calls each model reporter and deep-copies its value; a week has about
-    sixty KPIs, all floats the model already holds in ``model.kpis``, so this collector appends
-    them as they are. The reporters stay registered (``model_reporters``), so the collector
-    describes its variables as any Mesa DataCollector does, and its tables are Mesa's own.
+    sixty KPIs, all floats the model already holds as one array (``model.kpi_row``), so this
+    collector holds that array, and a table's rows, until its columns are read: then they join
+    Mesa's lists. The reporters stay registered (``model_reporters``), so the collector
+    describes its variables as any Mesa DataCollector does, and its columns are Mesa's own.
     """
 
     LABELS = {"replication": "replication", "step": "steps"}  # column: model attribute
@@ -206,8 +213,23 @@ class KpiCollector(mesa.DataCollector):
         reporters: dict[str, Any] = dict(self.LABELS)
         reporters.update({key: partial(_kpi, key) for key in self.KPIS})
         self._held: dict[str, list[tuple[int, np.ndarray]]] = {}  # unit rows not yet in tables
+        self._held_kpis: list[np.ndarray] = []  # KPI rows not yet in model_vars
         super().__init__(model_reporters=reporters, tables=tables)
-        self._kpi_columns = [(key, self.model_vars[key]) for key in self.KPIS]
+        self._kpi_columns = [self._model_vars[key] for key in self.KPIS]
+
+    @property
+    def model_vars(self) -> dict[str, list]:
+        """Mesa's columns of the label, step and KPIs, with every week collected so far."""
+        if self._held_kpis:
+            for column, values in zip(self._kpi_columns, np.array(self._held_kpis).T,
+                                      strict=True):
+                column.extend(values.tolist())
+            self._held_kpis.clear()
+        return self._model_vars
+
+    @model_vars.setter
+    def model_vars(self, model_vars: dict[str, list]) -> None:
+        self._model_vars = model_vars
 
     @property
     def tables(self) -> dict[str, dict[str, list]]:
@@ -262,10 +284,8 @@ class KpiCollector(mesa.DataCollector):
         """Append this week's label, step and KPIs (the same values Mesa's reporters give)."""
         self._collection_steps.append(model.time)  # Mesa's batch_run reads the steps from it
         for column, attribute in self.LABELS.items():
-            self.model_vars[column].append(getattr(model, attribute))
-        kpis = model.kpis
-        for key, values in self._kpi_columns:
-            values.append(kpis[key])
+            self._model_vars[column].append(getattr(model, attribute))
+        self._held_kpis.append(model.kpi_row)
 
 
 def _frame(columns: dict[str, list]) -> pd.DataFrame:

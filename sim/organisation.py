@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim import cache, start
-from sim.metrics import measure
+from sim.metrics import kpis
 from sim.params import SPECS, ParameterError, Params
 from sim.rng import Streams
 from sim.stats import per_year
@@ -334,7 +334,7 @@ def _measure(params: Params) -> dict[str, float]:
         for week in range(1, start.SETTLE_WEEKS + 1):
             result = run_week(org, params, streams, week, stream="settle.")
             if week > start.SETTLE_WEEKS - FIT_WINDOW:
-                rows.append(measure(result, 0.0)[0])
+                rows.append(kpis(result, 0.0))
     mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
     revenue = max(mean["revenue"], 1e-9)
     return {

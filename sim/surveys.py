@@ -42,21 +42,26 @@ SURVEY_KPIS = (
     "nps_surveyed_se",
 )
 UNIT_SURVEY_COLUMNS = ("engagement_surveyed", "csat_surveyed")
+_SURVEY_AT = {name: k for k, name in enumerate(SURVEY_KPIS)}
 
 
 @dataclass
 class Surveys:
     """The latest survey results a company holds (organisation and per unit)."""
 
-    kpis: dict[str, float]
+    values: np.ndarray  # the organisation's, in SURVEY_KPIS order
     unit_engagement: np.ndarray
     unit_csat: np.ndarray
 
     @classmethod
     def none(cls, n_units: int) -> Surveys:
         """Before the first survey: nothing known."""
-        kpis = {key: float("nan") for key in SURVEY_KPIS}
-        return cls(kpis, np.full(n_units, np.nan), np.full(n_units, np.nan))
+        return cls(np.full(len(SURVEY_KPIS), nan), np.full(n_units, nan), np.full(n_units, nan))
+
+    def record(self, **results: float) -> None:
+        """Replace the organisation's results named (SURVEY_KPIS names)."""
+        for name, value in results.items():
+            self.values[_SURVEY_AT[name]] = value
 
 
 def engagement_standard_error(scores: np.ndarray, staff: int, item_noise: float) -> float:
@@ -83,15 +88,15 @@ def engagement_survey(params: Params, wf: Workforce, units: Units, streams: Stre
     score = _answer_survey(streams.state("survey.staff", week), params.survey_response_rate,
                            params.survey_item_noise, wf.filled, wf.engagement, wf.unit,
                            held.unit_engagement)
-    held.kpis["survey_respondents"] = float(len(score))
+    held.record(survey_respondents=len(score))
     if len(score):
-        held.kpis.update({
-            "engagement_surveyed": float(score.mean()),
-            "engaged_share_surveyed": float((score >= ENGAGED_AT).mean()),
-            "actively_disengaged_share_surveyed": float((score < DISENGAGED_BELOW).mean()),
-            "engagement_surveyed_se": engagement_standard_error(
+        held.record(
+            engagement_surveyed=score.mean(),
+            engaged_share_surveyed=(score >= ENGAGED_AT).mean(),
+            actively_disengaged_share_surveyed=(score < DISENGAGED_BELOW).mean(),
+            engagement_surveyed_se=engagement_standard_error(
                 score, int(np.count_nonzero(wf.filled)), params.survey_item_noise),
-        })
+        )
 
 
 @jit
@@ -121,19 +126,19 @@ def customer_survey(params: Params, enc: Encounters, market: Market, streams: St
     n, points, squares, promoters, detractors = _rate_visits(
         streams.state("survey.customers", week), params.customer_survey_rate, enc.satisfaction,
         enc.customer, market.unit, held.unit_csat)
-    held.kpis["customer_ratings"] = float(n)
+    held.record(customer_ratings=n)
     if n:
         promoters, detractors = promoters / n, detractors / n
         spread = sqrt(max(squares - points * points / n, 0.0) / (n - 1)) if n > 1 else nan
-        held.kpis.update({
-            "csat_surveyed": points / n / 10.0,
-            "nps_surveyed": 100.0 * (promoters - detractors),
+        held.record(
+            csat_surveyed=points / n / 10.0,
+            nps_surveyed=100.0 * (promoters - detractors),
             # a sample of many visits: the simple random-sampling error of the mean and of NPS
-            "csat_surveyed_se": spread / 10.0 / sqrt(n),
-            "nps_surveyed_se": (100.0 * np.sqrt(max(promoters + detractors
-                                                    - (promoters - detractors) ** 2, 0.0)
-                                                / (n - 1)) if n > 1 else nan),
-        })
+            csat_surveyed_se=spread / 10.0 / sqrt(n),
+            nps_surveyed_se=(100.0 * sqrt(max(promoters + detractors
+                                              - (promoters - detractors) ** 2, 0.0) / (n - 1))
+                             if n > 1 else nan),
+        )
 
 
 @jit

@@ -19,7 +19,7 @@ def measured():
     model = ServiceModel(rng=5, n_employees=120, n_customers=2500).run(6)
     org, params = model.organisation, model.params
     week = run_week(org, params, model.streams, 7)
-    kpis, table = metrics.measure(week, cum_profit=123.0)
+    kpis, table = metrics.kpis(week, cum_profit=123.0), week.table
     return org, params, week, kpis, table
 
 
@@ -88,7 +88,7 @@ def test_a_ratio_over_nothing_is_zero():
     """No employees, visits, customers or starting headcounts: every KPI is 0, never NaN."""
     sums = np.zeros((1, len(metrics.UNIT_SUMS)))  # one unit
     sums[0, metrics.UNIT_SUMS.index("units")] = 1.0
-    kpis = metrics.kpis(sums, SimpleNamespace(staff_before=0, active_before=0), 0.0)
+    kpis = metrics.kpis(SimpleNamespace(sums=sums, staff_before=0, active_before=0), 0.0)
     assert list(kpis) == list(metrics.KPI_COLUMNS)
     assert all(value == 0.0 for value in kpis.values())
 
