@@ -99,6 +99,29 @@ def _lever_to_all_cards(page: Page, lever: str) -> float:
     return time.perf_counter() - start
 
 
+def test_a_lever_change_sets_off_no_transition(browser: Browser, app_url: str) -> None:
+    """The page redraws once per update, not for every frame of a CSS transition.
+
+    A transition makes the browser redraw the page for a fraction of a second; a lever change
+    used to set off about ten (progress bar, slider, buttons, cards), and the browser then took
+    as much CPU as the simulation on the same two cores.
+    """
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        wait_for_run(page, 0)
+        page.evaluate("""() => { window.spcTransitions = [];
+            document.addEventListener('transitionstart', e => {
+                if (e.target.closest('.spc-app'))
+                    window.spcTransitions.push(e.propertyName + ' ' + e.target.className);
+            }, true); }""")
+        _lever_to_all_cards(page, "mentoring")
+        assert page.evaluate("() => window.spcTransitions") == []
+    finally:
+        context.close()
+
+
 def test_latency_one_and_two_users(browser: Browser, app_url: str, artifacts: Path) -> None:
     """Lever change to all cards: one user, then two users pressing at the same moment."""
     one: list[float] = []
