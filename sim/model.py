@@ -215,15 +215,13 @@ class KpiCollector(mesa.DataCollector):
         self._held: dict[str, list[tuple[int, np.ndarray]]] = {}  # unit rows not yet in tables
         self._held_kpis: list[np.ndarray] = []  # KPI rows not yet in model_vars
         super().__init__(model_reporters=reporters, tables=tables)
-        self._kpi_columns = [self._model_vars[key] for key in self.KPIS]
 
     @property
     def model_vars(self) -> dict[str, list]:
         """Mesa's columns of the label, step and KPIs, with every week collected so far."""
         if self._held_kpis:
-            for column, values in zip(self._kpi_columns, np.array(self._held_kpis).T,
-                                      strict=True):
-                column.extend(values.tolist())
+            for name, values in zip(self.KPIS, np.array(self._held_kpis).T, strict=True):
+                self._model_vars[name].extend(values.tolist())
             self._held_kpis.clear()
         return self._model_vars
 
@@ -271,9 +269,9 @@ class KpiCollector(mesa.DataCollector):
         """Mesa's frame of the label, step and KPIs (its columns made arrays first: faster).
 
         While no KPI row has joined Mesa's lists, the frame is made from the held rows as they
-        are (a default run's, just after the run: 1.1 ms instead of 1.4).
+        are (a default run's, just after the run: 0.68-0.70 ms instead of 0.98-1.01).
         """
-        if self._held_kpis and not self._kpi_columns[0]:
+        if self._held_kpis and not self._model_vars[self.KPIS[0]]:  # nothing read yet
             frame = pd.DataFrame(np.array(self._held_kpis), columns=list(self.KPIS))
             for position, label in enumerate(self.LABELS):
                 frame.insert(position, label, np.asarray(self._model_vars[label]))
