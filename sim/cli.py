@@ -19,13 +19,14 @@ import yaml
 
 from sim import cache
 from sim.params import GROUPS, SPECS, ParameterError, shown
-from sim.scenario import load_scenario, preset_names
 
 # Modules that add their own sub-commands through ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = (
     "sim.unit_analytics", "sim.app.cli", "sim.sweep", "sim.sweep_analysis", "sim.validate",
     "sim.discover", "sim.optimise",
 )
+# Commands that run on local worker processes unless given a Dask scheduler (--scheduler).
+LOCAL_WORKER_COMMANDS: tuple[str, ...] = ("sweep", "optimise")
 # Settings of a run (not parameters) that ``--set`` also accepts, as ``--steps`` etc. do.
 RUN_SETTINGS: tuple[str, ...] = ("steps", "seed", "reps")
 
@@ -84,6 +85,7 @@ def _run_settings(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[s
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario's replications, print the summary and optionally write results."""
     from sim.runner import prepare_output_dir, run_scenario, summary, write_results
+    from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     overrides: dict[str, Any] = {}
@@ -111,6 +113,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
     """List the presets with their one-line story."""
+    from sim.scenario import load_scenario, preset_names
+
     names = preset_names()
     width = max(map(len, names))
     for name in names:
@@ -202,6 +206,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def console() -> int:
+    """The ``sim`` console script: :func:`main`, with a sweep's worker processes started first.
+
+    For a command that runs on local workers, their forkserver starts before the model's modules
+    are imported here, so both load at once, on two cores; it is stopped when the command ends.
+    """
+    argv = sys.argv[1:]
+    ahead = (bool(argv) and argv[0] in LOCAL_WORKER_COMMANDS
+             and not any(a in ("-h", "--help") or a.startswith("--scheduler") for a in argv))
+    if ahead:
+        from sim import sweep_pool  # noqa: PLC0415 (standard library only: imports quickly)
+
+        sweep_pool.start_ahead()
+    try:
+        return main(argv)
+    finally:
+        if ahead:
+            sweep_pool.stop_forkserver()
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
     try:
@@ -212,4 +236,4 @@ def _silence_stdout() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

@@ -107,6 +107,32 @@ def context() -> Any:
     return ctx
 
 
+def start_ahead() -> None:
+    """Start the forkserver now, so it loads the model while this process still imports.
+
+    A command that will run on local workers calls this before its own imports (the
+    forkserver and this process then each take a core); its pool later finds the server
+    running. A sweep's first runs start about a second sooner.
+    """
+    context()
+    multiprocessing.forkserver.ensure_running()
+
+
+def stop_forkserver() -> None:
+    """Stop this process's forkserver now, if it runs (at the end of a command that started it).
+
+    Left to itself, a forkserver still loading the model would go on for a second or so after
+    its command ended (on bad input, say): it notices its parent has gone only once loaded.
+    """
+    server = multiprocessing.forkserver._forkserver
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    server._stop()  # closes the "alive" pipe, reaps the server, removes its socket
+
+
 def stop_workers(pool: ProcessPoolExecutor) -> None:
     """Kill the pool's worker processes now (runs in flight are lost) and shut the pool down."""
     processes = list((getattr(pool, "_processes", None) or {}).values())

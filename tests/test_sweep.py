@@ -559,6 +559,53 @@ def test_sigkill_of_the_sweep_then_resume_gives_exactly_the_uninterrupted_rows(
     assert raw.merge(pd.read_parquet(out / "timeseries"), on="run_id").shape[0] == 36 * 13
 
 
+def forkservers(processes: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Those of ``processes`` alive now that are multiprocessing forkservers."""
+    found = set()
+    for pid, start in still_running(processes):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"multiprocessing.forkserver" in command:
+            found.add((pid, start))
+    return found
+
+
+SLOW_FORKSERVER = """\
+import time
+from pathlib import Path
+
+if b"multiprocessing.forkserver" in Path("/proc/self/cmdline").read_bytes():
+    time.sleep(20)  # a forkserver still loading when its command ends
+"""
+
+
+def test_a_sweep_starts_its_forkserver_first_and_stops_it_even_on_bad_input(tmp_path):
+    """``sim sweep`` starts the workers' forkserver before importing the model; when the command
+    ends (here on an unknown parameter) it is gone at once, even one still loading the model
+    (made slow here by a ``sitecustomize`` that only the forkserver obeys)."""
+    path = write(tmp_path, {"name": "bad", "scenario": "baseline",
+                            "parameters": {"trainingg": [0.1]}})
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(SLOW_FORKSERVER)
+    command = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out",
+               str(tmp_path / "out")]
+    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(slow)})
+    seen: set[tuple[int, str]] = set()
+    deadline = time.monotonic() + 30
+    while not seen and proc.poll() is None and time.monotonic() < deadline:
+        seen = forkservers(descendants(proc.pid))
+        time.sleep(0.005)
+    assert seen, "the forkserver should run while the sweep command reads its experiment"
+    assert proc.wait(timeout=30) == 2
+    assert not still_running(seen), "the forkserver outlived its command"
+    assert "unknown parameter 'trainingg'" in proc.stderr.read().decode()  # EOF: all gone
+    assert not (tmp_path / "out").exists()
+
+
 def test_resume_refuses_a_changed_experiment_and_a_busy_directory(reference, tmp_path, capsys):
     out = str(reference)
     changed = write(tmp_path, {**TINY, "steps": 9})
