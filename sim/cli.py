@@ -218,7 +218,10 @@ def console() -> int:
     if ahead:
         from sim import sweep_pool  # noqa: PLC0415 (standard library only: imports quickly)
 
-        sweep_pool.start_ahead()
+        try:
+            sweep_pool.start_ahead()
+        except Exception:  # noqa: BLE001 - a head start only: the pool starts it, or says why
+            ahead = False
     try:
         return main(argv)
     finally:

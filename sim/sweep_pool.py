@@ -130,7 +130,8 @@ def stop_forkserver() -> None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    server._stop()  # closes the "alive" pipe, reaps the server, removes its socket
+    with contextlib.suppress(OSError):  # reaped already, or its socket removed
+        server._stop()  # closes the "alive" pipe, reaps the server, removes its socket
 
 
 def stop_workers(pool: ProcessPoolExecutor) -> None:
