@@ -113,9 +113,18 @@ def start_ahead() -> None:
     A command that will run on local workers calls this before its own imports (the
     forkserver and this process then each take a core); its pool later finds the server
     running. A sweep's first runs start about a second sooner.
+
+    A Ctrl-C reaches the whole process group, and a forkserver still importing the model would
+    die of it with a traceback. Started while this process ignores SIGINT, it ignores it too (an
+    ignored signal stays ignored across ``exec``, and Python leaves it so); the forkserver
+    ignores it anyway once loaded, and this process is stopped by it as before.
     """
     context()
-    multiprocessing.forkserver.ensure_running()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def stop_forkserver() -> None:

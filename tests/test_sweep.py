@@ -573,37 +573,56 @@ def forkservers(processes: set[tuple[int, str]]) -> set[tuple[int, str]]:
 
 
 SLOW_FORKSERVER = """\
+import os
 import time
 from pathlib import Path
 
 if b"multiprocessing.forkserver" in Path("/proc/self/cmdline").read_bytes():
+    Path(os.environ["SLOW_FORKSERVER_MARK"]).touch()
     time.sleep(20)  # a forkserver still loading when its command ends
 """
 
 
-def test_a_sweep_starts_its_forkserver_first_and_stops_it_even_on_bad_input(tmp_path):
-    """``sim sweep`` starts the workers' forkserver before importing the model; when the command
-    ends (here on an unknown parameter) it is gone at once, even one still loading the model
-    (made slow here by a ``sitecustomize`` that only the forkserver obeys)."""
-    path = write(tmp_path, {"name": "bad", "scenario": "baseline",
-                            "parameters": {"trainingg": [0.1]}})
-    slow = tmp_path / "slow"
+def sweep_with_a_slow_forkserver(tmp_path: Path, experiment: dict
+                                 ) -> tuple[subprocess.Popen, set[tuple[int, str]]]:
+    """``sim sweep`` of ``experiment``, once its forkserver has begun to load; the forkserver
+    takes 20 s to load (a ``sitecustomize`` that only the forkserver obeys)."""
+    slow, mark = tmp_path / "slow", tmp_path / "forkserver-loading"
     slow.mkdir()
     (slow / "sitecustomize.py").write_text(SLOW_FORKSERVER)
-    command = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out",
-               str(tmp_path / "out")]
+    command = [sys.executable, "-m", "sim.cli", "sweep", str(write(tmp_path, experiment)),
+               "--out", str(tmp_path / "out")]
     proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(slow)})
-    seen: set[tuple[int, str]] = set()
+                            env={**os.environ, "PYTHONPATH": str(slow),
+                                 "SLOW_FORKSERVER_MARK": str(mark)})
     deadline = time.monotonic() + 30
-    while not seen and proc.poll() is None and time.monotonic() < deadline:
-        seen = forkservers(descendants(proc.pid))
+    while not mark.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
-    assert seen, "the forkserver should run while the sweep command reads its experiment"
+    seen = forkservers(descendants(proc.pid))
+    assert mark.exists() and seen, "the forkserver should load while the command reads its input"
+    return proc, seen
+
+
+def test_a_sweep_starts_its_forkserver_first_and_stops_it_even_on_bad_input(tmp_path):
+    """``sim sweep`` starts the workers' forkserver before importing the model; when the command
+    ends (here on an unknown parameter) it is gone at once, even one still loading the model."""
+    bad = {"name": "bad", "scenario": "baseline", "parameters": {"trainingg": [0.1]}}
+    proc, forkserver = sweep_with_a_slow_forkserver(tmp_path, bad)
     assert proc.wait(timeout=30) == 2
-    assert not still_running(seen), "the forkserver outlived its command"
+    assert not still_running(forkserver), "the forkserver outlived its command"
     assert "unknown parameter 'trainingg'" in proc.stderr.read().decode()  # EOF: all gone
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_while_the_forkserver_loads_says_one_line_and_leaves_nothing(tmp_path):
+    """A Ctrl-C reaches the whole process group: the loading forkserver ignores it (no traceback
+    of its own), the command says it was interrupted, and the forkserver is gone with it."""
+    proc, forkserver = sweep_with_a_slow_forkserver(tmp_path, TINY)
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does
+    assert proc.wait(timeout=30) != 0
+    assert not still_running(forkserver), "the forkserver outlived its command"
+    lines = proc.stderr.read().decode().splitlines()  # EOF: every process of the group is gone
+    assert len(lines) == 1 and lines[0].startswith("sim: interrupted"), lines
 
 
 def test_resume_refuses_a_changed_experiment_and_a_busy_directory(reference, tmp_path, capsys):
