@@ -173,3 +173,21 @@ def test_console_script_lists_presets_and_parameters():
     assert all(name in listed for name in STORIES)
     params = subprocess.run([*sim, "params"], capture_output=True, text=True, check=True).stdout
     assert all(name in params for name in SPECS)
+
+
+def test_the_package_names_load_on_first_use_and_the_command_line_starts_light():
+    """``sim``'s public names are all there, each from its module; importing ``sim.cli`` loads
+    neither the model nor Mesa, which lets ``sim sweep`` start its workers' forkserver first."""
+    import sim
+
+    assert set(sim.__all__) == set(sim._HOME)
+    for name in sim.__all__:
+        assert getattr(sim, name) is getattr(sys.modules[sim._HOME[name]], name)
+    assert set(sim.__all__) <= set(dir(sim))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = sim.nothing
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, sim.cli; print(sorted(m for m in ('mesa', "
+         "'sim.model', 'numba') if m in sys.modules))"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
