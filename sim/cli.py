@@ -219,7 +219,7 @@ def console() -> int:
         from sim import sweep_pool  # noqa: PLC0415 (standard library only: imports quickly)
 
         try:
-            sweep_pool.start_ahead()
+            sweep_pool.start_forkserver()
         except Exception:  # noqa: BLE001 - a head start only: the pool starts it, or says why
             ahead = False
     try:

@@ -107,24 +107,27 @@ def context() -> Any:
     return ctx
 
 
-def start_ahead() -> None:
-    """Start the forkserver now, so it loads the model while this process still imports.
-
-    A command that will run on local workers calls this before its own imports (the
-    forkserver and this process then each take a core); its pool later finds the server
-    running. A sweep's first runs start about a second sooner.
+def start_forkserver() -> Any:
+    """The forkserver context (:func:`context`), its server started now if it is not running.
 
     A Ctrl-C reaches the whole process group, and a forkserver still importing the model would
-    die of it with a traceback. Started while this process ignores SIGINT, it ignores it too (an
-    ignored signal stays ignored across ``exec``, and Python leaves it so); the forkserver
-    ignores it anyway once loaded, and this process is stopped by it as before.
+    die of it with a traceback. Started from the main thread while it ignores SIGINT, the server
+    ignores it too (an ignored signal stays ignored across ``exec``, and Python leaves it so),
+    as it does anyway once loaded; this process is stopped by the Ctrl-C as before.
+
+    ``sim sweep`` and ``sim optimise`` call this before they import the model (``sim.cli``), so
+    the server loads it on the other core meanwhile: their first runs start about a second sooner.
     """
-    context()
+    ctx = context()
+    if threading.current_thread() is not threading.main_thread():  # signals: main thread only
+        multiprocessing.forkserver.ensure_running()
+        return ctx
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         multiprocessing.forkserver.ensure_running()
     finally:
         signal.signal(signal.SIGINT, previous)
+    return ctx
 
 
 def stop_forkserver() -> None:
@@ -265,7 +268,7 @@ def _run_until_done[Task, Outcome](
     """
     suspects: deque[list[Task]] = deque()
     deaths: Counter[int] = Counter()
-    ctx = context()
+    ctx = start_forkserver()
     while queue or suspects:
         inflight: dict[Future[Any], list[Task]] = {}
         broken = isolated = False
@@ -303,6 +306,7 @@ def _run_until_done[Task, Outcome](
                 broken = True
             except BaseException:
                 stop_workers(pool)
+                stop_forkserver()  # else it may yet fork a worker whose pool is gone
                 raise
             if broken:
                 for batch in inflight.values():
